@@ -1,0 +1,279 @@
+/* sesame-mint --keygen, --inspect, --revoke, --revoke-user, --gc. */
+#include <dirent.h>
+#include <string.h>
+#include <time.h>
+
+#include "account.h"
+#include "attempt.h"
+#include "cli.h"
+#include "keys.h"
+#include "store.h"
+#include "util.h"
+
+#define INPUT_MAX 4096
+#define PAM_DIR "/etc/pam.d"
+
+int cli_keygen(const struct cli_options *o)
+{
+	struct sesame_config cfg;
+	struct sesame_err err = {{0}};
+	uint8_t id = 0;
+	int r;
+
+	if (cli_load_config(o, &cfg) != 0)
+		return EXIT_ERROR;
+	if (o->rotate)
+		r = sesame_keyring_rotate(cfg.key_file, &id, &err);
+	else
+		r = sesame_keyring_create(cfg.key_file, &id, &err);
+	if (r != 0) {
+		cli_error("%s%s", err.msg,
+			  o->rotate ? "" : " (to add a key to an existing file: --keygen --rotate)");
+		return EXIT_ERROR;
+	}
+	fprintf(stderr, "key %u %s %s\n", id, o->rotate ? "added to" : "written to", cfg.key_file);
+	return EXIT_OK;
+}
+
+/* Which of this host's PAM services a service-scoped token is for: the
+ * hint is keyed, so only the key holder can ask. */
+static int find_service(const struct sesame_config *cfg, const struct sesame_token *t,
+			char *out, size_t n)
+{
+	struct sesame_keyring kr;
+	struct sesame_err err = {{0}};
+	const struct sesame_key *key;
+	struct dirent *de;
+	DIR *d = NULL;
+	int found = 0;
+
+	if (sesame_keyring_load(&kr, cfg->key_file, &err) != 0)
+		return 0;
+	key = sesame_keyring_find(&kr, t->key_id);
+	d = key ? opendir(PAM_DIR) : NULL;
+	while (d != NULL && !found && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (sesame_scope_hint_matches(key, t, "service", de->d_name) == 1) {
+			snprintf(out, n, "%s", de->d_name);
+			found = 1;
+		}
+	}
+	if (d != NULL)
+		closedir(d);
+	sesame_keyring_wipe(&kr);
+	return found;
+}
+
+static void print_scope(const char *label, int scoped, const char *value)
+{
+	if (!scoped)
+		printf("%-9s any\n", label);
+	else if (value != NULL)
+		printf("%-9s %s\n", label, value);
+	else
+		printf("%-9s scoped (not found here; name it with %s)\n", label,
+		       label[0] == 's' ? "-s" : "-H");
+}
+
+static void print_inspection(const struct sesame_attempt *a, enum sesame_reason r)
+{
+	const struct sesame_token *t = &a->token;
+	char local[64], iso[32];
+
+	printf("id:       %s\nkey:      %u\n", a->id_text, t->key_id);
+	if (a->account[0] != '\0')
+		printf("account:  %s (uid %u)\n", a->account, (unsigned)t->uid);
+	else
+		printf("account:  uid %u\n", (unsigned)t->uid);
+	cli_time_local(t->issued, local, sizeof(local));
+	cli_time_iso(t->issued, iso, sizeof(iso));
+	printf("issued:   %s (%s)\n", local, iso);
+	cli_time_local((int64_t)t->issued + t->lifetime, local, sizeof(local));
+	cli_time_iso((int64_t)t->issued + t->lifetime, iso, sizeof(iso));
+	printf("expires:  %s (%s)\n", local, iso);
+	if (t->uses == 0)
+		printf("uses:     any number\n");
+	else if (r == SESAME_OK || r == SESAME_USED_UP)
+		printf("uses:     %u, %u used\n", t->uses, a->used);
+	else
+		printf("uses:     %u\n", t->uses);
+	print_scope("service:", t->flags & SESAME_FLAG_SERVICE, a->ctx.service);
+	print_scope("host:", t->flags & SESAME_FLAG_HOST,
+		    (t->flags & SESAME_FLAG_HOST) && r != SESAME_WRONG_HOST ? a->ctx.host : NULL);
+}
+
+static void print_inspection_json(const struct sesame_attempt *a, enum sesame_reason r)
+{
+	const struct sesame_token *t = &a->token;
+
+	printf("{\"valid\":%s,\"reason\":\"%s\"", r == SESAME_OK ? "true" : "false",
+	       sesame_reason_name(r));
+	if (a->have_token) {
+		printf(",\"id\":\"%s\",\"key_id\":%u,\"uid\":%u,\"user\":", a->id_text, t->key_id,
+		       (unsigned)t->uid);
+		if (a->account[0])
+			cli_json_string(stdout, a->account);
+		else
+			fputs("null", stdout);
+		printf(",\"issued\":%u,\"expires\":%lld,\"uses\":%u,\"used\":%u,"
+		       "\"service_scoped\":%s,\"host_scoped\":%s",
+		       (unsigned)t->issued, (long long)t->issued + t->lifetime, t->uses, a->used,
+		       (t->flags & SESAME_FLAG_SERVICE) ? "true" : "false",
+		       (t->flags & SESAME_FLAG_HOST) ? "true" : "false");
+	}
+	puts("}");
+}
+
+/* Run a non-consuming attempt on the operand, as the module would see it
+ * on this host (service from -s or found by hint, host from -H or ours). */
+static enum sesame_reason examine(const struct cli_options *o, const char *arg,
+				  struct sesame_config *cfg, struct sesame_attempt *a,
+				  char *svc, char *host)
+{
+	char input[INPUT_MAX];
+	long n;
+	enum sesame_reason r = SESAME_MALFORMED;
+
+	n = cli_read_input(arg, input, sizeof(input));
+	sesame_attempt_init(a, cfg);
+	a->ctx.now = (int64_t)time(NULL);
+	a->ctx.service = o->service;
+	snprintf(host, 256, "%s", o->host ? o->host : "");
+	if (o->host == NULL)
+		cli_hostname(host, 256);
+	a->ctx.host = host;
+	if (n >= 0 && o->service == NULL &&
+	    sesame_token_parse(input, (size_t)n, cfg->param, &a->token) == 0 &&
+	    (a->token.flags & SESAME_FLAG_SERVICE) && find_service(cfg, &a->token, svc, 256))
+		a->ctx.service = svc;
+	if (n >= 0)
+		r = sesame_attempt_run(a, input, (size_t)n);
+	sesame_wipe(input, sizeof(input));
+	return r;
+}
+
+static int exit_for(enum sesame_reason r, const struct sesame_attempt *a)
+{
+	if (r == SESAME_OK)
+		return EXIT_OK;
+	if (sesame_reason_is_unavailable(r)) {
+		cli_error("%s", a->err.msg[0] ? a->err.msg : sesame_reason_name(r));
+		return EXIT_ERROR;
+	}
+	return EXIT_REJECTED;
+}
+
+int cli_inspect(const struct cli_options *o)
+{
+	struct sesame_config cfg;
+	struct sesame_attempt a;
+	char svc[256] = "", host[256] = "";
+	enum sesame_reason r;
+
+	if (cli_load_config(o, &cfg) != 0)
+		return EXIT_ERROR;
+	r = examine(o, o->inspect, &cfg, &a, svc, host);
+	if (o->json) {
+		print_inspection_json(&a, r);
+	} else {
+		if (a.have_token)
+			print_inspection(&a, r);
+		if (r == SESAME_OK)
+			printf("status:   valid\n");
+		else
+			printf("status:   invalid: %s\n", sesame_reason_name(r));
+	}
+	return exit_for(r, &a);
+}
+
+/* Reasons that mean "not a genuine token of this host": nothing to revoke. */
+static int not_ours(enum sesame_reason r)
+{
+	return r == SESAME_MALFORMED || r == SESAME_UNKNOWN_KEY || r == SESAME_BAD_SIGNATURE ||
+	       r == SESAME_USER_UNKNOWN;
+}
+
+int cli_revoke(const struct cli_options *o)
+{
+	struct sesame_config cfg;
+	struct sesame_attempt a;
+	struct sesame_store st;
+	struct sesame_err err = {{0}};
+	char svc[256] = "", host[256] = "";
+	enum sesame_reason r;
+	int rc = EXIT_ERROR;
+
+	if (cli_load_config(o, &cfg) != 0)
+		return EXIT_ERROR;
+	r = examine(o, o->revoke, &cfg, &a, svc, host);
+	if (r == SESAME_KEY_UNAVAILABLE || r == SESAME_SYSTEM_ERROR)
+		return exit_for(r, &a);
+	if (not_ours(r)) {
+		cli_error("not a token of this host (%s): nothing revoked", sesame_reason_name(r));
+		return EXIT_REJECTED;
+	}
+	if (sesame_store_open(&st, cfg.state_dir, 1, &err) != 0 ||
+	    sesame_store_revoke(&st, &a.token, &err) != 0) {
+		cli_error("%s", err.msg);
+		goto out;
+	}
+	fprintf(stderr, "revoked token %s of %s\n", a.id_text, a.account[0] ? a.account : "?");
+	rc = EXIT_OK;
+out:
+	sesame_store_close(&st);
+	return rc;
+}
+
+int cli_revoke_user(const struct cli_options *o)
+{
+	struct sesame_config cfg;
+	struct sesame_account acct;
+	struct sesame_store st;
+	struct sesame_err err = {{0}};
+	int64_t now = (int64_t)time(NULL);
+	int rc = EXIT_ERROR;
+
+	if (cli_load_config(o, &cfg) != 0)
+		return EXIT_ERROR;
+	if (sesame_account_by_name(o->revoke_user, 0, &acct) != SESAME_OK) {
+		cli_error("user %s: %s", o->revoke_user, sesame_reason_name(SESAME_USER_UNKNOWN));
+		return EXIT_ERROR;
+	}
+	if (sesame_store_open(&st, cfg.state_dir, 1, &err) != 0 ||
+	    sesame_store_revoke_user(&st, acct.uid, now, &err) != 0) {
+		cli_error("%s", err.msg);
+		goto out;
+	}
+	fprintf(stderr, "revoked every token of %s (uid %u) issued until now\n", acct.name,
+		(unsigned)acct.uid);
+	rc = EXIT_OK;
+out:
+	sesame_store_close(&st);
+	sesame_account_clear(&acct);
+	return rc;
+}
+
+int cli_gc(const struct cli_options *o)
+{
+	struct sesame_config cfg;
+	struct sesame_store st;
+	struct sesame_gc_stats stats = {0, 0, 0};
+	struct sesame_err err = {{0}};
+	int rc = EXIT_ERROR;
+
+	if (cli_load_config(o, &cfg) != 0)
+		return EXIT_ERROR;
+	if (sesame_store_open(&st, cfg.state_dir, 0, &err) != 0 ||
+	    sesame_store_gc(&st, (int64_t)time(NULL), &stats, &err) != 0) {
+		cli_error("%s", err.msg);
+		goto out;
+	}
+	fprintf(stderr, "gc: removed %llu expired records, kept %llu, rewrote %llu files\n",
+		(unsigned long long)stats.removed, (unsigned long long)stats.kept,
+		(unsigned long long)stats.files_rewritten);
+	rc = EXIT_OK;
+out:
+	sesame_store_close(&st);
+	return rc;
+}

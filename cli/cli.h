@@ -1,0 +1,59 @@
+/* sesame-mint internals shared by its files. */
+#ifndef SESAME_CLI_H
+#define SESAME_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "token.h"
+
+/* Exit codes: what a script can rely on. */
+#define EXIT_OK 0
+#define EXIT_REJECTED 1 /* token invalid, or minting refused by policy */
+#define EXIT_ERROR 2    /* usage, configuration or system error */
+
+enum qr_format { QR_NONE, QR_UTF8, QR_PNG, QR_SVG };
+
+struct cli_options {
+	const char *config;   /* -c, or NULL */
+	int keygen, rotate, gc, json, link;
+	const char *inspect, *revoke, *revoke_user;
+	const char *lifetime; /* -t */
+	const char *uses;     /* -n */
+	const char *service;  /* -s */
+	const char *host;     /* -H */
+	const char *url;      /* --url */
+	enum qr_format qr;
+	const char *output;   /* -o */
+	const char *mail;     /* --mail */
+	const char *user;     /* the USER operand */
+};
+
+/* "sesame-mint: message" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The config in force: -c FILE, else $SESAME_CONF, else the default. */
+int cli_load_config(const struct cli_options *o, struct sesame_config *cfg);
+
+/* Local host name, for host scope and mail. */
+void cli_hostname(char *buf, size_t n);
+
+/* "2026-11-21 23:59:00 CET" and "2026-11-21T22:59:00Z". */
+void cli_time_local(int64_t t, char *buf, size_t n);
+void cli_time_iso(int64_t t, char *buf, size_t n);
+
+/* A JSON string literal, escaped, on out. */
+void cli_json_string(FILE *out, const char *s);
+
+/* Read the TOKEN|LINK|- operand into buf (stdin for "-"). Returns length or -1. */
+long cli_read_input(const char *arg, char *buf, size_t size);
+
+int cli_keygen(const struct cli_options *o);
+int cli_mint(const struct cli_options *o);
+int cli_inspect(const struct cli_options *o);
+int cli_revoke(const struct cli_options *o);
+int cli_revoke_user(const struct cli_options *o);
+int cli_gc(const struct cli_options *o);
+
+#endif

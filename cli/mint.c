@@ -1,0 +1,352 @@
+/* sesame-mint USER: make a token, check it as the module would, then
+ * print, draw, or mail it. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "account.h"
+#include "cli.h"
+#include "keys.h"
+#include "mail.h"
+#include "qr.h"
+#include "store.h"
+#include "util.h"
+#include "verify.h"
+
+#define MAIL_TIMEOUT_SEC 60
+
+struct minted {
+	struct sesame_token token;
+	char text[SESAME_TOKEN_TEXT_SIZE];
+	char id[SESAME_ID_TEXT_SIZE];
+	char *link; /* NULL when there is no url */
+	char user[256];
+	const char *service, *host;
+};
+
+static void minted_clear(struct minted *m)
+{
+	sesame_free_str(m->link);
+	sesame_wipe(m, sizeof(*m));
+}
+
+static int mint_request(const struct cli_options *o, const struct sesame_config *cfg,
+			struct sesame_mint_request *req)
+{
+	unsigned long uses = 1;
+
+	req->lifetime = cfg->max_age;
+	if (o->lifetime != NULL && sesame_parse_duration(o->lifetime, &req->lifetime) != 0) {
+		cli_error("-t: expected a duration such as 90s, 15m, 12h or 7d");
+		return -1;
+	}
+	if (o->uses != NULL && sesame_parse_uint(o->uses, 0, 255, &uses) != 0) {
+		cli_error("-n: expected a number of uses from 0 (any) to 255");
+		return -1;
+	}
+	if (req->lifetime > cfg->max_age_limit) {
+		char lim[32];
+		sesame_format_duration(cfg->max_age_limit, lim, sizeof(lim));
+		cli_error("lifetime above max_age_limit (%s): the module would refuse it", lim);
+		return -1;
+	}
+	req->uses = (unsigned)uses;
+	req->service = o->service;
+	req->host = o->host;
+	req->now = (int64_t)time(NULL);
+	return 0;
+}
+
+/* Root and group policy, the same check the module makes. */
+static int mint_allowed(const struct sesame_config *cfg, const struct sesame_account *acct)
+{
+	if (acct->uid == 0 && !cfg->allow_root) {
+		cli_error("refusing to mint for %s: uid 0 needs allow_root = yes", acct->name);
+		return 0;
+	}
+	if (cfg->group[0] != '\0' && sesame_account_in_group(acct, cfg->group) != 1) {
+		cli_error("refusing to mint for %s: not a member of group %s", acct->name,
+			  cfg->group);
+		return 0;
+	}
+	return 1;
+}
+
+/* After `--revoke-user`, tokens issued in the same second are revoked too:
+ * wait for the next second so a fresh token is not born dead. */
+static int wait_past_user_revocation(const struct sesame_config *cfg, uint32_t uid,
+				     struct sesame_mint_request *req)
+{
+	struct sesame_store st;
+	struct sesame_err err = {{0}};
+	int64_t before = -1;
+	int r = -1;
+
+	if (sesame_store_open(&st, cfg->state_dir, 1, &err) != 0 ||
+	    sesame_store_user_revoked_before(&st, uid, &before, &err) != 0) {
+		cli_error("%s", err.msg);
+		goto out;
+	}
+	if (before >= req->now && before - req->now < 2) {
+		sleep((unsigned)(before - req->now + 1));
+		req->now = (int64_t)time(NULL);
+	}
+	r = before >= req->now ? -1 : 0;
+	if (r != 0)
+		cli_error("tokens of uid %u are revoked until %lld", (unsigned)uid, (long long)before);
+out:
+	sesame_store_close(&st);
+	return r;
+}
+
+/* minisign's habit: check what we made before handing it out, through the
+ * same parse and check the module runs. */
+static int self_check(const struct sesame_config *cfg, const struct sesame_keyring *kr,
+		      const struct sesame_account *acct, const struct sesame_mint_request *req,
+		      struct minted *m)
+{
+	struct sesame_token back;
+	struct sesame_context ctx = {req->service, req->host, req->now};
+	uint8_t made[SESAME_TOKEN_BYTES], read[SESAME_TOKEN_BYTES];
+	enum sesame_reason r = SESAME_MALFORMED;
+	int same;
+
+	sesame_token_to_bytes(&m->token, made);
+	same = sesame_token_parse(m->text, strlen(m->text), cfg->param, &back) == 0;
+	sesame_token_to_bytes(&back, read);
+	same = same && memcmp(made, read, sizeof(made)) == 0;
+	if (same)
+		r = sesame_check(cfg, kr, &back, acct, &ctx);
+	sesame_wipe(&back, sizeof(back));
+	sesame_wipe(made, sizeof(made));
+	sesame_wipe(read, sizeof(read));
+	if (!same) {
+		cli_error("internal error: minted token does not read back");
+		return -1;
+	}
+	if (r != SESAME_OK) {
+		cli_error("minted token does not verify: %s", sesame_reason_name(r));
+		return -1;
+	}
+	return 0;
+}
+
+static int make_token(const struct cli_options *o, const struct sesame_config *cfg,
+		      struct minted *m, struct sesame_mint_request *req)
+{
+	struct sesame_keyring kr;
+	struct sesame_account acct;
+	struct sesame_err err = {{0}};
+	enum sesame_reason why;
+	int r = EXIT_ERROR;
+
+	memset(&kr, 0, sizeof(kr));
+	why = sesame_account_by_name(o->user, cfg->bind_password, &acct);
+	if (why != SESAME_OK) {
+		cli_error("user %s: %s", o->user, sesame_reason_name(why));
+		goto out;
+	}
+	if (!mint_allowed(cfg, &acct)) {
+		r = EXIT_REJECTED;
+		goto out;
+	}
+	if (sesame_keyring_load(&kr, cfg->key_file, &err) != 0) {
+		cli_error("%s", err.msg);
+		goto out;
+	}
+	if (wait_past_user_revocation(cfg, acct.uid, req) != 0)
+		goto out;
+	why = sesame_mint(sesame_keyring_signer(&kr), &acct, cfg->bind_password, req, &m->token);
+	if (why != SESAME_OK) {
+		cli_error("cannot mint: %s", sesame_reason_name(why));
+		goto out;
+	}
+	sesame_token_format(&m->token, m->text);
+	sesame_token_id_text(&m->token, m->id);
+	snprintf(m->user, sizeof(m->user), "%s", acct.name);
+	if (self_check(cfg, &kr, &acct, req, m) == 0)
+		r = EXIT_OK;
+out:
+	sesame_keyring_wipe(&kr);
+	sesame_account_clear(&acct);
+	return r;
+}
+
+static int make_link(const struct cli_options *o, const struct sesame_config *cfg,
+		     struct minted *m)
+{
+	/* A link is printed with --link or --url; a mail carries one whenever
+	 * a url is configured, else the bare token. */
+	const char *url = o->url ? o->url : ((o->link || o->mail) ? cfg->url : NULL);
+	struct sesame_config check;
+	struct sesame_err err = {{0}};
+
+	if (url == NULL || *url == '\0') {
+		if (o->link) {
+			cli_error("--link: no url in the configuration (set url, or use --url URL)");
+			return -1;
+		}
+		return 0;
+	}
+	sesame_config_defaults(&check);
+	if (sesame_config_set(&check, "url", url, &err) != SESAME_CONFIG_OK) {
+		cli_error("%s", err.msg);
+		return -1;
+	}
+	m->link = sesame_link_build(url, cfg->param, m->text);
+	if (m->link == NULL) {
+		cli_error("cannot build a link from that url");
+		return -1;
+	}
+	return 0;
+}
+
+static void print_details(const struct sesame_mint_request *req, const struct minted *m)
+{
+	char local[64], iso[32];
+	int64_t exp = (int64_t)m->token.issued + m->token.lifetime;
+
+	cli_time_local(exp, local, sizeof(local));
+	cli_time_iso(exp, iso, sizeof(iso));
+	fprintf(stderr, "account: %s (uid %u)\n", m->user, (unsigned)m->token.uid);
+	fprintf(stderr, "expires: %s (%s)\n", local, iso);
+	if (m->token.uses == 0)
+		fprintf(stderr, "uses:    any number until it expires\n");
+	else
+		fprintf(stderr, "uses:    %u\n", m->token.uses);
+	fprintf(stderr, "service: %s\nhost:    %s\n", req->service ? req->service : "any",
+		req->host ? req->host : "any");
+	fprintf(stderr, "id:      %s\n", m->id);
+}
+
+static void print_json(const struct minted *m)
+{
+	char iss[32], exp[32];
+
+	cli_time_iso(m->token.issued, iss, sizeof(iss));
+	cli_time_iso((int64_t)m->token.issued + m->token.lifetime, exp, sizeof(exp));
+	printf("{\"token\":\"%s\",\"link\":", m->text);
+	if (m->link)
+		cli_json_string(stdout, m->link);
+	else
+		fputs("null", stdout);
+	printf(",\"id\":\"%s\",\"user\":", m->id);
+	cli_json_string(stdout, m->user);
+	printf(",\"uid\":%u,\"key_id\":%u,\"issued\":%u,\"issued_iso\":\"%s\","
+	       "\"expires\":%lld,\"expires_iso\":\"%s\",\"lifetime\":%u,\"uses\":%u,\"service\":",
+	       (unsigned)m->token.uid, m->token.key_id, (unsigned)m->token.issued, iss,
+	       (long long)m->token.issued + m->token.lifetime, exp, (unsigned)m->token.lifetime,
+	       m->token.uses);
+	if (m->service)
+		cli_json_string(stdout, m->service);
+	else
+		fputs("null", stdout);
+	fputs(",\"host\":", stdout);
+	if (m->host)
+		cli_json_string(stdout, m->host);
+	else
+		fputs("null", stdout);
+	fputs("}\n", stdout);
+}
+
+static int send_mail(const struct cli_options *o, const struct sesame_config *cfg,
+		     const struct minted *m)
+{
+	char host[256], from[SESAME_NAME_MAX + 8];
+	struct sesame_err err = {{0}};
+	struct sesame_mail mail;
+	char *msg;
+	int r;
+
+	cli_hostname(host, sizeof(host));
+	if (cfg->mail_from[0] != '\0')
+		snprintf(from, sizeof(from), "%s", cfg->mail_from);
+	else
+		snprintf(from, sizeof(from), "root@%s", host);
+	memset(&mail, 0, sizeof(mail));
+	mail.from = from;
+	mail.to = o->mail;
+	mail.user = m->user;
+	mail.host = m->host ? m->host : host;
+	mail.link = m->link ? m->link : m->text;
+	mail.now = (int64_t)time(NULL);
+	mail.expires = (int64_t)m->token.issued + m->token.lifetime;
+	mail.uses = m->token.uses;
+	msg = sesame_mail_compose(&mail, &err);
+	if (msg == NULL) {
+		cli_error("%s", err.msg);
+		return -1;
+	}
+	r = sesame_mail_send(cfg->sendmail, msg, MAIL_TIMEOUT_SEC, &err);
+	sesame_free_str(msg);
+	if (r != 0)
+		cli_error("mail to %s not sent: %s", o->mail, err.msg);
+	else
+		fprintf(stderr, "mailed:  %s\n", o->mail);
+	return r;
+}
+
+static int draw_qr(const struct cli_options *o, const char *payload)
+{
+	struct sesame_err err = {{0}};
+	int r = -1;
+
+	if (o->qr == QR_UTF8)
+		r = sesame_qr_utf8(payload, stdout, &err);
+	else if (o->qr == QR_PNG)
+		r = sesame_qr_png(payload, o->output, &err);
+	else if (o->qr == QR_SVG)
+		r = sesame_qr_svg(payload, o->output, &err);
+	if (r != 0)
+		cli_error("%s", err.msg);
+	else if (o->output != NULL)
+		fprintf(stderr, "qr code: %s\n", o->output);
+	return r;
+}
+
+static int deliver(const struct cli_options *o, const struct sesame_config *cfg,
+		   const struct sesame_mint_request *req, struct minted *m)
+{
+	const char *line = m->link ? m->link : m->text;
+
+	if (o->qr != QR_NONE && draw_qr(o, line) != 0)
+		return EXIT_ERROR;
+	if (o->mail != NULL && send_mail(o, cfg, m) != 0)
+		return EXIT_ERROR;
+	print_details(req, m);
+	if (o->json)
+		print_json(m);
+	else if (o->mail == NULL)
+		printf("%s\n", line);
+	return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERROR;
+}
+
+int cli_mint(const struct cli_options *o)
+{
+	struct sesame_config cfg;
+	struct sesame_mint_request req;
+	struct minted m;
+	int r = EXIT_ERROR;
+
+	memset(&m, 0, sizeof(m));
+	memset(&req, 0, sizeof(req));
+	if (cli_load_config(o, &cfg) != 0 || mint_request(o, &cfg, &req) != 0)
+		goto out;
+	if (o->mail != NULL && !sesame_mail_address_ok(o->mail)) {
+		cli_error("--mail: not a plain address (one user@domain, nothing else)");
+		goto out;
+	}
+	m.service = req.service;
+	m.host = req.host;
+	r = make_token(o, &cfg, &m, &req);
+	if (r != EXIT_OK)
+		goto out;
+	r = EXIT_ERROR;
+	if (make_link(o, &cfg, &m) != 0)
+		goto out;
+	r = deliver(o, &cfg, &req, &m);
+out:
+	minted_clear(&m);
+	return r;
+}

@@ -1,0 +1,129 @@
+/* Accounts through NSS. passwd and group use the reentrant *_r calls (the
+ * module lives in long-running daemons); the shadow entry uses getspnam()
+ * because that is the call nss_wrapper can stand in for in tests (it does
+ * not wrap getspnam_r), and libc's copy of the hash is wiped after use. */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <shadow.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "account.h"
+#include "util.h"
+
+#define NSS_BUF_START 1024
+#define NSS_BUF_MAX (1024 * 1024)
+
+static enum sesame_reason copy_passwd(const struct passwd *pw, struct sesame_account *acct)
+{
+	if (strlen(pw->pw_name) >= sizeof(acct->name))
+		return SESAME_USER_UNKNOWN;
+	memcpy(acct->name, pw->pw_name, strlen(pw->pw_name) + 1);
+	acct->uid = (uint32_t)pw->pw_uid;
+	acct->gid = (uint32_t)pw->pw_gid;
+	return SESAME_OK;
+}
+
+static enum sesame_reason read_shadow(struct sesame_account *acct)
+{
+	struct spwd *sp = getspnam(acct->name);
+
+	if (sp == NULL || sp->sp_pwdp == NULL)
+		return SESAME_SHADOW_UNAVAILABLE;
+	acct->pwhash = strdup(sp->sp_pwdp);
+	sesame_wipe(sp->sp_pwdp, strlen(sp->sp_pwdp));
+	return acct->pwhash != NULL ? SESAME_OK : SESAME_SYSTEM_ERROR;
+}
+
+/* by_name when name != NULL, else by uid. */
+static enum sesame_reason lookup(const char *name, uint32_t uid, int need_shadow,
+				 struct sesame_account *acct)
+{
+	struct passwd pw, *found = NULL;
+	size_t size = NSS_BUF_START;
+	char *buf = NULL;
+	enum sesame_reason r = SESAME_SYSTEM_ERROR;
+	int e;
+
+	memset(acct, 0, sizeof(*acct));
+	for (;;) {
+		char *bigger = realloc(buf, size);
+		if (bigger == NULL)
+			goto out;
+		buf = bigger;
+		e = name ? getpwnam_r(name, &pw, buf, size, &found)
+			 : getpwuid_r((uid_t)uid, &pw, buf, size, &found);
+		if (e != ERANGE || size >= NSS_BUF_MAX)
+			break;
+		size *= 2;
+	}
+	if (found == NULL) {
+		r = SESAME_USER_UNKNOWN;
+		goto out;
+	}
+	r = copy_passwd(found, acct);
+	if (r == SESAME_OK && need_shadow)
+		r = read_shadow(acct);
+out:
+	free(buf);
+	if (r != SESAME_OK)
+		sesame_account_clear(acct);
+	return r;
+}
+
+enum sesame_reason sesame_account_by_name(const char *name, int need_shadow,
+					  struct sesame_account *acct)
+{
+	if (name == NULL || *name == '\0') {
+		memset(acct, 0, sizeof(*acct));
+		return SESAME_USER_UNKNOWN;
+	}
+	return lookup(name, 0, need_shadow, acct);
+}
+
+enum sesame_reason sesame_account_by_uid(uint32_t uid, int need_shadow,
+					 struct sesame_account *acct)
+{
+	return lookup(NULL, uid, need_shadow, acct);
+}
+
+static int member_of(const struct group *gr, const struct sesame_account *acct)
+{
+	if ((uint32_t)gr->gr_gid == acct->gid)
+		return 1;
+	for (char **m = gr->gr_mem; m != NULL && *m != NULL; m++)
+		if (strcmp(*m, acct->name) == 0)
+			return 1;
+	return 0;
+}
+
+int sesame_account_in_group(const struct sesame_account *acct, const char *group)
+{
+	struct group gr, *found = NULL;
+	size_t size = NSS_BUF_START;
+	char *buf = NULL;
+	int r = -1, e;
+
+	for (;;) {
+		char *bigger = realloc(buf, size);
+		if (bigger == NULL)
+			goto out;
+		buf = bigger;
+		e = getgrnam_r(group, &gr, buf, size, &found);
+		if (e != ERANGE || size >= NSS_BUF_MAX)
+			break;
+		size *= 2;
+	}
+	if (found != NULL)
+		r = member_of(found, acct);
+out:
+	free(buf);
+	return r;
+}
+
+void sesame_account_clear(struct sesame_account *acct)
+{
+	sesame_free_str(acct->pwhash);
+	memset(acct, 0, sizeof(*acct));
+}

@@ -1,0 +1,90 @@
+/* One attempt, in the order that keeps the cheap, secret-free refusals
+ * first and touches the store last, after the token is known genuine:
+ * parse, key file, key id, account, tag and policy, store. */
+#include <stdio.h>
+#include <string.h>
+
+#include "attempt.h"
+#include "keys.h"
+#include "store.h"
+#include "util.h"
+
+void sesame_attempt_init(struct sesame_attempt *a, const struct sesame_config *cfg)
+{
+	memset(a, 0, sizeof(*a));
+	a->cfg = cfg;
+}
+
+/* The account the token is for, checked against the expected user. */
+static enum sesame_reason find_account(struct sesame_attempt *a, struct sesame_account *acct)
+{
+	int bind = a->cfg->bind_password;
+	enum sesame_reason r;
+
+	if (a->user == NULL) {
+		r = sesame_account_by_uid(a->token.uid, bind, acct);
+		if (acct->name[0] != '\0')
+			snprintf(a->account, sizeof(a->account), "%s", acct->name);
+		return r;
+	}
+	r = sesame_account_by_name(a->user, bind, acct);
+	if (r != SESAME_USER_UNKNOWN && acct->uid != a->token.uid) {
+		struct sesame_account owner;
+		if (sesame_account_by_uid(a->token.uid, 0, &owner) == SESAME_OK)
+			snprintf(a->account, sizeof(a->account), "%s", owner.name);
+		sesame_account_clear(&owner);
+		return SESAME_WRONG_USER;
+	}
+	if (acct->name[0] != '\0')
+		snprintf(a->account, sizeof(a->account), "%s", acct->name);
+	return r;
+}
+
+static enum sesame_reason use_store(struct sesame_attempt *a)
+{
+	struct sesame_store st;
+	enum sesame_reason r = SESAME_STORE_UNAVAILABLE;
+
+	if (sesame_store_open(&st, a->cfg->state_dir, 0, &a->err) != 0)
+		goto out;
+	if (a->consume)
+		r = sesame_store_redeem(&st, &a->token, &a->err);
+	else
+		r = sesame_store_status(&st, &a->token, &a->used, &a->err);
+out:
+	sesame_store_close(&st);
+	return r;
+}
+
+enum sesame_reason sesame_attempt_run(struct sesame_attempt *a, const char *input, size_t len)
+{
+	struct sesame_keyring kr;
+	struct sesame_account acct;
+	enum sesame_reason r = SESAME_MALFORMED;
+
+	memset(&kr, 0, sizeof(kr));
+	memset(&acct, 0, sizeof(acct));
+	if (sesame_token_parse(input, len, a->cfg->param, &a->token) != 0)
+		goto out;
+	a->have_token = 1;
+	sesame_token_id_text(&a->token, a->id_text);
+	r = SESAME_KEY_UNAVAILABLE;
+	if (sesame_keyring_load(&kr, a->cfg->key_file, &a->err) != 0)
+		goto out;
+	r = SESAME_UNKNOWN_KEY;
+	if (sesame_keyring_find(&kr, a->token.key_id) == NULL)
+		goto out;
+	r = find_account(a, &acct);
+	if (r != SESAME_OK)
+		goto out;
+	r = sesame_check(a->cfg, &kr, &a->token, &acct, &a->ctx);
+	sesame_keyring_wipe(&kr);
+	sesame_account_clear(&acct);
+	if (r != SESAME_OK)
+		goto out;
+	r = use_store(a);
+out:
+	sesame_keyring_wipe(&kr);
+	sesame_account_clear(&acct);
+	return r;
+}

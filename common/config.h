@@ -1,0 +1,66 @@
+/* sesame.conf and PAM module arguments: one parser for both. */
+#ifndef SESAME_CONFIG_H
+#define SESAME_CONFIG_H
+
+#include <stdint.h>
+
+#include "log.h"
+
+#define SESAME_DEFAULT_CONF "/etc/security/sesame.conf"
+#define SESAME_DEFAULT_KEY_FILE "/etc/security/sesame.key"
+#define SESAME_DEFAULT_STATE_DIR "/var/lib/sesame"
+#define SESAME_DEFAULT_SENDMAIL "/usr/sbin/sendmail -t -oi"
+
+#define SESAME_PATH_MAX 1024
+#define SESAME_URL_MAX 1024
+#define SESAME_PARAM_MAX 64
+#define SESAME_NAME_MAX 256
+
+struct sesame_config {
+	char key_file[SESAME_PATH_MAX];
+	char state_dir[SESAME_PATH_MAX];
+	int64_t max_age;       /* lifetime of new tokens, seconds */
+	int64_t max_age_limit; /* longest lifetime accepted, seconds */
+	int bind_password;
+	char url[SESAME_URL_MAX];     /* "" = none */
+	char param[SESAME_PARAM_MAX];
+	int allow_root;
+	char group[SESAME_NAME_MAX];  /* "" = everyone */
+	char sendmail[SESAME_URL_MAX];
+	char mail_from[SESAME_NAME_MAX]; /* "" = root@<host name> */
+};
+
+void sesame_config_defaults(struct sesame_config *cfg);
+
+enum sesame_config_result {
+	SESAME_CONFIG_OK = 0,
+	SESAME_CONFIG_UNKNOWN_KEY = -1,
+	SESAME_CONFIG_BAD_VALUE = -2,
+};
+
+/* Set one key. On failure err says what is wrong with the value (never
+ * the value itself, which could be a secret typed in the wrong place). */
+enum sesame_config_result sesame_config_set(struct sesame_config *cfg, const char *key,
+					    const char *value, struct sesame_err *err);
+
+/* Is key one of the config file's keys? */
+int sesame_config_is_key(const char *key);
+
+/* NULL-terminated list of the config file's keys (for docs tests). */
+const char *const *sesame_config_keys(void);
+
+/* Read a config file over cfg. A missing file is fine when !must_exist
+ * (the default path); anything else wrong is an error naming file:line.
+ * The file must not be writable by group/other and must be owned by
+ * root or the effective uid. Returns 0 or -1. */
+int sesame_config_load(struct sesame_config *cfg, const char *path, int must_exist,
+		       struct sesame_err *err);
+
+/* Checks across keys (key_file outside state_dir). Returns 0 or -1. */
+int sesame_config_validate(const struct sesame_config *cfg, struct sesame_err *err);
+
+/* Split "key=value" in place-free fashion: copies key into keybuf,
+ * returns pointer to the value inside arg, or NULL when there is no '='. */
+const char *sesame_split_arg(const char *arg, char *keybuf, size_t keybuf_size);
+
+#endif

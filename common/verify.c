@@ -1,0 +1,352 @@
+/* Minting and checking. HMAC-SHA256 through OpenSSL 3's EVP_MAC.
+ *
+ * tag   = HMAC(K, "sesame/v1/tag"   || bytes[0..23) || name || pwhash
+ *                 || service || host)[0..12)
+ * check = HMAC(K, "sesame/v1/check" || bytes[0..21) || name)[0..2)
+ * hint  = HMAC(K, "sesame/v1/hint/" LABEL || 0 || value)[0]
+ *
+ * Each variable-length part is length-prefixed, so no two inputs can run
+ * together. The tag alone decides validity. The check and the hints only
+ * explain a failed tag: when the check verifies, the carried fields are
+ * genuine, so a hint that no longer matches names what changed (the
+ * password, the service, the host). They are keyed, so a token shows
+ * nothing about the password hash or the scope to anyone without the key,
+ * and a 16-bit check or 8-bit hint helps no forgery: the 96-bit tag still
+ * has to be right. */
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include "util.h"
+#include "verify.h"
+
+#define SCOPE_MAX 255
+
+struct part {
+	const void *p;
+	size_t n;
+};
+
+/* HMAC-SHA256 over parts. Returns 1 on success, 0 on a library failure:
+ * kept apart from any verdict so a crypto failure can never pass. */
+static int hmac_parts(const uint8_t key[SESAME_KEY_BYTES], const struct part *parts, size_t n,
+		      uint8_t out[32])
+{
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *ctx = NULL;
+	OSSL_PARAM params[2];
+	size_t outlen = 0;
+	int ok = 0;
+
+	if (mac == NULL || (ctx = EVP_MAC_CTX_new(mac)) == NULL)
+		goto out;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_init(ctx, key, SESAME_KEY_BYTES, params) != 1)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (parts[i].n > 0 && EVP_MAC_update(ctx, parts[i].p, parts[i].n) != 1)
+			goto out;
+	ok = EVP_MAC_final(ctx, out, &outlen, 32) == 1 && outlen == 32;
+out:
+	EVP_MAC_CTX_free(ctx);
+	EVP_MAC_free(mac);
+	if (!ok)
+		sesame_wipe(out, 32);
+	return ok;
+}
+
+static int hint(const struct sesame_key *key, const char *label, const char *value,
+		uint8_t *out)
+{
+	static const char prefix[] = "sesame/v1/hint/";
+	uint8_t mac[32];
+	struct part parts[] = {
+		{prefix, sizeof(prefix) - 1},
+		{label, strlen(label) + 1},
+		{value, strlen(value)},
+	};
+	int ok = hmac_parts(key->key, parts, 3, mac);
+
+	*out = mac[0];
+	sesame_wipe(mac, sizeof(mac));
+	return ok;
+}
+
+static int compute_check(const struct sesame_key *key, const uint8_t bytes[SESAME_TOKEN_BYTES],
+			 const char *name, uint8_t out[SESAME_CHECK_BYTES])
+{
+	static const char label[] = "sesame/v1/check";
+	uint8_t name_len = (uint8_t)strlen(name), mac[32];
+	struct part parts[] = {
+		{label, sizeof(label) - 1},
+		{bytes, SESAME_CHECKED_BYTES},
+		{&name_len, 1},
+		{name, name_len},
+	};
+	int ok = hmac_parts(key->key, parts, 4, mac);
+
+	memcpy(out, mac, SESAME_CHECK_BYTES);
+	sesame_wipe(mac, sizeof(mac));
+	return ok;
+}
+
+/* Length prefix for an optional part: 0xff..ff marks "absent", so an
+ * absent scope and an empty string can never be confused. */
+static void optional_len(const char *s, size_t max, uint8_t len_be[2], struct part *p)
+{
+	size_t n = s ? strlen(s) : 0;
+	uint16_t v = s ? (uint16_t)(n > max ? max : n) : 0xffff;
+
+	len_be[0] = (uint8_t)(v >> 8);
+	len_be[1] = (uint8_t)v;
+	p->p = s;
+	p->n = s ? (n > max ? max : n) : 0;
+}
+
+static int compute_tag(const struct sesame_key *key, const uint8_t bytes[SESAME_TOKEN_BYTES],
+		       const char *name, const char *pwhash, const char *service,
+		       const char *host, uint8_t out[SESAME_TAG_BYTES])
+{
+	static const char label[] = "sesame/v1/tag";
+	uint8_t name_len = (uint8_t)strlen(name), pw_len[2], svc_len[2], host_len[2], mac[32];
+	struct part parts[10] = {
+		{label, sizeof(label) - 1}, {bytes, SESAME_SIGNED_BYTES}, {&name_len, 1},
+		{name, name_len},           {pw_len, 2},                   {NULL, 0},
+		{svc_len, 2},               {NULL, 0},                     {host_len, 2},
+		{NULL, 0},
+	};
+	int ok;
+
+	optional_len(pwhash, 0xfffe, pw_len, &parts[5]);
+	optional_len(service, SCOPE_MAX, svc_len, &parts[7]);
+	optional_len(host, SCOPE_MAX, host_len, &parts[9]);
+	ok = hmac_parts(key->key, parts, 10, mac);
+	memcpy(out, mac, SESAME_TAG_BYTES);
+	sesame_wipe(mac, sizeof(mac));
+	return ok;
+}
+
+static int scope_ok(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return 1;
+	n = strlen(s);
+	if (n == 0 || n > SCOPE_MAX)
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/* The password hash the tag binds to, or NULL when not bound. */
+static const char *bound_hash(const struct sesame_account *acct, int bind_password)
+{
+	return bind_password ? acct->pwhash : NULL;
+}
+
+static int fill_hints(const struct sesame_key *key, const struct sesame_account *acct,
+		      int bind_password, const struct sesame_mint_request *req,
+		      struct sesame_token *t)
+{
+	int ok = 1;
+
+	if (req->service != NULL)
+		ok &= hint(key, "service", req->service, &t->service_hint);
+	if (req->host != NULL)
+		ok &= hint(key, "host", req->host, &t->host_hint);
+	if (bind_password)
+		ok &= hint(key, "password", acct->pwhash, &t->password_hint);
+	return ok;
+}
+
+enum sesame_reason sesame_mint_with_id(const struct sesame_key *key,
+				       const struct sesame_account *acct, int bind_password,
+				       const struct sesame_mint_request *req,
+				       const uint8_t id[SESAME_ID_BYTES], struct sesame_token *out)
+{
+	uint8_t bytes[SESAME_TOKEN_BYTES];
+	enum sesame_reason r = SESAME_SYSTEM_ERROR;
+
+	memset(out, 0, sizeof(*out));
+	if (req->lifetime > SESAME_MAX_LIFETIME)
+		return SESAME_LIFETIME_TOO_LONG;
+	if (key->id == 0 || key->id > SESAME_KEY_ID_MAX || req->lifetime <= 0 || req->uses > 255 ||
+	    req->now < 0 || req->now > UINT32_MAX || !scope_ok(req->service) ||
+	    !scope_ok(req->host) || (bind_password && acct->pwhash == NULL))
+		return SESAME_MALFORMED;
+	out->flags = (uint8_t)((req->service ? SESAME_FLAG_SERVICE : 0) |
+			       (req->host ? SESAME_FLAG_HOST : 0));
+	out->key_id = key->id;
+	out->uid = acct->uid;
+	out->issued = (uint32_t)req->now;
+	out->lifetime = sesame_lifetime_representable(req->lifetime);
+	out->uses = (uint8_t)req->uses;
+	memcpy(out->id, id, SESAME_ID_BYTES);
+	if (!fill_hints(key, acct, bind_password, req, out))
+		goto out;
+	sesame_token_to_bytes(out, bytes);
+	if (!compute_check(key, bytes, acct->name, out->check))
+		goto out;
+	sesame_token_to_bytes(out, bytes);
+	if (!compute_tag(key, bytes, acct->name, bound_hash(acct, bind_password), req->service,
+			 req->host, out->tag))
+		goto out;
+	r = SESAME_OK;
+out:
+	sesame_wipe(bytes, sizeof(bytes));
+	if (r != SESAME_OK)
+		memset(out, 0, sizeof(*out));
+	return r;
+}
+
+enum sesame_reason sesame_mint(const struct sesame_key *key, const struct sesame_account *acct,
+			       int bind_password, const struct sesame_mint_request *req,
+			       struct sesame_token *out)
+{
+	uint8_t id[SESAME_ID_BYTES];
+	enum sesame_reason r;
+
+	if (RAND_bytes(id, sizeof(id)) != 1)
+		return SESAME_SYSTEM_ERROR;
+	r = sesame_mint_with_id(key, acct, bind_password, req, id, out);
+	sesame_wipe(id, sizeof(id));
+	return r;
+}
+
+int sesame_tag_ok(const struct sesame_key *key, const struct sesame_token *t,
+		  const struct sesame_account *acct, int bind_password, const char *service,
+		  const char *host)
+{
+	uint8_t bytes[SESAME_TOKEN_BYTES], want[SESAME_TAG_BYTES];
+	int r = -1;
+
+	if (bind_password && acct->pwhash == NULL)
+		return -1;
+	sesame_token_to_bytes(t, bytes);
+	if (!compute_tag(key, bytes, acct->name, bound_hash(acct, bind_password),
+			 (t->flags & SESAME_FLAG_SERVICE) ? service : NULL,
+			 (t->flags & SESAME_FLAG_HOST) ? host : NULL, want))
+		goto out;
+	r = CRYPTO_memcmp(want, t->tag, SESAME_TAG_BYTES) == 0;
+out:
+	sesame_wipe(want, sizeof(want));
+	sesame_wipe(bytes, sizeof(bytes));
+	return r;
+}
+
+/* 1 when the hint of value matches, 0 when not, -1 on a crypto failure. */
+static int hint_matches(const struct sesame_key *key, const char *label, const char *value,
+			uint8_t carried)
+{
+	uint8_t h = 0;
+
+	if (value == NULL)
+		return 0;
+	if (!hint(key, label, value, &h))
+		return -1;
+	return h == carried;
+}
+
+int sesame_scope_hint_matches(const struct sesame_key *key, const struct sesame_token *t,
+			      const char *label, const char *value)
+{
+	if (strcmp(label, "service") == 0 && (t->flags & SESAME_FLAG_SERVICE))
+		return hint_matches(key, label, value, t->service_hint);
+	if (strcmp(label, "host") == 0 && (t->flags & SESAME_FLAG_HOST))
+		return hint_matches(key, label, value, t->host_hint);
+	return 0;
+}
+
+/* The tag failed: say why, trusting the hints only when the check shows
+ * the carried fields are genuine. */
+static enum sesame_reason diagnose(const struct sesame_key *key, const struct sesame_token *t,
+				   const struct sesame_account *acct, int bind_password,
+				   const struct sesame_context *ctx)
+{
+	uint8_t bytes[SESAME_TOKEN_BYTES], check[SESAME_CHECK_BYTES];
+	enum sesame_reason r = SESAME_SYSTEM_ERROR;
+	int m;
+
+	sesame_token_to_bytes(t, bytes);
+	if (!compute_check(key, bytes, acct->name, check))
+		goto out;
+	r = SESAME_BAD_SIGNATURE;
+	if (CRYPTO_memcmp(check, t->check, SESAME_CHECK_BYTES) != 0)
+		goto out;
+	m = (t->flags & SESAME_FLAG_SERVICE) ? hint_matches(key, "service", ctx->service,
+							    t->service_hint) : 1;
+	if (m != 1) {
+		r = m < 0 ? SESAME_SYSTEM_ERROR : SESAME_WRONG_SERVICE;
+		goto out;
+	}
+	m = (t->flags & SESAME_FLAG_HOST) ? hint_matches(key, "host", ctx->host, t->host_hint) : 1;
+	if (m != 1) {
+		r = m < 0 ? SESAME_SYSTEM_ERROR : SESAME_WRONG_HOST;
+		goto out;
+	}
+	/* An unbound check (bind_password = no now) against a bound token,
+	 * or the other way round, is also a changed binding. */
+	m = bind_password ? hint_matches(key, "password", acct->pwhash, t->password_hint)
+			  : t->password_hint == 0;
+	if (m != 1)
+		r = m < 0 ? SESAME_SYSTEM_ERROR : SESAME_PASSWORD_CHANGED;
+out:
+	sesame_wipe(bytes, sizeof(bytes));
+	sesame_wipe(check, sizeof(check));
+	return r;
+}
+
+static enum sesame_reason check_times(const struct sesame_config *cfg,
+				      const struct sesame_token *t, int64_t now)
+{
+	if ((int64_t)t->issued > now + SESAME_CLOCK_SKEW)
+		return SESAME_NOT_YET_VALID;
+	if ((int64_t)t->lifetime > cfg->max_age_limit)
+		return SESAME_LIFETIME_TOO_LONG;
+	if (now >= (int64_t)t->issued + t->lifetime)
+		return SESAME_EXPIRED;
+	return SESAME_OK;
+}
+
+static enum sesame_reason check_policy(const struct sesame_config *cfg,
+				       const struct sesame_account *acct)
+{
+	if (acct->uid == 0 && !cfg->allow_root)
+		return SESAME_USER_NOT_ALLOWED;
+	if (cfg->group[0] != '\0' && sesame_account_in_group(acct, cfg->group) != 1)
+		return SESAME_USER_NOT_ALLOWED;
+	return SESAME_OK;
+}
+
+enum sesame_reason sesame_check(const struct sesame_config *cfg, const struct sesame_keyring *kr,
+				const struct sesame_token *t, const struct sesame_account *acct,
+				const struct sesame_context *ctx)
+{
+	const struct sesame_key *key = sesame_keyring_find(kr, t->key_id);
+	enum sesame_reason r;
+	int ok;
+
+	if (key == NULL)
+		return SESAME_UNKNOWN_KEY;
+	if (acct->uid != t->uid)
+		return SESAME_WRONG_USER;
+	if (cfg->bind_password && acct->pwhash == NULL)
+		return SESAME_SHADOW_UNAVAILABLE;
+	ok = sesame_tag_ok(key, t, acct, cfg->bind_password, ctx->service, ctx->host);
+	if (ok < 0)
+		return SESAME_SYSTEM_ERROR;
+	if (ok == 0)
+		return diagnose(key, t, acct, cfg->bind_password, ctx);
+	r = check_times(cfg, t, ctx->now);
+	if (r != SESAME_OK)
+		return r;
+	return check_policy(cfg, acct);
+}

@@ -1,0 +1,65 @@
+/* Minting and checking tokens. Pure functions of their inputs: the clock
+ * is a parameter, accounts are looked up by the caller (or by
+ * sesame_verify_input below), and nothing here touches the store. */
+#ifndef SESAME_VERIFY_H
+#define SESAME_VERIFY_H
+
+#include <stdint.h>
+
+#include "account.h"
+#include "config.h"
+#include "keys.h"
+#include "reason.h"
+#include "token.h"
+
+struct sesame_mint_request {
+	int64_t now;
+	int64_t lifetime;    /* seconds */
+	unsigned uses;       /* 0..255, 0 = any number */
+	const char *service; /* NULL = any service */
+	const char *host;    /* NULL = any host */
+};
+
+/* Make a token for acct (whose pwhash must be set when bind_password).
+ * Fills a fresh random id. Returns SESAME_OK, SESAME_LIFETIME_TOO_LONG,
+ * SESAME_MALFORMED (bad request) or SESAME_SYSTEM_ERROR. */
+enum sesame_reason sesame_mint(const struct sesame_key *key, const struct sesame_account *acct,
+			       int bind_password, const struct sesame_mint_request *req,
+			       struct sesame_token *out);
+
+/* Same, with the token id given (golden vectors, tests). */
+enum sesame_reason sesame_mint_with_id(const struct sesame_key *key,
+				       const struct sesame_account *acct, int bind_password,
+				       const struct sesame_mint_request *req,
+				       const uint8_t id[SESAME_ID_BYTES], struct sesame_token *out);
+
+/* Where and when a token is being used. */
+struct sesame_context {
+	const char *service; /* PAM service; NULL only for --inspect without -s */
+	const char *host;    /* this host's name */
+	int64_t now;
+};
+
+/* The tag alone: 1 when it verifies, 0 when not, -1 on a crypto failure. */
+int sesame_tag_ok(const struct sesame_key *key, const struct sesame_token *t,
+		  const struct sesame_account *acct, int bind_password,
+		  const char *service, const char *host);
+
+/* Everything that does not need the store: key, tag (with the reason a
+ * tag fails: password changed, wrong service, wrong host, or bad
+ * signature), times, lifetime limit, root and group policy. acct must be
+ * the account with t->uid. */
+enum sesame_reason sesame_check(const struct sesame_config *cfg, const struct sesame_keyring *kr,
+				const struct sesame_token *t, const struct sesame_account *acct,
+				const struct sesame_context *ctx);
+
+/* Does value match the token's keyed hint for label ("service", "host")?
+ * Lets --inspect find which of the host's PAM services a scoped token is
+ * for. 1 yes, 0 no, -1 crypto failure. Unscoped tokens: 0. */
+int sesame_scope_hint_matches(const struct sesame_key *key, const struct sesame_token *t,
+			      const char *label, const char *value);
+
+/* Seconds of clock skew tolerated before "not yet valid". */
+#define SESAME_CLOCK_SKEW 60
+
+#endif

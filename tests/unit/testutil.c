@@ -1,0 +1,42 @@
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+int test_failures;
+int test_checks;
+
+const char *test_tmpdir(const char *tag)
+{
+	static char path[4096];
+	const char *base = getenv("TMPDIR");
+
+	snprintf(path, sizeof(path), "%s/sesame-%s-XXXXXX", base ? base : "/tmp", tag);
+	if (mkdtemp(path) == NULL) {
+		perror("mkdtemp");
+		abort();
+	}
+	return path;
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+void test_rmtree(const char *path)
+{
+	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int test_finish(const char *suite)
+{
+	printf("%s: %d passed, %d failed\n", suite, test_checks - test_failures, test_failures);
+	return test_failures == 0 ? 0 : 1;
+}
