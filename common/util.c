@@ -63,7 +63,9 @@ int sesame_open_checked(const char *path, int flags, enum sesame_file_kind kind,
 	int fd;
 	int saved;
 
-	fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO planted where a file belongs must not hang a
+	 * login; it has no effect on regular files and directories. */
+	fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		saved = errno;
 		if (saved == ELOOP)

@@ -1,0 +1,173 @@
+/* Config file and argument parsing, durations, errors with file:line. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "testutil.h"
+#include "util.h"
+
+static char dir[1024];
+
+/* Write text to dir/name with mode and load it; returns the load result. */
+static int load_text(const char *text, mode_t mode, struct sesame_config *cfg,
+		     struct sesame_err *err)
+{
+	char path[1100];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/conf", dir);
+	unlink(path);
+	f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+	sesame_config_defaults(cfg);
+	memset(err, 0, sizeof(*err));
+	return sesame_config_load(cfg, path, 1, err);
+}
+
+static void test_defaults(void)
+{
+	struct sesame_config cfg;
+
+	sesame_config_defaults(&cfg);
+	CHECK(strcmp(cfg.key_file, "/etc/security/sesame.key") == 0);
+	CHECK(strcmp(cfg.state_dir, "/var/lib/sesame") == 0);
+	CHECK_EQ_INT(cfg.max_age, 900);
+	CHECK_EQ_INT(cfg.max_age_limit, 7 * 86400);
+	CHECK_EQ_INT(cfg.bind_password, 1);
+	CHECK_EQ_INT(cfg.allow_root, 0);
+	CHECK(strcmp(cfg.param, "sesame") == 0);
+	CHECK(strcmp(cfg.sendmail, "/usr/sbin/sendmail -t -oi") == 0);
+	CHECK(cfg.url[0] == '\0' && cfg.group[0] == '\0' && cfg.mail_from[0] == '\0');
+}
+
+static void test_file(void)
+{
+	struct sesame_config cfg;
+	struct sesame_err err;
+
+	CHECK(load_text("# comment\n\nkey_file = /k\n  state_dir=/s  \nmax_age = 2h\n"
+			"max_age_limit = 1d\nbind_password = no\nurl = https://h.example/s/#\n"
+			"param = t\nallow_root = yes\ngroup = wheel\n"
+			"sendmail = /usr/bin/msmtp -t\nmail_from = sesame@h.example\n",
+			0644, &cfg, &err) == 0);
+	CHECK(strcmp(cfg.key_file, "/k") == 0);
+	CHECK(strcmp(cfg.state_dir, "/s") == 0);
+	CHECK_EQ_INT(cfg.max_age, 7200);
+	CHECK_EQ_INT(cfg.max_age_limit, 86400);
+	CHECK_EQ_INT(cfg.bind_password, 0);
+	CHECK(strcmp(cfg.url, "https://h.example/s/#") == 0);
+	CHECK(strcmp(cfg.param, "t") == 0);
+	CHECK_EQ_INT(cfg.allow_root, 1);
+	CHECK(strcmp(cfg.group, "wheel") == 0);
+	CHECK(strcmp(cfg.sendmail, "/usr/bin/msmtp -t") == 0);
+	CHECK(strcmp(cfg.mail_from, "sesame@h.example") == 0);
+}
+
+/* Each bad line fails with file:line and a reason that never echoes the value. */
+static void bad_line(const char *text, unsigned line, const char *needle)
+{
+	struct sesame_config cfg;
+	struct sesame_err err;
+	char where[1200];
+
+	CHECK(load_text(text, 0600, &cfg, &err) != 0);
+	snprintf(where, sizeof(where), "%s/conf:%u: ", dir, line);
+	CHECK(strstr(err.msg, where) != NULL);
+	CHECK(strstr(err.msg, needle) != NULL);
+	CHECK(strstr(err.msg, "SECRETVALUE") == NULL);
+	if (strstr(err.msg, needle) == NULL || strstr(err.msg, where) == NULL)
+		fprintf(stderr, "  got: %s\n", err.msg);
+}
+
+static void test_errors(void)
+{
+	bad_line("max_age = 15m\nbogus = 1\n", 2, "unknown key 'bogus'");
+	bad_line("max_age = SECRETVALUE\n", 1, "max_age: expected a duration");
+	bad_line("\n\nmax_age_limit = 23d\n", 3, "at most 22d");
+	bad_line("bind_password = SECRETVALUE\n", 1, "expected yes or no");
+	bad_line("key_file = relative/SECRETVALUE\n", 1, "absolute path");
+	bad_line("url = ftp://SECRETVALUE\n", 1, "url: expected");
+	bad_line("url = https://h.example/#SECRETVALUE\n", 1, "url: expected");
+	bad_line("param = a&SECRETVALUE\n", 1, "param: expected");
+	bad_line("sendmail = sendmail SECRETVALUE\n", 1, "absolute path");
+	bad_line("mail_from = a@b\nmail_from = x@SECRETVALUE\nBcc: y@z\n", 3, "expected \"key = value\"");
+	bad_line("mail_from = two words@SECRETVALUE\n", 1, "mail_from: expected");
+	bad_line("just words\n", 1, "expected \"key = value\"");
+}
+
+static void test_file_checks(void)
+{
+	struct sesame_config cfg;
+	struct sesame_err err;
+	char path[1100], link[1100];
+
+	CHECK(load_text("max_age = 1m\n", 0664, &cfg, &err) != 0);
+	CHECK(strstr(err.msg, "write access") != NULL);
+	CHECK(load_text("max_age = 1m\n", 0644, &cfg, &err) == 0);
+	snprintf(path, sizeof(path), "%s/conf", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	CHECK(symlink(path, link) == 0);
+	sesame_config_defaults(&cfg);
+	CHECK(sesame_config_load(&cfg, link, 1, &err) != 0);
+	CHECK(strstr(err.msg, "symbolic link") != NULL);
+	/* a missing default file means defaults; a missing named file is an error */
+	snprintf(path, sizeof(path), "%s/none", dir);
+	CHECK(sesame_config_load(&cfg, path, 0, &err) == 0);
+	CHECK(sesame_config_load(&cfg, path, 1, &err) != 0);
+	CHECK(sesame_config_load(&cfg, dir, 1, &err) != 0);
+}
+
+static void test_set_and_args(void)
+{
+	struct sesame_config cfg;
+	struct sesame_err err;
+	char key[32];
+	const char *v;
+
+	sesame_config_defaults(&cfg);
+	CHECK_EQ_INT(sesame_config_set(&cfg, "max_age_limit", "1m", &err), SESAME_CONFIG_OK);
+	CHECK_EQ_INT(sesame_config_set(&cfg, "nope", "1", &err), SESAME_CONFIG_UNKNOWN_KEY);
+	CHECK_EQ_INT(sesame_config_set(&cfg, "max_age", "-5", &err), SESAME_CONFIG_BAD_VALUE);
+	CHECK_EQ_INT(sesame_config_validate(&cfg, &err), 0); /* max_age > limit is mint's problem */
+	v = sesame_split_arg("state_dir=/x=y", key, sizeof(key));
+	CHECK(v && strcmp(key, "state_dir") == 0 && strcmp(v, "/x=y") == 0);
+	CHECK(sesame_split_arg("debug", key, sizeof(key)) == NULL);
+	CHECK(sesame_config_is_key("group") && !sesame_config_is_key("debug"));
+	CHECK_EQ_INT(sesame_config_set(&cfg, "key_file", "/var/lib/sesame/k", &err), 0);
+	CHECK(sesame_config_validate(&cfg, &err) != 0);
+}
+
+static void test_durations(void)
+{
+	int64_t d;
+
+	CHECK(sesame_parse_duration("90", &d) == 0 && d == 90);
+	CHECK(sesame_parse_duration("90s", &d) == 0 && d == 90);
+	CHECK(sesame_parse_duration("15m", &d) == 0 && d == 900);
+	CHECK(sesame_parse_duration("12h", &d) == 0 && d == 43200);
+	CHECK(sesame_parse_duration("7d", &d) == 0 && d == 604800);
+	CHECK(sesame_parse_duration("0", &d) != 0);
+	CHECK(sesame_parse_duration("-1m", &d) != 0);
+	CHECK(sesame_parse_duration("1w", &d) != 0);
+	CHECK(sesame_parse_duration("1mm", &d) != 0);
+	CHECK(sesame_parse_duration(" 1m", &d) != 0);
+	CHECK(sesame_parse_duration("99999999999999999999d", &d) != 0);
+	CHECK(sesame_parse_duration("", &d) != 0);
+}
+
+int main(void)
+{
+	snprintf(dir, sizeof(dir), "%s", test_tmpdir("config"));
+	test_defaults();
+	test_file();
+	test_errors();
+	test_file_checks();
+	test_set_and_args();
+	test_durations();
+	test_rmtree(dir);
+	return test_finish("config");
+}
