@@ -1,7 +1,7 @@
 /* Accounts through NSS. passwd and group use the reentrant *_r calls (the
  * module lives in long-running daemons); the shadow entry uses getspnam()
  * because that is the call nss_wrapper can stand in for in tests (it does
- * not wrap getspnam_r), and libc's copy of the hash is wiped after use. */
+ * not wrap getspnam_r). */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -31,8 +31,10 @@ static enum sesame_reason read_shadow(struct sesame_account *acct)
 
 	if (sp == NULL || sp->sp_pwdp == NULL)
 		return SESAME_SHADOW_UNAVAILABLE;
+	/* libc's (or an NSS module's cached) copy is not ours to wipe: doing
+	 * so breaks later lookups in the same process. Our copy is wiped by
+	 * sesame_account_clear(). */
 	acct->pwhash = strdup(sp->sp_pwdp);
-	sesame_wipe(sp->sp_pwdp, strlen(sp->sp_pwdp));
 	return acct->pwhash != NULL ? SESAME_OK : SESAME_SYSTEM_ERROR;
 }
 

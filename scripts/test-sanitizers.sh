@@ -1,0 +1,17 @@
+#!/bin/bash
+# Build with gcc, ASan + UBSan (leak checking on) and run the tests
+# again. Run scripts/deps.sh first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=${SESAME_ASAN_BUILD:-build-asan}
+rm -rf "$build"
+CC=gcc meson setup "$build" -Dwerror=true -Db_sanitize=address,undefined \
+	-Db_lundef=false -Dbuildtype=debug >/dev/null
+ninja -C "$build"
+# The PAM suites preload pam_wrapper and nss_wrapper ahead of the ASan
+# runtime; that order is fine here (they only interpose libc calls).
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:verify_asan_link_order=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS=report_objects=1
+meson test -C "$build" --print-errorlogs --num-processes 2
