@@ -26,6 +26,9 @@ void sesame_config_defaults(struct sesame_config *cfg)
 	cfg->bind_password = 1;
 	snprintf(cfg->param, sizeof(cfg->param), "sesame");
 	snprintf(cfg->sendmail, sizeof(cfg->sendmail), "%s", SESAME_DEFAULT_SENDMAIL);
+	cfg->mail_max_age = 10 * 60;
+	cfg->mail_interval = 60;
+	cfg->mail_per_hour = 5;
 }
 
 static int printable_ascii(const char *s, int allow_space)
@@ -139,9 +142,62 @@ static int set_mail_from(char *dst, size_t size, const char *value, struct sesam
 	return set_string(dst, size, value, "mail_from", err);
 }
 
+/* An absolute path names a map file ("user address" lines); anything
+ * else is a template whose %u becomes the user name (%% is a '%'). */
+static int set_mail_to(char *dst, size_t size, const char *value, struct sesame_err *err)
+{
+	int has_user = 0;
+
+	if (*value == '\0') {
+		dst[0] = '\0';
+		return 0;
+	}
+	if (value[0] == '/')
+		return set_path(dst, size, value, "mail_to", err);
+	for (const char *p = value; *p; p++) {
+		if (*p != '%')
+			continue;
+		if (p[1] != 'u' && p[1] != '%')
+			goto bad;
+		has_user |= p[1] == 'u';
+		p++;
+	}
+	if (has_user && printable_ascii(value, 0) && strchr(value, '@') != NULL)
+		return set_string(dst, size, value, "mail_to", err);
+bad:
+	sesame_err_set(err, "mail_to: expected a template such as %%u@example.org, or the "
+		       "absolute path of a map file");
+	return -1;
+}
+
+static int set_interval(int64_t *dst, const char *value, struct sesame_err *err)
+{
+	int64_t secs;
+
+	if (sesame_parse_duration(value, &secs) != 0 || secs > 3600) {
+		sesame_err_set(err, "mail_interval: expected a duration up to 1h");
+		return -1;
+	}
+	*dst = secs;
+	return 0;
+}
+
+static int set_per_hour(unsigned *dst, const char *value, struct sesame_err *err)
+{
+	unsigned long n;
+
+	if (sesame_parse_uint(value, 1, 1000, &n) != 0) {
+		sesame_err_set(err, "mail_per_hour: expected a number from 1 to 1000");
+		return -1;
+	}
+	*dst = (unsigned)n;
+	return 0;
+}
+
 static const char *const config_keys[] = {
 	"key_file", "state_dir", "max_age", "max_age_limit", "bind_password", "url",
-	"param", "allow_root", "group", "sendmail", "mail_from", NULL,
+	"param", "allow_root", "group", "sendmail", "mail_from", "mail", "mail_to",
+	"mail_max_age", "mail_interval", "mail_per_hour", NULL,
 };
 
 const char *const *sesame_config_keys(void)
@@ -180,7 +236,17 @@ static int set_known(struct sesame_config *cfg, const char *key, const char *val
 		return set_group(cfg->group, sizeof(cfg->group), value, err);
 	if (!strcmp(key, "sendmail"))
 		return set_sendmail(cfg->sendmail, sizeof(cfg->sendmail), value, err);
-	return set_mail_from(cfg->mail_from, sizeof(cfg->mail_from), value, err);
+	if (!strcmp(key, "mail_from"))
+		return set_mail_from(cfg->mail_from, sizeof(cfg->mail_from), value, err);
+	if (!strcmp(key, "mail"))
+		return set_bool(&cfg->mail, value, key, err);
+	if (!strcmp(key, "mail_to"))
+		return set_mail_to(cfg->mail_to, sizeof(cfg->mail_to), value, err);
+	if (!strcmp(key, "mail_max_age"))
+		return set_duration(&cfg->mail_max_age, value, key, err);
+	if (!strcmp(key, "mail_interval"))
+		return set_interval(&cfg->mail_interval, value, err);
+	return set_per_hour(&cfg->mail_per_hour, value, err);
 }
 
 enum sesame_config_result sesame_config_set(struct sesame_config *cfg, const char *key,

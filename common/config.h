@@ -28,6 +28,12 @@ struct sesame_config {
 	char group[SESAME_NAME_MAX];  /* "" = everyone */
 	char sendmail[SESAME_URL_MAX];
 	char mail_from[SESAME_NAME_MAX]; /* "" = root@<host name> */
+	/* pam_sesame's login by email: an empty reply at the prompt mails a link */
+	int mail;
+	char mail_to[SESAME_PATH_MAX];   /* "%u@domain" template, or a map file path */
+	int64_t mail_max_age;            /* lifetime of mailed tokens */
+	int64_t mail_interval;           /* at most one mail per account per interval */
+	unsigned mail_per_hour;          /* and at most this many per hour */
 };
 
 void sesame_config_defaults(struct sesame_config *cfg);

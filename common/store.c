@@ -11,16 +11,19 @@
  *   records in one bucket, not by the size of the store, and gc keeps it
  *   there by dropping the records of expired tokens.
  *   revoked-users holds "every token of uid issued at or before T".
+ *   mail-sent holds one record per login link the module mailed, for the
+ *   per-account rate limits; gc drops them after an hour.
  *
  * Record: 32 bytes, integers little-endian
- *    0  1  type: 1 use, 2 revoke (uses/XYZ); 3 user revoke (revoked-users)
+ *    0  1  type: 1 use, 2 revoke (uses/XYZ); 3 user revoke (revoked-users);
+ *          4 login link mailed (mail-sent)
  *    1  6  token id (zero in type 3)
  *    7  1  reserved, zero
  *    8  4  uid
  *   12  4  reserved, zero
  *   16  8  time, signed: the token's expiry (issued + lifetime) in types 1
  *          and 2, so gc knows when to drop it; the "issued at or before"
- *          time in type 3
+ *          time in type 3; when the mail was sent in type 4
  *   24  4  reserved, zero
  *   28  4  FNV-1a 32 of bytes 0..27
  * A token is (id, uid). A complete record with a bad checksum, an unknown
@@ -64,10 +67,14 @@
 #include "store.h"
 #include "util.h"
 
-enum record_type { REC_USE = 1, REC_REVOKE = 2, REC_USER_REVOKE = 3 };
+enum record_type { REC_USE = 1, REC_REVOKE = 2, REC_USER_REVOKE = 3, REC_MAIL = 4 };
 
 #define TYPES_BUCKET ((1u << REC_USE) | (1u << REC_REVOKE))
 #define TYPES_USERS (1u << REC_USER_REVOKE)
+#define TYPES_MAIL (1u << REC_MAIL)
+#define MAIL_FILE "mail-sent"
+/* How long a mail record counts for the per-hour limit. */
+#define MAIL_WINDOW 3600
 #define USES_DIR "uses"
 #define USERS_FILE "revoked-users"
 #define OPEN_ATTEMPTS 10
@@ -160,11 +167,11 @@ static int record_decode(const uint8_t in[SESAME_STORE_RECORD], unsigned allowed
 {
 	if (get_le32(in + 28) != fnv1a32(in, 28))
 		return -1;
-	if (in[0] > REC_USER_REVOKE || !(allowed_types & (1u << in[0])))
+	if (in[0] > REC_MAIL || !(allowed_types & (1u << in[0])))
 		return -1;
 	if (in[7] != 0 || !all_zero(in + 12, 4) || !all_zero(in + 24, 4))
 		return -1;
-	if (in[0] == REC_USER_REVOKE && !all_zero(in + 1, SESAME_ID_BYTES))
+	if ((in[0] == REC_USER_REVOKE || in[0] == REC_MAIL) && !all_zero(in + 1, SESAME_ID_BYTES))
 		return -1;
 	rec->type = in[0];
 	memcpy(rec->id, in + 1, SESAME_ID_BYTES);
@@ -699,11 +706,66 @@ int sesame_store_user_revoked_before(struct sesame_store *st, uint32_t uid, int6
 	return r;
 }
 
+/* Mails recorded for uid within the last hour, and the latest one. */
+static void mail_tally(const struct store_file *sf, uint32_t uid, int64_t now, unsigned *recent,
+		       int64_t *latest)
+{
+	struct record rec;
+
+	*recent = 0;
+	*latest = INT64_MIN;
+	for (size_t i = 0; i < sf->count; i++) {
+		if (record_decode(sf->data + i * SESAME_STORE_RECORD, TYPES_MAIL, &rec) != 0 ||
+		    rec.uid != uid)
+			continue;
+		if (rec.time > now - MAIL_WINDOW)
+			(*recent)++;
+		if (rec.time > *latest)
+			*latest = rec.time;
+	}
+}
+
+int sesame_store_mail_allow(struct sesame_store *st, uint32_t uid, int64_t now, int64_t interval,
+			    unsigned per_hour, struct sesame_err *err)
+{
+	char path[DISPLAY_PATH_SIZE];
+	struct store_file sf;
+	struct record rec;
+	unsigned recent;
+	int64_t latest;
+	int r = -1;
+
+	store_file_init(&sf, -1, "", "");
+	if (!store_is_open(st, err))
+		goto out;
+	snprintf(path, sizeof(path), "%s/" MAIL_FILE, st->path);
+	store_file_init(&sf, st->dirfd, MAIL_FILE, path);
+	/* Held from the count to the append: a flood of logins for one
+	 * account cannot all see room for one more mail. */
+	if (store_file_read(&sf, LOCK_EX, 1, TYPES_MAIL, err) != 0)
+		goto out;
+	mail_tally(&sf, uid, now, &recent, &latest);
+	if (recent >= per_hour || (latest != INT64_MIN && now - latest < interval)) {
+		r = 1;
+		goto out;
+	}
+	memset(&rec, 0, sizeof(rec));
+	rec.type = REC_MAIL;
+	rec.uid = uid;
+	rec.time = now;
+	r = store_file_append(st, &sf, &rec, err);
+out:
+	store_file_release(&sf);
+	return r;
+}
+
 /* Does a record outlive `now`? Use and revoke records until the token
  * expires; a user revocation until no token issued at or before its time
  * can still be live. */
 static int record_live(const struct record *rec, int64_t now)
 {
+	if (rec->type == REC_MAIL)
+		return rec->time > now - MAIL_WINDOW;
 	if (rec->type != REC_USER_REVOKE)
 		return rec->time > now;
 	if (now < INT64_MIN + SESAME_MAX_LIFETIME)
@@ -863,6 +925,11 @@ int sesame_store_gc(struct sesame_store *st, int64_t now, struct sesame_gc_stats
 	snprintf(path, sizeof(path), "%s/" USERS_FILE, st->path);
 	store_file_init(&sf, st->dirfd, USERS_FILE, path);
 	if (gc_file(&sf, TYPES_USERS, now, &local, &unlinked, err) != 0)
+		goto out;
+	store_file_release(&sf);
+	snprintf(path, sizeof(path), "%s/" MAIL_FILE, st->path);
+	store_file_init(&sf, st->dirfd, MAIL_FILE, path);
+	if (gc_file(&sf, TYPES_MAIL, now, &local, &unlinked, err) != 0)
 		goto out;
 	if (unlinked && sync_dir(st->dirfd, "state directory", st->path, err) != 0)
 		goto out;

@@ -3,7 +3,8 @@
  * Layout: state_dir (0700, owned by the effective uid) holds
  *   uses/XYZ       4096 bucket files (XYZ = 3 hex digits of the token id),
  *                  fixed 32-byte records: one per use or revocation;
- *   revoked-users  fixed 32-byte records: uid, "issued at or before" time.
+ *   revoked-users  fixed 32-byte records: uid, "issued at or before" time;
+ *   mail-sent      fixed 32-byte records: uid, time a login link was mailed.
  * A redemption locks its bucket (flock), counts the records for its token,
  * appends one use and fdatasyncs it before reporting success. */
 #ifndef SESAME_STORE_H
@@ -54,6 +55,13 @@ int sesame_store_revoke_user(struct sesame_store *st, uint32_t uid, int64_t befo
  * or -1 (store unavailable). */
 int sesame_store_user_revoked_before(struct sesame_store *st, uint32_t uid, int64_t *before,
 				     struct sesame_err *err);
+
+/* Login-link mails (pam_sesame's `mail` option): may one more be sent to
+ * uid at `now`, at most one per `interval` seconds and `per_hour` in the
+ * last hour? If so, records it durably before returning 0. Returns 1 when
+ * rate limited, -1 when the store is unavailable. */
+int sesame_store_mail_allow(struct sesame_store *st, uint32_t uid, int64_t now, int64_t interval,
+			    unsigned per_hour, struct sesame_err *err);
 
 struct sesame_gc_stats {
 	uint64_t kept;

@@ -17,6 +17,9 @@ static int *module_flag(struct pam_sesame_args *args, const char *name)
 		return &args->use_first_pass;
 	if (strcmp(name, "user_from_token") == 0)
 		return &args->user_from_token;
+	/* `mail` alone is short for mail=yes (login by email, see mail.c). */
+	if (strcmp(name, "mail") == 0)
+		return &args->cfg.mail;
 	return NULL;
 }
 

@@ -3,7 +3,11 @@
 
 #include <security/pam_appl.h>
 
+/* Login-link mails one conversation may ask for. */
+#define MAIL_ROUNDS 3
+
 #include "input.h"
+#include "mail.h"
 #include "token.h"
 #include "util.h"
 
@@ -64,13 +68,34 @@ static int converse(pam_handle_t *pamh, const char *prompt, char **reply)
 	return PAM_SUCCESS;
 }
 
+static int blank(const char *s)
+{
+	return s[strspn(s, " \t\r\n")] == '\0';
+}
+
+/* Ask; with `mail` on and an account known, an empty reply mails a login
+ * link and asks again, at most MAIL_ROUNDS times in one conversation. */
+static int ask(pam_handle_t *pamh, const struct pam_sesame_args *args, const char *user,
+	       char **reply)
+{
+	for (int round = 0;; round++) {
+		if (converse(pamh, args->prompt, reply) != PAM_SUCCESS)
+			return PAM_CONV_ERR;
+		if (!args->cfg.mail || user == NULL || round == MAIL_ROUNDS || !blank(*reply))
+			return PAM_SUCCESS;
+		sesame_free_str(*reply);
+		*reply = NULL;
+		pam_sesame_mail_link(pamh, args, user);
+	}
+}
+
 static int prompt_for_input(pam_handle_t *pamh, const struct pam_sesame_args *args,
-			    struct pam_sesame_input *in, const char **why)
+			    const char *user, struct pam_sesame_input *in, const char **why)
 {
 	char *reply = NULL;
 	size_t len;
 
-	if (converse(pamh, args->prompt, &reply) != PAM_SUCCESS) {
+	if (ask(pamh, args, user, &reply) != PAM_SUCCESS) {
 		*why = "conversation failed";
 		return PAM_CONV_ERR;
 	}
@@ -88,7 +113,7 @@ static int prompt_for_input(pam_handle_t *pamh, const struct pam_sesame_args *ar
 }
 
 int pam_sesame_input_get(pam_handle_t *pamh, const struct pam_sesame_args *args,
-			 struct pam_sesame_input *in, const char **why)
+			 const char *user, struct pam_sesame_input *in, const char **why)
 {
 	int r;
 
@@ -108,5 +133,5 @@ int pam_sesame_input_get(pam_handle_t *pamh, const struct pam_sesame_args *args,
 		}
 		in->authtok_skipped = 1;
 	}
-	return prompt_for_input(pamh, args, in, why);
+	return prompt_for_input(pamh, args, user, in, why);
 }

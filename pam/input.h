@@ -23,12 +23,14 @@ struct pam_sesame_input {
 	int authtok_skipped; /* try_first_pass found an authtok that is no token */
 };
 
-/* Get the input per the first_pass flags. Returns PAM_SUCCESS with
+/* Get the input per the first_pass flags; user (or NULL when not known
+ * yet) is who an empty reply mails a login link to, with `mail` on.
+ * Returns PAM_SUCCESS with
  * in->text set, or a PAM error with *why a short reason safe to log:
  * PAM_AUTH_ERR (use_first_pass without a token, or a reply too long to be
  * one), PAM_CONV_ERR, PAM_BUF_ERR. */
 int pam_sesame_input_get(pam_handle_t *pamh, const struct pam_sesame_args *args,
-			 struct pam_sesame_input *in, const char **why);
+			 const char *user, struct pam_sesame_input *in, const char **why);
 
 /* Wipe and free the input; safe to call twice. */
 void pam_sesame_input_clear(struct pam_sesame_input *in);

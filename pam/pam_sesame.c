@@ -99,7 +99,7 @@ static int find_user(struct call *c, int *code)
 static int read_input(struct call *c, int *code)
 {
 	const char *why = NULL;
-	int r = pam_sesame_input_get(c->pamh, &c->args, &c->input, &why);
+	int r = pam_sesame_input_get(c->pamh, &c->args, c->user, &c->input, &why);
 
 	if (c->input.authtok_skipped)
 		pam_sesame_debug(c->pamh, c->args.debug, "authtok is not a sesame token: prompting");

@@ -79,6 +79,23 @@ void pam_sesame_report(pam_handle_t *pamh, const char *user, const char *id_text
 		   user_s, service_s, rhost_s, id_s, result_names[o->result], reason_s, detail_s);
 }
 
+void pam_sesame_report_mail(pam_handle_t *pamh, const char *user, const char *id_text,
+			    const char *outcome, const char *detail)
+{
+	char user_s[FIELD_MAX], service_s[FIELD_MAX], rhost_s[FIELD_MAX], id_s[FIELD_MAX];
+	char outcome_s[FIELD_MAX], detail_s[sizeof(((struct sesame_err *)0)->msg)];
+
+	sanitize(user_s, sizeof(user_s), user, 0);
+	sanitize(service_s, sizeof(service_s), pam_item_text(pamh, PAM_SERVICE), 0);
+	sanitize(rhost_s, sizeof(rhost_s), pam_item_text(pamh, PAM_RHOST), 0);
+	sanitize(id_s, sizeof(id_s), id_text, 0);
+	sanitize(outcome_s, sizeof(outcome_s), outcome, 1);
+	sanitize(detail_s, sizeof(detail_s), detail, 1);
+	pam_syslog(pamh, strcmp(outcome, "failed") == 0 ? LOG_ERR : LOG_NOTICE,
+		   "sesame: mail user=%s service=%s rhost=%s id=%s result=\"%s\" detail=\"%s\"",
+		   user_s, service_s, rhost_s, id_s, outcome_s, detail_s);
+}
+
 void pam_sesame_debug(pam_handle_t *pamh, int debug, const char *fmt, ...)
 {
 	char line[512];

@@ -27,6 +27,11 @@ struct pam_sesame_outcome {
 void pam_sesame_report(pam_handle_t *pamh, const char *user, const char *id_text,
 		       const struct pam_sesame_outcome *o);
 
+/* The line for a login-link mail request: user, service, rhost, the
+ * mailed token's id, and what happened ("sent", "no address", ...). */
+void pam_sesame_report_mail(pam_handle_t *pamh, const char *user, const char *id_text,
+			    const char *outcome, const char *detail);
+
 /* LOG_DEBUG lines, sent only when debug is set. */
 void pam_sesame_debug(pam_handle_t *pamh, int debug, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

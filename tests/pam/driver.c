@@ -8,7 +8,9 @@
  * Each prompt takes the next REPLY; a REPLY of "-" is all of stdin with
  * one trailing newline removed, so a reply can hold line breaks, control
  * characters or invalid UTF-8. Without REPLY arguments every prompt gets
- * stdin. Prompts are echoed to stderr as "prompt: TEXT".
+ * stdin. A REPLY "@mail:FILE" is the last line of FILE holding a token or
+ * link, read when its prompt comes. Prompts and messages are echoed to
+ * stderr as "prompt: TEXT" and "message: TEXT".
  *   -e  print whether PAM_AUTHTOK is in the PAM environment afterwards
  *       (stack pam_get_items.so after the module under test)
  *   -s  also run pam_setcred(PAM_ESTABLISH_CRED) after a success
@@ -57,6 +59,26 @@ static char *read_stdin(void)
 	return buf;
 }
 
+/* "@mail:FILE": the last line of FILE holding a sesame token or link, read
+ * when the prompt comes (the mail the module just sent), trimmed. */
+static char *reply_from_mail(const char *path)
+{
+	char line[4096], *found = NULL;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return strdup("");
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, "SSM1") == NULL)
+			continue;
+		line[strcspn(line, "\r\n")] = '\0';
+		free(found);
+		found = strdup(line + strspn(line, " \t"));
+	}
+	fclose(f);
+	return found != NULL ? found : strdup("");
+}
+
 static char *next_reply(struct replies *r)
 {
 	const char *arg;
@@ -67,6 +89,8 @@ static char *next_reply(struct replies *r)
 		arg = r->argv[r->next++];
 	else
 		return NULL;
+	if (strncmp(arg, "@mail:", 6) == 0)
+		return reply_from_mail(arg + 6);
 	if (strcmp(arg, "-") != 0)
 		return strdup(arg);
 	if (r->stdin_text == NULL)

@@ -42,6 +42,10 @@ static void test_defaults(void)
 	CHECK(strcmp(cfg.param, "sesame") == 0);
 	CHECK(strcmp(cfg.sendmail, "/usr/sbin/sendmail -t -oi") == 0);
 	CHECK(cfg.url[0] == '\0' && cfg.group[0] == '\0' && cfg.mail_from[0] == '\0');
+	CHECK(cfg.mail == 0 && cfg.mail_to[0] == '\0');
+	CHECK_EQ_INT(cfg.mail_max_age, 600);
+	CHECK_EQ_INT(cfg.mail_interval, 60);
+	CHECK_EQ_INT(cfg.mail_per_hour, 5);
 }
 
 static void test_file(void)
@@ -52,7 +56,9 @@ static void test_file(void)
 	CHECK(load_text("# comment\n\nkey_file = /k\n  state_dir=/s  \nmax_age = 2h\n"
 			"max_age_limit = 1d\nbind_password = no\nurl = https://h.example/s/#\n"
 			"param = t\nallow_root = yes\ngroup = wheel\n"
-			"sendmail = /usr/bin/msmtp -t\nmail_from = sesame@h.example\n",
+			"sendmail = /usr/bin/msmtp -t\nmail_from = sesame@h.example\n"
+			"mail = yes\nmail_to = %u@h.example\nmail_max_age = 5m\n"
+			"mail_interval = 2m\nmail_per_hour = 3\n",
 			0644, &cfg, &err) == 0);
 	CHECK(strcmp(cfg.key_file, "/k") == 0);
 	CHECK(strcmp(cfg.state_dir, "/s") == 0);
@@ -65,6 +71,11 @@ static void test_file(void)
 	CHECK(strcmp(cfg.group, "wheel") == 0);
 	CHECK(strcmp(cfg.sendmail, "/usr/bin/msmtp -t") == 0);
 	CHECK(strcmp(cfg.mail_from, "sesame@h.example") == 0);
+	CHECK_EQ_INT(cfg.mail, 1);
+	CHECK(strcmp(cfg.mail_to, "%u@h.example") == 0);
+	CHECK_EQ_INT(cfg.mail_max_age, 300);
+	CHECK_EQ_INT(cfg.mail_interval, 120);
+	CHECK_EQ_INT(cfg.mail_per_hour, 3);
 }
 
 /* Each bad line fails with file:line and a reason that never echoes the value. */
@@ -97,6 +108,11 @@ static void test_errors(void)
 	bad_line("mail_from = a@b\nmail_from = x@SECRETVALUE\nBcc: y@z\n", 3, "expected \"key = value\"");
 	bad_line("mail_from = two words@SECRETVALUE\n", 1, "mail_from: expected");
 	bad_line("just words\n", 1, "expected \"key = value\"");
+	bad_line("mail_to = SECRETVALUE@example.org\n", 1, "mail_to: expected a template");
+	bad_line("mail_to = %x@SECRETVALUE\n", 1, "mail_to: expected a template");
+	bad_line("mail_interval = 2h\n", 1, "mail_interval: expected a duration up to 1h");
+	bad_line("mail_per_hour = 0\n", 1, "mail_per_hour: expected a number");
+	bad_line("mail = SECRETVALUE\n", 1, "expected yes or no");
 }
 
 static void test_file_checks(void)

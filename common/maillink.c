@@ -1,0 +1,225 @@
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "account.h"
+#include "keys.h"
+#include "mail.h"
+#include "maillink.h"
+#include "store.h"
+#include "util.h"
+#include "verify.h"
+
+#define MAP_FILE_MAX (1024 * 1024)
+
+const char *sesame_maillink_outcome_name(enum sesame_maillink_outcome o)
+{
+	switch (o) {
+	case SESAME_MAILLINK_SENT: return "sent";
+	case SESAME_MAILLINK_NO_ADDRESS: return "no address";
+	case SESAME_MAILLINK_NOT_ALLOWED: return "user not allowed";
+	case SESAME_MAILLINK_RATE_LIMITED: return "rate limited";
+	default: return "failed";
+	}
+}
+
+static int expand_template(const char *tmpl, const char *user, char *out, size_t n)
+{
+	size_t o = 0;
+
+	for (const char *p = tmpl; *p; p++) {
+		const char *piece = p;
+		size_t len = 1;
+		if (*p == '%' && p[1] == 'u') {
+			piece = user;
+			len = strlen(user);
+			p++;
+		} else if (*p == '%' && p[1] == '%') {
+			p++;
+		}
+		if (o + len >= n)
+			return 0;
+		memcpy(out + o, piece, len);
+		o += len;
+	}
+	out[o] = '\0';
+	return 1;
+}
+
+/* "user address" lines; '#' comments. Returns 1 found, 0 not. */
+static int map_lookup(char *text, const char *user, char *out, size_t n)
+{
+	for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+		char *name = line + strspn(line, " \t"), *addr, *end;
+		if (*name == '#' || *name == '\0')
+			continue;
+		addr = name + strcspn(name, " \t");
+		if (*addr == '\0')
+			continue;
+		*addr++ = '\0';
+		addr += strspn(addr, " \t");
+		end = addr + strcspn(addr, " \t\r");
+		*end = '\0';
+		if (strcmp(name, user) == 0 && (size_t)(end - addr) < n) {
+			memcpy(out, addr, (size_t)(end - addr) + 1);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int sesame_maillink_address(const char *mail_to, const char *user, char *out, size_t n,
+			    struct sesame_err *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int fd, found = 0;
+
+	out[0] = '\0';
+	if (mail_to[0] == '\0')
+		return 0;
+	if (mail_to[0] != '/')
+		found = expand_template(mail_to, user, out, n);
+	else {
+		/* The map decides where login links go: checked like the key file. */
+		fd = sesame_open_checked(mail_to, O_RDONLY, SESAME_FILE_REGULAR, 1, 0, "mail map",
+					 err);
+		if (fd < 0)
+			return -1;
+		if (sesame_read_fd(fd, MAP_FILE_MAX, &text, &len, "mail map", mail_to, err) != 0) {
+			close(fd);
+			return -1;
+		}
+		close(fd);
+		found = map_lookup(text, user, out, n);
+		free(text);
+	}
+	if (found && !sesame_mail_address_ok(out)) {
+		out[0] = '\0';
+		return 0;
+	}
+	return found;
+}
+
+/* Mint the one-use token for acct; its text into text. */
+static int mint_for(struct sesame_maillink *ml, const struct sesame_account *acct,
+		    struct sesame_token *t, char text[SESAME_TOKEN_TEXT_SIZE])
+{
+	struct sesame_keyring kr;
+	struct sesame_mint_request req = {ml->now, ml->cfg->mail_max_age, 1, ml->service, ml->host};
+	enum sesame_reason r;
+
+	if (sesame_keyring_load(&kr, ml->cfg->key_file, &ml->err) != 0)
+		return -1;
+	r = sesame_mint(sesame_keyring_signer(&kr), acct, ml->cfg->bind_password, &req, t);
+	sesame_keyring_wipe(&kr);
+	if (r != SESAME_OK) {
+		sesame_err_set(&ml->err, "cannot mint: %s", sesame_reason_name(r));
+		return -1;
+	}
+	sesame_token_format(t, text);
+	sesame_token_id_text(t, ml->id_text);
+	return 0;
+}
+
+static char *compose(struct sesame_maillink *ml, const char *to, const struct sesame_token *t,
+		     const char *text)
+{
+	char from[SESAME_NAME_MAX + 8], *link = NULL, *msg;
+	struct sesame_mail m;
+
+	if (ml->cfg->mail_from[0] != '\0')
+		snprintf(from, sizeof(from), "%s", ml->cfg->mail_from);
+	else
+		snprintf(from, sizeof(from), "root@%.240s", ml->host);
+	if (ml->cfg->url[0] != '\0')
+		link = sesame_link_build(ml->cfg->url, ml->cfg->param, text);
+	memset(&m, 0, sizeof(m));
+	m.from = from;
+	m.to = to;
+	m.user = ml->user;
+	m.host = ml->host;
+	m.link = link ? link : text;
+	m.now = ml->now;
+	m.expires = (int64_t)t->issued + t->lifetime;
+	m.uses = t->uses;
+	msg = sesame_mail_compose(&m, &ml->err);
+	sesame_free_str(link);
+	return msg;
+}
+
+static void deliver(struct sesame_maillink *ml, const struct sesame_account *acct, const char *to)
+{
+	struct sesame_token t;
+	char text[SESAME_TOKEN_TEXT_SIZE] = "";
+	char *msg = NULL;
+
+	ml->outcome = SESAME_MAILLINK_FAILED;
+	if (mint_for(ml, acct, &t, text) != 0)
+		goto out;
+	msg = compose(ml, to, &t, text);
+	if (msg != NULL && sesame_mail_send(ml->cfg->sendmail, msg, ml->timeout_sec, &ml->err) == 0)
+		ml->outcome = SESAME_MAILLINK_SENT;
+out:
+	sesame_free_str(msg);
+	sesame_wipe(text, sizeof(text));
+	sesame_wipe(&t, sizeof(t));
+}
+
+/* Root and group policy, as the module applies it when the token comes back. */
+static int allowed(const struct sesame_config *cfg, const struct sesame_account *acct)
+{
+	if (acct->uid == 0 && !cfg->allow_root)
+		return 0;
+	return cfg->group[0] == '\0' || sesame_account_in_group(acct, cfg->group) == 1;
+}
+
+static void rate_limit_then_deliver(struct sesame_maillink *ml, const struct sesame_account *acct,
+				    const char *to)
+{
+	struct sesame_store st;
+	int r;
+
+	ml->outcome = SESAME_MAILLINK_FAILED;
+	if (sesame_store_open(&st, ml->cfg->state_dir, 0, &ml->err) != 0) {
+		sesame_store_close(&st);
+		return;
+	}
+	r = sesame_store_mail_allow(&st, acct->uid, ml->now, ml->cfg->mail_interval,
+				    ml->cfg->mail_per_hour, &ml->err);
+	sesame_store_close(&st);
+	if (r > 0)
+		ml->outcome = SESAME_MAILLINK_RATE_LIMITED;
+	else if (r == 0)
+		deliver(ml, acct, to);
+}
+
+void sesame_maillink_send(struct sesame_maillink *ml)
+{
+	struct sesame_account acct;
+	char to[256];
+	enum sesame_reason r;
+	int found;
+
+	memset(&ml->err, 0, sizeof(ml->err));
+	ml->id_text[0] = '\0';
+	ml->outcome = SESAME_MAILLINK_NO_ADDRESS;
+	r = sesame_account_by_name(ml->user, ml->cfg->bind_password, &acct);
+	if (r == SESAME_USER_UNKNOWN)
+		return;
+	if (r != SESAME_OK) {
+		ml->outcome = SESAME_MAILLINK_FAILED;
+		sesame_err_set(&ml->err, "account %s: %s", ml->user, sesame_reason_name(r));
+		return;
+	}
+	found = sesame_maillink_address(ml->cfg->mail_to, acct.name, to, sizeof(to), &ml->err);
+	if (found < 0)
+		ml->outcome = SESAME_MAILLINK_FAILED;
+	else if (found > 0 && !allowed(ml->cfg, &acct))
+		ml->outcome = SESAME_MAILLINK_NOT_ALLOWED;
+	else if (found > 0)
+		rate_limit_then_deliver(ml, &acct, to);
+	sesame_account_clear(&acct);
+}

@@ -1,0 +1,48 @@
+/* Login by email: what pam_sesame does when the user presses Enter at the
+ * prompt with the `mail` option on. Whatever happens, the person at the
+ * prompt is told the same thing; the outcome is for the log only. */
+#ifndef SESAME_MAILLINK_H
+#define SESAME_MAILLINK_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "log.h"
+#include "token.h"
+
+enum sesame_maillink_outcome {
+	SESAME_MAILLINK_SENT,
+	SESAME_MAILLINK_NO_ADDRESS,   /* unknown account, or no address for it */
+	SESAME_MAILLINK_NOT_ALLOWED,  /* root without allow_root, or not in group */
+	SESAME_MAILLINK_RATE_LIMITED,
+	SESAME_MAILLINK_FAILED,       /* store, key, shadow, mint or sendmail: see err */
+};
+
+struct sesame_maillink {
+	/* in */
+	const struct sesame_config *cfg;
+	const char *user;
+	const char *service; /* the token is scoped to this service ... */
+	const char *host;    /* ... and this host */
+	int64_t now;
+	int timeout_sec;     /* for sendmail */
+	/* out */
+	enum sesame_maillink_outcome outcome;
+	char id_text[SESAME_ID_TEXT_SIZE]; /* the mailed token's id, when minted */
+	struct sesame_err err;
+};
+
+/* Name of an outcome for logs: "sent", "no address", ... */
+const char *sesame_maillink_outcome_name(enum sesame_maillink_outcome o);
+
+/* Find the address, apply the rate limits (recorded in the store before
+ * anything is sent), mint a one-use token scoped to service and host with
+ * lifetime mail_max_age, and send it. Sets ml->outcome. */
+void sesame_maillink_send(struct sesame_maillink *ml);
+
+/* The address for user from mail_to (template or map file), into out.
+ * Returns 1 found, 0 none, -1 error (err says why). */
+int sesame_maillink_address(const char *mail_to, const char *user, char *out, size_t n,
+			    struct sesame_err *err);
+
+#endif
