@@ -1,4 +1,5 @@
-/* sesame.conf: "key = value" lines and full-line "#" comments. The same
+/* sesame.conf: "key = value" lines, "#" comments on their own line or
+ * after blank space. The same
  * sesame_config_set() reads PAM module arguments, so the file and the
  * arguments can never disagree on what a key means. Error messages name
  * the key, never the value: a confused admin may paste a token there. */
@@ -294,6 +295,15 @@ static int config_line(struct sesame_config *cfg, char *line, const char *path, 
 	line = trim(line);
 	if (*line == '\0' || *line == '#')
 		return 0;
+	/* "key = value   # comment": a '#' after blank space starts a comment.
+	 * A '#' right after other text stays (url = https://host/path/#). */
+	for (char *p = line; *p; p++) {
+		if (*p == '#' && p > line && (p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			line = trim(line);
+			break;
+		}
+	}
 	eq = strchr(line, '=');
 	if (eq == NULL) {
 		sesame_err_set(err, "%s:%u: expected \"key = value\"", path, lineno);

@@ -53,8 +53,8 @@ static void test_file(void)
 	struct sesame_config cfg;
 	struct sesame_err err;
 
-	CHECK(load_text("# comment\n\nkey_file = /k\n  state_dir=/s  \nmax_age = 2h\n"
-			"max_age_limit = 1d\nbind_password = no\nurl = https://h.example/s/#\n"
+	CHECK(load_text("# comment\n\nkey_file = /k\n  state_dir=/s  \nmax_age = 2h   # two hours\n"
+			"max_age_limit = 1d\t# a day\nbind_password = no\nurl = https://h.example/s/#  # fragment\n"
 			"param = t\nallow_root = yes\ngroup = wheel\n"
 			"sendmail = /usr/bin/msmtp -t\nmail_from = sesame@h.example\n"
 			"mail = yes\nmail_to = %u@h.example\nmail_max_age = 5m\n"
