@@ -1,7 +1,9 @@
 /* sesame-mint --keygen, --inspect, --revoke, --revoke-user, --gc. */
 #include <dirent.h>
+#include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "account.h"
 #include "attempt.h"
@@ -264,6 +266,11 @@ int cli_gc(const struct cli_options *o)
 
 	if (cli_load_config(o, &cfg) != 0)
 		return EXIT_ERROR;
+	/* A daily timer may run before the first token is ever minted. */
+	if (access(cfg.state_dir, F_OK) != 0 && errno == ENOENT) {
+		fprintf(stderr, "gc: no store at %s yet: nothing to do\n", cfg.state_dir);
+		return EXIT_OK;
+	}
 	if (sesame_store_open(&st, cfg.state_dir, 0, &err) != 0 ||
 	    sesame_store_gc(&st, (int64_t)time(NULL), &stats, &err) != 0) {
 		cli_error("%s", err.msg);

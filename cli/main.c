@@ -143,6 +143,8 @@ static const char *check_combination(const struct cli_options *o)
 		return "--json goes with minting or --inspect";
 	if (modes == 0 && o->user == NULL)
 		return "missing USER";
+	if (o->json && o->qr == QR_UTF8)
+		return "--json and --qr utf8 both write to stdout: use --qr png or svg with -o";
 	if (o->link && o->url)
 		return "--link and --url exclude each other";
 	if ((o->qr == QR_PNG || o->qr == QR_SVG) != (o->output != NULL))

@@ -69,7 +69,9 @@ static enum sesame_reason lookup(const char *name, uint32_t uid, int need_shadow
 		r = read_shadow(acct);
 out:
 	free(buf);
-	if (r != SESAME_OK)
+	/* Without its shadow entry the account is still known by name: keep
+	 * that for logs and --inspect, with no hash. */
+	if (r != SESAME_OK && r != SESAME_SHADOW_UNAVAILABLE)
 		sesame_account_clear(acct);
 	return r;
 }

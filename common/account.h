@@ -15,8 +15,8 @@ struct sesame_account {
 
 /* Look the account up by name or uid (getpwnam/getpwuid); with
  * need_shadow, also read its shadow hash with getspnam(). Returns
- * SESAME_OK, SESAME_USER_UNKNOWN, SESAME_SHADOW_UNAVAILABLE or
- * SESAME_SYSTEM_ERROR. */
+ * SESAME_OK, SESAME_USER_UNKNOWN, SESAME_SHADOW_UNAVAILABLE (name and
+ * uid filled, pwhash NULL) or SESAME_SYSTEM_ERROR (struct cleared). */
 enum sesame_reason sesame_account_by_name(const char *name, int need_shadow,
 					  struct sesame_account *acct);
 enum sesame_reason sesame_account_by_uid(uint32_t uid, int need_shadow,

@@ -56,6 +56,15 @@ out:
 	return r;
 }
 
+/* Name what is missing when the account has no usable shadow entry. */
+static enum sesame_reason note_shadow(struct sesame_attempt *a, enum sesame_reason r)
+{
+	if (r == SESAME_SHADOW_UNAVAILABLE)
+		sesame_err_set(&a->err, "account %s: no shadow entry to bind the token to "
+			       "(bind_password = yes)", a->account[0] ? a->account : "?");
+	return r;
+}
+
 enum sesame_reason sesame_attempt_run(struct sesame_attempt *a, const char *input, size_t len)
 {
 	struct sesame_keyring kr;
@@ -74,7 +83,7 @@ enum sesame_reason sesame_attempt_run(struct sesame_attempt *a, const char *inpu
 	r = SESAME_UNKNOWN_KEY;
 	if (sesame_keyring_find(&kr, a->token.key_id) == NULL)
 		goto out;
-	r = find_account(a, &acct);
+	r = note_shadow(a, find_account(a, &acct));
 	if (r != SESAME_OK)
 		goto out;
 	r = sesame_check(a->cfg, &kr, &a->token, &acct, &a->ctx);

@@ -9,6 +9,9 @@ packages=(
 	# tests: PAM and NSS sandboxes, drivers, decoders
 	bats pamtester libpam-wrapper libnss-wrapper libpamtest0-dev libpam-modules
 	zbar-tools python3 mandoc
+	# end-to-end: real sshd and ssh, a console stack, a QR decoder, SMTP
+	openssh-server openssh-client sshpass expect librsvg2-bin msmtp
+	python3-aiosmtpd libpam-modules-bin openssl
 	# the landing page in a real browser (playwright-core comes from npm)
 	chromium
 )
@@ -20,6 +23,13 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 2
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Installing openssh-server must not start a daemon on this machine: the
+# tests run their own sshd on 127.0.0.1.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 # The machine's own node/npm may come first on PATH; either will do.

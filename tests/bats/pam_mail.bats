@@ -84,20 +84,20 @@ mails_to() {
 	[ ! -s "$MBOX" ]
 }
 
-@test "rate limits: one mail per interval, mail_per_hour per hour, kept in the store" {
-	pam_service login "auth required $PAM_SESAME conf=$CONF mail mail_to=%u@test.example mail_interval=1s mail_per_hour=2"
+@test "rate limits: one mail per interval, mail_per_hour per hour, per account, in the store" {
+	# interval: repeated Enter within 60 s sends one mail
 	pam_auth login alice "" "" "" "x"
 	[ "$(mails_to alice@test.example)" -eq 1 ]
-	[ "$(grep -c 'result="rate limited"' "$LOG")" -eq 2 ]
+	[ "$(grep -c 'sesame: mail user=alice .*result="rate limited"' "$LOG")" -eq 2 ]
+	# per hour: with a 1 s interval, the third mail within the hour is refused
+	pam_service hourly "auth required $PAM_SESAME conf=$CONF mail mail_to=%u@test.example mail_interval=1s mail_per_hour=2"
+	pam_auth hourly bob "" "x"
 	sleep 1.1
-	pam_auth login alice "" ""
-	[ "$(mails_to alice@test.example)" -eq 2 ]
+	pam_auth hourly bob "" "x"
 	sleep 1.1
-	pam_auth login alice "" ""
-	[ "$(mails_to alice@test.example)" -eq 2 ]
-	# per account: bob still gets his
-	pam_auth login bob "" "x"
-	[ "$(mails_to bob@test.example)" -eq 1 ]
+	pam_auth hourly bob "" "x"
+	[ "$(mails_to bob@test.example)" -eq 2 ]
+	[ "$(grep -c 'sesame: mail user=bob .*result="rate limited"' "$LOG")" -eq 1 ]
 }
 
 @test "20 parallel logins pressing Enter send one mail (interval 60s)" {
