@@ -370,6 +370,14 @@ int sesame_config_validate(const struct sesame_config *cfg, struct sesame_err *e
 	 * sesame-mint refuses such a lifetime when it mints. */
 	size_t n = strlen(cfg->state_dir);
 
+	/* Only with mail on: a module that does not mail must not fail over
+	 * a default it never uses. */
+	if (cfg->mail && cfg->mail_max_age > cfg->max_age_limit) {
+		sesame_err_set(err, "mail_max_age is longer than max_age_limit: mailed "
+			       "tokens would be refused");
+		return -1;
+	}
+
 	if (strcmp(cfg->key_file, cfg->state_dir) == 0 ||
 	    (strncmp(cfg->key_file, cfg->state_dir, n) == 0 && cfg->key_file[n] == '/')) {
 		sesame_err_set(err, "key_file must not be inside state_dir");

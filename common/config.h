@@ -62,7 +62,8 @@ const char *const *sesame_config_keys(void);
 int sesame_config_load(struct sesame_config *cfg, const char *path, int must_exist,
 		       struct sesame_err *err);
 
-/* Checks across keys (key_file outside state_dir). Returns 0 or -1. */
+/* Checks across keys (key_file outside state_dir; with mail on,
+ * mail_max_age within max_age_limit). Returns 0 or -1. */
 int sesame_config_validate(const struct sesame_config *cfg, struct sesame_err *err);
 
 /* Split "key=value" in place-free fashion: copies key into keybuf,

@@ -12,7 +12,7 @@
 #define SESAME_MAX_KEYS 32
 
 struct sesame_key {
-	uint8_t id; /* 1..255 */
+	uint8_t id; /* 1..63: six bits of a token's first byte */
 	uint8_t key[SESAME_KEY_BYTES];
 };
 

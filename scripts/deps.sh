@@ -14,6 +14,8 @@ packages=(
 	python3-aiosmtpd libpam-modules-bin openssl
 	# the landing page in a real browser (playwright-core comes from npm)
 	chromium
+	# packages: Debian (dpkg-buildpackage, lintian) and the RPM spec check
+	dpkg-dev build-essential debhelper lintian rpm
 )
 # Node.js ships with this machine image; Debian's is the fallback.
 command -v npm >/dev/null || packages+=(nodejs npm)

@@ -155,6 +155,12 @@ static void test_set_and_args(void)
 	CHECK(sesame_config_is_key("group") && !sesame_config_is_key("debug"));
 	CHECK_EQ_INT(sesame_config_set(&cfg, "key_file", "/var/lib/sesame/k", &err), 0);
 	CHECK(sesame_config_validate(&cfg, &err) != 0);
+	sesame_config_defaults(&cfg);
+	cfg.max_age_limit = 300; /* below the default mail_max_age of 10m */
+	CHECK_EQ_INT(sesame_config_validate(&cfg, &err), 0);
+	cfg.mail = 1;
+	CHECK(sesame_config_validate(&cfg, &err) != 0);
+	CHECK(strstr(err.msg, "mail_max_age") != NULL);
 }
 
 static void test_durations(void)
