@@ -31,22 +31,6 @@ static void minted_clear(struct minted *m)
 	sesame_wipe(m, sizeof(*m));
 }
 
-/* -s and -H: what the token can carry as a scope (NULL: no scope). */
-static int scope_arg_ok(const char *s)
-{
-	size_t n;
-
-	if (s == NULL)
-		return 1;
-	n = strlen(s);
-	if (n == 0 || n > 255)
-		return 0;
-	for (; *s; s++)
-		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
-			return 0;
-	return 1;
-}
-
 static int mint_request(const struct cli_options *o, const struct sesame_config *cfg,
 			struct sesame_mint_request *req)
 {
@@ -67,9 +51,9 @@ static int mint_request(const struct cli_options *o, const struct sesame_config 
 		cli_error("lifetime above max_age_limit (%s): the module would refuse it", lim);
 		return -1;
 	}
-	if (!scope_arg_ok(o->service) || !scope_arg_ok(o->host)) {
+	if (!sesame_scope_name_ok(o->service) || !sesame_scope_name_ok(o->host)) {
 		cli_error("%s: expected a name of 1 to 255 printable characters without spaces",
-			  scope_arg_ok(o->service) ? "-H" : "-s");
+			  sesame_scope_name_ok(o->service) ? "-H" : "-s");
 		return -1;
 	}
 	req->uses = (unsigned)uses;

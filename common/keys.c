@@ -21,6 +21,14 @@ static const char key_file_header[] =
 	"# The last key signs new tokens; every key here verifies.\n"
 	"# Delete a key's line to invalidate every token it signed.\n";
 
+static void free_text(char *text, size_t len)
+{
+	if (text == NULL)
+		return;
+	sesame_wipe(text, len);
+	free(text);
+}
+
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -122,10 +130,7 @@ int sesame_keyring_load(struct sesame_keyring *kr, const char *path, struct sesa
 	r = parse_key_file(kr, text, len, path, err);
 out:
 	close(fd);
-	if (text != NULL) {
-		sesame_wipe(text, len);
-		free(text);
-	}
+	free_text(text, len);
 	if (r != 0)
 		sesame_keyring_wipe(kr);
 	return r;
@@ -238,10 +243,7 @@ int sesame_keyring_create(const char *path, uint8_t *new_id, struct sesame_err *
 	if (r == 0 && new_id != NULL)
 		*new_id = 1;
 out:
-	if (text != NULL) {
-		sesame_wipe(text, len);
-		free(text);
-	}
+	free_text(text, len);
 	sesame_keyring_wipe(&kr);
 	return r;
 }
@@ -288,10 +290,7 @@ int sesame_keyring_rotate(const char *path, uint8_t *new_id, struct sesame_err *
 	if (r == 0 && new_id != NULL)
 		*new_id = id;
 out:
-	if (text != NULL) {
-		sesame_wipe(text, len);
-		free(text);
-	}
+	free_text(text, len);
 	sesame_keyring_wipe(&kr);
 	return r;
 }

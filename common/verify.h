@@ -53,6 +53,10 @@ enum sesame_reason sesame_check(const struct sesame_config *cfg, const struct se
 				const struct sesame_token *t, const struct sesame_account *acct,
 				const struct sesame_context *ctx);
 
+/* Can s be a token's scope (a PAM service or host name)? 1 to 255
+ * printable ASCII characters, no spaces. NULL (no scope) is fine. */
+int sesame_scope_name_ok(const char *s);
+
 /* Does value match the token's keyed hint for label ("service", "host")?
  * Lets --inspect find which of the host's PAM services a scoped token is
  * for. 1 yes, 0 no, -1 crypto failure. Unscoped tokens: 0. */

@@ -15,21 +15,12 @@
 
 #define MAIL_TIMEOUT_SEC 20
 
-static const char *pam_item_text(pam_handle_t *pamh, int type)
-{
-	const void *item = NULL;
-
-	if (pam_get_item(pamh, type, &item) != PAM_SUCCESS)
-		return NULL;
-	return item;
-}
-
 void pam_sesame_mail_link(pam_handle_t *pamh, const struct pam_sesame_args *args,
 			  const char *user)
 {
 	struct sesame_maillink ml = {0};
 	char host[HOST_NAME_MAX + 1] = "";
-	const char *service = pam_item_text(pamh, PAM_SERVICE);
+	const char *service = pam_sesame_item(pamh, PAM_SERVICE);
 
 	ml.outcome = SESAME_MAILLINK_FAILED;
 	/* The mailed token is scoped to this service and host: without both,

@@ -34,15 +34,6 @@ struct call {
 	struct pam_sesame_outcome outcome;
 };
 
-static const char *pam_item_text(pam_handle_t *pamh, int type)
-{
-	const void *item = NULL;
-
-	if (pam_get_item(pamh, type, &item) != PAM_SUCCESS)
-		return NULL;
-	return item;
-}
-
 static void set_outcome(struct call *c, enum pam_sesame_result result, const char *reason)
 {
 	c->outcome.result = result;
@@ -73,7 +64,7 @@ static int find_user(struct call *c, int *code)
 	int r;
 
 	if (c->args.user_from_token) {
-		user = pam_item_text(c->pamh, PAM_USER);
+		user = pam_sesame_item(c->pamh, PAM_USER);
 		c->set_user = user == NULL || *user == '\0';
 		c->user = c->set_user ? NULL : user;
 		return 0;
@@ -138,7 +129,7 @@ static enum sesame_reason accept_user(struct call *c)
 
 static void start_attempt(struct call *c)
 {
-	const char *service = pam_item_text(c->pamh, PAM_SERVICE);
+	const char *service = pam_sesame_item(c->pamh, PAM_SERVICE);
 
 	if (gethostname(c->host, sizeof(c->host) - 1) != 0)
 		c->host[0] = '\0'; /* host-scoped tokens then fail: closed */
@@ -207,7 +198,7 @@ static const char *user_for_log(struct call *c)
 		return c->user;
 	if (c->attempt.account[0] != '\0')
 		return c->attempt.account;
-	return pam_item_text(c->pamh, PAM_USER);
+	return pam_sesame_item(c->pamh, PAM_USER);
 }
 
 PAM_SESAME_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,

@@ -35,7 +35,7 @@ static void sanitize(char *out, size_t size, const char *in, int quoted)
 	out[i] = '\0';
 }
 
-static const char *pam_item_text(pam_handle_t *pamh, int type)
+const char *pam_sesame_item(pam_handle_t *pamh, int type)
 {
 	const void *item = NULL;
 
@@ -63,8 +63,8 @@ void pam_sesame_report(pam_handle_t *pamh, const char *user, const char *id_text
 	char id_s[FIELD_MAX], reason_s[FIELD_MAX], detail_s[sizeof(((struct sesame_err *)0)->msg)];
 
 	sanitize(user_s, sizeof(user_s), user, 0);
-	sanitize(service_s, sizeof(service_s), pam_item_text(pamh, PAM_SERVICE), 0);
-	sanitize(rhost_s, sizeof(rhost_s), pam_item_text(pamh, PAM_RHOST), 0);
+	sanitize(service_s, sizeof(service_s), pam_sesame_item(pamh, PAM_SERVICE), 0);
+	sanitize(rhost_s, sizeof(rhost_s), pam_sesame_item(pamh, PAM_RHOST), 0);
 	sanitize(id_s, sizeof(id_s), id_text, 0);
 	sanitize(reason_s, sizeof(reason_s), o->reason, 1);
 	if (o->detail == NULL || o->detail[0] == '\0') {
@@ -86,8 +86,8 @@ void pam_sesame_report_mail(pam_handle_t *pamh, const char *user, const char *id
 	char outcome_s[FIELD_MAX], detail_s[sizeof(((struct sesame_err *)0)->msg)];
 
 	sanitize(user_s, sizeof(user_s), user, 0);
-	sanitize(service_s, sizeof(service_s), pam_item_text(pamh, PAM_SERVICE), 0);
-	sanitize(rhost_s, sizeof(rhost_s), pam_item_text(pamh, PAM_RHOST), 0);
+	sanitize(service_s, sizeof(service_s), pam_sesame_item(pamh, PAM_SERVICE), 0);
+	sanitize(rhost_s, sizeof(rhost_s), pam_sesame_item(pamh, PAM_RHOST), 0);
 	sanitize(id_s, sizeof(id_s), id_text, 0);
 	sanitize(outcome_s, sizeof(outcome_s), outcome, 1);
 	sanitize(detail_s, sizeof(detail_s), detail, 1);

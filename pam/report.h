@@ -22,6 +22,9 @@ struct pam_sesame_outcome {
 	const char *detail; /* one line naming the file or argument at fault, or NULL */
 };
 
+/* A string item (PAM_USER, PAM_SERVICE, PAM_RHOST...), or NULL. */
+const char *pam_sesame_item(pam_handle_t *pamh, int type);
+
 /* The one line: user, service, rhost, token id, result and reason. user
  * and id may be NULL (not known). */
 void pam_sesame_report(pam_handle_t *pamh, const char *user, const char *id_text,
