@@ -13,6 +13,8 @@
  * nothing about the password hash or the scope to anyone without the key,
  * and a 16-bit check or 8-bit hint helps no forgery: the 96-bit tag still
  * has to be right. */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -31,22 +33,55 @@ struct part {
 	size_t n;
 };
 
+/* Every HMAC context is a copy of one template that already names its
+ * digest (it holds no key). Fetching "HMAC" and then "SHA256" from the
+ * provider on every call cost more than the hashing itself: the template
+ * makes a tag check about 1.5 times faster (docs/performance.md). It is
+ * made once per load of this code: once per process in the CLI, once per
+ * pam_start in pam_sesame.so, which libpam dlcloses at pam_end. So it is
+ * freed by an atexit handler, which glibc runs when a shared object is
+ * unloaded, or at exit; at exit it runs before OPENSSL_cleanup, which
+ * OpenSSL registered earlier, when the fetch below initialised it. */
+static EVP_MAC_CTX *hmac_template;
+static pthread_once_t hmac_template_once = PTHREAD_ONCE_INIT;
+
+static void hmac_template_free(void)
+{
+	EVP_MAC_CTX_free(hmac_template);
+	hmac_template = NULL;
+}
+
+/* On failure the template stays NULL and every MAC fails: closed. */
+static void hmac_template_make(void)
+{
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+	OSSL_PARAM params[2];
+
+	EVP_MAC_free(mac); /* ctx holds its own reference */
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (ctx == NULL || EVP_MAC_CTX_set_params(ctx, params) != 1 ||
+	    atexit(hmac_template_free) != 0) {
+		EVP_MAC_CTX_free(ctx);
+		return;
+	}
+	hmac_template = ctx;
+}
+
 /* HMAC-SHA256 over parts. Returns 1 on success, 0 on a library failure:
  * kept apart from any verdict so a crypto failure can never pass. */
 static int hmac_parts(const uint8_t key[SESAME_KEY_BYTES], const struct part *parts, size_t n,
 		      uint8_t out[32])
 {
-	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	EVP_MAC_CTX *ctx = NULL;
-	OSSL_PARAM params[2];
 	size_t outlen = 0;
 	int ok = 0;
 
-	if (mac == NULL || (ctx = EVP_MAC_CTX_new(mac)) == NULL)
+	if (pthread_once(&hmac_template_once, hmac_template_make) != 0 || hmac_template == NULL)
 		goto out;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
-	params[1] = OSSL_PARAM_construct_end();
-	if (EVP_MAC_init(ctx, key, SESAME_KEY_BYTES, params) != 1)
+	ctx = EVP_MAC_CTX_dup(hmac_template);
+	if (ctx == NULL || EVP_MAC_init(ctx, key, SESAME_KEY_BYTES, NULL) != 1)
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		if (parts[i].n > 0 && EVP_MAC_update(ctx, parts[i].p, parts[i].n) != 1)
@@ -54,7 +89,6 @@ static int hmac_parts(const uint8_t key[SESAME_KEY_BYTES], const struct part *pa
 	ok = EVP_MAC_final(ctx, out, &outlen, 32) == 1 && outlen == 32;
 out:
 	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(mac);
 	if (!ok)
 		sesame_wipe(out, 32);
 	return ok;
@@ -131,7 +165,7 @@ static int compute_tag(const struct sesame_key *key, const uint8_t bytes[SESAME_
 	return ok;
 }
 
-static int scope_ok(const char *s)
+int sesame_scope_name_ok(const char *s)
 {
 	size_t n;
 
@@ -179,8 +213,8 @@ enum sesame_reason sesame_mint_with_id(const struct sesame_key *key,
 	if (req->lifetime > SESAME_MAX_LIFETIME)
 		return SESAME_LIFETIME_TOO_LONG;
 	if (key->id == 0 || key->id > SESAME_KEY_ID_MAX || req->lifetime <= 0 || req->uses > 255 ||
-	    req->now < 0 || req->now > UINT32_MAX || !scope_ok(req->service) ||
-	    !scope_ok(req->host) || (bind_password && acct->pwhash == NULL))
+	    req->now < 0 || req->now > UINT32_MAX || !sesame_scope_name_ok(req->service) ||
+	    !sesame_scope_name_ok(req->host) || (bind_password && acct->pwhash == NULL))
 		return SESAME_MALFORMED;
 	out->flags = (uint8_t)((req->service ? SESAME_FLAG_SERVICE : 0) |
 			       (req->host ? SESAME_FLAG_HOST : 0));
