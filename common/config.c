@@ -51,11 +51,24 @@ static int set_string(char *dst, size_t size, const char *value, const char *key
 	return 0;
 }
 
+/* One spelling per path ("/a//b", "/a/./b", "/a/../b" and a trailing '/'
+ * refused), so that comparing paths (key_file outside state_dir) means
+ * something. */
+static int plain_path(const char *p)
+{
+	size_t n = strlen(p);
+
+	return strstr(p, "//") == NULL && strstr(p, "/./") == NULL &&
+	       strstr(p, "/../") == NULL && (n < 2 || p[n - 1] != '/') &&
+	       (n < 2 || strcmp(p + n - 2, "/.") != 0) && (n < 3 || strcmp(p + n - 3, "/..") != 0);
+}
+
 static int set_path(char *dst, size_t size, const char *value, const char *key,
 		    struct sesame_err *err)
 {
-	if (value[0] != '/' || !printable_ascii(value, 0)) {
-		sesame_err_set(err, "%s: expected an absolute path", key);
+	if (value[0] != '/' || !printable_ascii(value, 0) || !plain_path(value)) {
+		sesame_err_set(err, "%s: expected an absolute path, without '//', '.' or '..' "
+			       "parts or a trailing '/'", key);
 		return -1;
 	}
 	return set_string(dst, size, value, key, err);

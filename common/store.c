@@ -410,9 +410,14 @@ static int store_file_append(const struct sesame_store *st, struct store_file *s
 		sesame_err_set(err, "store file %s: cannot write record: %s", sf->path,
 			       strerror(errno));
 		/* Best effort: the caller reports failure whether or not this
-		 * record survives, and an extra record only refuses more. */
+		 * record survives, and an extra record only refuses more. A file
+		 * this append would have started goes again (under our lock;
+		 * anyone waiting for it sees the name gone and starts over), so
+		 * a failed redemption leaves the store as it found it. */
 		if (ftruncate(sf->fd, sf->end) == 0)
 			(void)fdatasync(sf->fd);
+		if (sf->end == 0)
+			(void)unlinkat(sf->dirfd, sf->name, 0);
 		return -1;
 	}
 	sf->end += SESAME_STORE_RECORD;

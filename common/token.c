@@ -93,6 +93,10 @@ int sesame_token_from_bytes(const uint8_t in[SESAME_TOKEN_BYTES], struct sesame_
 	memcpy(t->tag, in + 23, SESAME_TAG_BYTES);
 	if (t->key_id == 0 || t->lifetime == 0)
 		return -1;
+	/* One encoding per lifetime: 15 minutes is 900 seconds, never the
+	 * minute form, or one token would have two spellings. */
+	if (lifetime_field(t->lifetime) != (uint16_t)(in[9] << 8 | in[10]))
+		return -1;
 	return 0;
 }
 
@@ -333,28 +337,41 @@ int sesame_input_looks_like_token(const char *input, size_t len, const char *par
 	return ok;
 }
 
+/* What goes between url and "param=TOKEN": nothing after the fragment's
+ * '#', after the query's own '?', or after a trailing '&' in the query;
+ * else '&' inside a query, '?' to start one. */
+static const char *link_separator(const char *url, size_t ulen)
+{
+	const char *q = strchr(url, '?');
+	char last = url[ulen - 1];
+
+	if (last == '#' || (q != NULL && q == url + ulen - 1) || (q != NULL && last == '&'))
+		return "";
+	return q != NULL ? "&" : "?";
+}
+
 char *sesame_link_build(const char *url, const char *param, const char *token_text)
 {
 	size_t ulen = strlen(url);
 	size_t n = ulen + strlen(param) + strlen(token_text) + 3;
 	const char *hash = strchr(url, '#');
+	struct sesame_token in, out;
 	char *link;
-	char sep;
 
 	if (ulen == 0 || (hash != NULL && hash[1] != '\0'))
 		return NULL;
-	if (hash != NULL)
-		sep = '\0'; /* fragment form: url ends with '#' */
-	else
-		sep = strchr(url, '?') != NULL ? '&' : '?';
 	link = malloc(n);
 	if (link == NULL)
 		return NULL;
-	if (sep == '\0')
-		snprintf(link, n, "%s%s=%s", url, param, token_text);
-	else if (url[ulen - 1] == '?' || url[ulen - 1] == '&')
-		snprintf(link, n, "%s%s=%s", url, param, token_text);
-	else
-		snprintf(link, n, "%s%c%s=%s", url, sep, param, token_text);
+	snprintf(link, n, "%s%s%s=%s", url, link_separator(url, ulen), param, token_text);
+	/* Hand out no link that the module would not read back. */
+	if (sesame_token_parse(token_text, strlen(token_text), param, &in) != 0 ||
+	    sesame_token_parse(link, strlen(link), param, &out) != 0 ||
+	    memcmp(&in, &out, sizeof(in)) != 0) {
+		sesame_free_str(link);
+		link = NULL;
+	}
+	sesame_wipe(&in, sizeof(in));
+	sesame_wipe(&out, sizeof(out));
 	return link;
 }

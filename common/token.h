@@ -77,7 +77,8 @@ void sesame_token_id_text(const struct sesame_token *t, char out[SESAME_ID_TEXT_
 
 /* Build `url` + param=TOKEN: as a query parameter ('?' or '&'), or as a
  * fragment "#param=TOKEN" when url ends with '#'. Returns a malloc'd
- * string or NULL (out of memory, or url already has a fragment). */
+ * string, or NULL: out of memory, url already has a fragment, or the link
+ * would not read back as this token (e.g. another `param` already in it). */
 char *sesame_link_build(const char *url, const char *param, const char *token_text);
 
 #endif

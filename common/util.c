@@ -49,6 +49,13 @@ int sesame_check_fd(int fd, enum sesame_file_kind kind, int private_mode, int al
 			       (unsigned)st.st_uid, (unsigned)geteuid());
 		return -1;
 	}
+	/* A second name would let whoever made it read or change the secret
+	 * or state through a path we never check. */
+	if (private_mode && kind == SESAME_FILE_REGULAR && st.st_nlink != 1) {
+		sesame_err_set(err, "%s %s: has %lu hard links, expected 1", what, path,
+			       (unsigned long)st.st_nlink);
+		return -1;
+	}
 	if (st.st_mode & forbidden) {
 		sesame_err_set(err, "%s %s: mode %04o gives group or other %s access", what, path,
 			       (unsigned)(st.st_mode & 07777), private_mode ? "any" : "write");

@@ -19,7 +19,8 @@ enum sesame_file_kind { SESAME_FILE_REGULAR, SESAME_FILE_DIRECTORY };
 
 /* Check an open descriptor: right type, owned by the effective uid (or
  * root when allow_root_owner), and no access at all for group/other when
- * private, else no write access for group/other. `what` and `path` name
+ * private (and, for a private regular file, exactly one hard link), else
+ * no write access for group/other. `what` and `path` name
  * the file in the error: "key file /etc/security/sesame.key: ...". */
 int sesame_check_fd(int fd, enum sesame_file_kind kind, int private_mode, int allow_root_owner,
 		    const char *what, const char *path, struct sesame_err *err);

@@ -91,6 +91,14 @@ static int apply_key_value(struct pam_sesame_args *args, const char *key, const 
 	return 0;
 }
 
+/* Length of an argument's key: up to '=', at most ARG_KEY_MAX - 1. */
+static size_t key_length(const char *arg)
+{
+	size_t n = strcspn(arg, "=");
+
+	return n < ARG_KEY_MAX ? n : ARG_KEY_MAX - 1;
+}
+
 static int apply_arg(struct pam_sesame_args *args, const char *arg, struct sesame_err *err)
 {
 	char key[ARG_KEY_MAX];
@@ -106,8 +114,8 @@ static int apply_arg(struct pam_sesame_args *args, const char *arg, struct sesam
 	}
 	if (sesame_config_is_key(arg))
 		sesame_err_set(err, "argument %s needs a value (%s=...)", arg, arg);
-	else
-		sesame_err_set(err, "unknown argument %s", arg);
+	else /* the key only: a key too long to split still has its value after '=' */
+		sesame_err_set(err, "unknown argument %.*s", (int)key_length(arg), arg);
 	return -1;
 }
 

@@ -8,7 +8,7 @@ packages=(
 	libssl-dev libpam0g-dev libqrencode-dev libpng-dev
 	# tests: PAM and NSS sandboxes, drivers, decoders
 	bats pamtester libpam-wrapper libnss-wrapper libpamtest0-dev libpam-modules
-	zbar-tools python3 mandoc
+	zbar-tools python3 mandoc valgrind
 	# end-to-end: real sshd and ssh, a console stack, a QR decoder, SMTP
 	openssh-server openssh-client sshpass expect librsvg2-bin msmtp
 	python3-aiosmtpd libpam-modules-bin openssl

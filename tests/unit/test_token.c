@@ -128,27 +128,67 @@ static void test_nul_and_length(void)
 	CHECK(!sesame_input_looks_like_token("hunter2", 7, "sesame"));
 }
 
+/* The link built from url, with golden vector 1, or "" when refused. */
+static int link_is(const char *url, const char *param, const char *want_prefix)
+{
+	char want[300];
+	char *l = sesame_link_build(url, param, v1);
+	int ok;
+
+	if (want_prefix == NULL) {
+		ok = l == NULL;
+	} else {
+		snprintf(want, sizeof(want), "%s%s", want_prefix, v1);
+		ok = l != NULL && strcmp(l, want) == 0;
+	}
+	if (!ok)
+		fprintf(stderr, "  url %s: got %s\n", url, l ? l : "(refused)");
+	free(l);
+	return ok;
+}
+
 static void test_link_build(void)
 {
 	char *l;
 
-	l = sesame_link_build("https://h.example/login", "sesame", "TOK");
-	CHECK(l && strcmp(l, "https://h.example/login?sesame=TOK") == 0);
+	CHECK(link_is("https://h.example/login", "sesame", "https://h.example/login?sesame="));
+	CHECK(link_is("https://h.example/login?lang=en", "sesame",
+		      "https://h.example/login?lang=en&sesame="));
+	CHECK(link_is("https://h.example/s/#", "sesame", "https://h.example/s/#sesame="));
+	CHECK(link_is("https://h.example/s/?", "t", "https://h.example/s/?t="));
+	CHECK(link_is("https://h.example/?a=1&", "sesame", "https://h.example/?a=1&sesame="));
+	CHECK(link_is("https://h.example/?a=1#", "sesame", "https://h.example/?a=1#sesame="));
+	/* a '?' or '&' that the parser would not take for a separator */
+	CHECK(link_is("https://h.example/?next=/app?", "sesame",
+		      "https://h.example/?next=/app?&sesame="));
+	CHECK(link_is("https://h.example/a&", "sesame", "https://h.example/a&?sesame="));
+	/* refused: a fragment already there, or the param already in the url */
+	CHECK(link_is("https://h.example/s/#frag", "sesame", NULL));
+	CHECK(link_is("https://h.example/?sesame=x", "sesame", NULL));
+	CHECK(link_is("https://h.example/", "sesame", "https://h.example/?sesame="));
+	/* not a token: no link */
+	l = sesame_link_build("https://h.example/", "sesame", "TOK");
+	CHECK(l == NULL);
 	free(l);
-	l = sesame_link_build("https://h.example/login?lang=en", "sesame", "TOK");
-	CHECK(l && strcmp(l, "https://h.example/login?lang=en&sesame=TOK") == 0);
-	free(l);
-	l = sesame_link_build("https://h.example/s/#", "sesame", "TOK");
-	CHECK(l && strcmp(l, "https://h.example/s/#sesame=TOK") == 0);
-	free(l);
-	l = sesame_link_build("https://h.example/s/?", "t", "TOK");
-	CHECK(l && strcmp(l, "https://h.example/s/?t=TOK") == 0);
-	free(l);
-	CHECK(sesame_link_build("https://h.example/s/#frag", "sesame", "TOK") == NULL);
-	/* built links read back */
-	l = sesame_link_build("https://h.example/s/#", "sesame", v1);
-	CHECK(l && parses(l));
-	free(l);
+}
+
+static void test_one_lifetime_encoding(void)
+{
+	struct sesame_token t;
+	uint8_t raw[SESAME_TOKEN_BYTES];
+
+	CHECK(sesame_token_parse(v1, strlen(v1), "sesame", &t) == 0);
+	sesame_token_to_bytes(&t, raw);
+	CHECK_EQ_INT(raw[9] << 8 | raw[10], 900);
+	raw[9] = 0x80; /* 15 minutes: the same lifetime, spelled the other way */
+	raw[10] = 15;
+	CHECK(sesame_token_from_bytes(raw, &t) != 0);
+	raw[10] = 0x87; /* 135 minutes is above 32767 s: only the minute form */
+	raw[9] = 0x80;
+	CHECK(sesame_token_from_bytes(raw, &t) != 0); /* 135 min = 8100 s fits seconds */
+	raw[9] = 0x82;  /* 0x0287 minutes = 647 min = 38820 s: minute form only */
+	raw[10] = 0x87;
+	CHECK(sesame_token_from_bytes(raw, &t) == 0 && t.lifetime == 38820);
 }
 
 static void test_id_text(void)
@@ -170,6 +210,7 @@ int main(void)
 	test_links();
 	test_nul_and_length();
 	test_link_build();
+	test_one_lifetime_encoding();
 	test_id_text();
 	return test_finish("token");
 }
