@@ -294,6 +294,9 @@ e2e_start_sshd() {
 		port=$(e2e_free_port)
 		sed -e "s|@DIR@|$E|g" -e "s|@PORT@|$port|g" "$BATS_TEST_DIRNAME/sshd_config.in" \
 			>"$E/sshd_config"
+		# A suite may add settings (e2e_mail.bats: MaxStartups for its
+		# parallel logins); sshd_config.in does not set them.
+		[ -z "${SSHD_CONFIG_EXTRA:-}" ] || printf '%s\n' "$SSHD_CONFIG_EXTRA" >>"$E/sshd_config"
 		: >"$E/sshd.log"
 		env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 			NSS_WRAPPER_PASSWD="$NSS_WRAPPER_PASSWD" NSS_WRAPPER_GROUP="$NSS_WRAPPER_GROUP" \
