@@ -37,29 +37,29 @@ int cli_keygen(const struct cli_options *o)
 	return EXIT_OK;
 }
 
-/* Which of this host's PAM services a service-scoped token is for: the
- * hint is keyed, so only the key holder can ask. */
-static int find_service(const struct sesame_config *cfg, const struct sesame_token *t,
-			char *out, size_t n)
+#define MAX_CANDIDATES 16
+
+/* This host's PAM services whose keyed hint matches a service-scoped
+ * token's (only the key holder can ask). An 8-bit hint can match more
+ * than one name: the caller checks each in full. Returns how many. */
+static size_t service_candidates(const struct sesame_config *cfg, const struct sesame_token *t,
+				 char names[MAX_CANDIDATES][256])
 {
 	struct sesame_keyring kr;
 	struct sesame_err err = {{0}};
 	const struct sesame_key *key;
 	struct dirent *de;
 	DIR *d = NULL;
-	int found = 0;
+	size_t found = 0;
 
 	if (sesame_keyring_load(&kr, cfg->key_file, &err) != 0)
 		return 0;
 	key = sesame_keyring_find(&kr, t->key_id);
 	d = key ? opendir(PAM_DIR) : NULL;
-	while (d != NULL && !found && (de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (sesame_scope_hint_matches(key, t, "service", de->d_name) == 1) {
-			snprintf(out, n, "%s", de->d_name);
-			found = 1;
-		}
+	while (d != NULL && found < MAX_CANDIDATES && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] != '.' &&
+		    sesame_scope_hint_matches(key, t, "service", de->d_name) == 1)
+			snprintf(names[found++], 256, "%s", de->d_name);
 	}
 	if (d != NULL)
 		closedir(d);
@@ -127,30 +127,50 @@ static void print_inspection_json(const struct sesame_attempt *a, enum sesame_re
 	puts("}");
 }
 
+/* One non-consuming attempt as the module on this host would run it. */
+static enum sesame_reason attempt_as(struct sesame_config *cfg, struct sesame_attempt *a,
+				     const char *service, const char *host, const char *input,
+				     size_t n)
+{
+	sesame_attempt_init(a, cfg);
+	a->ctx.now = (int64_t)time(NULL);
+	a->ctx.service = service;
+	a->ctx.host = host;
+	return sesame_attempt_run(a, input, n);
+}
+
 /* Run a non-consuming attempt on the operand, as the module would see it
- * on this host (service from -s or found by hint, host from -H or ours). */
+ * on this host: service from -s, or each of this host's services whose
+ * hint matches until one is not refused for its service; host from -H or
+ * ours. */
 static enum sesame_reason examine(const struct cli_options *o, const char *arg,
 				  struct sesame_config *cfg, struct sesame_attempt *a,
 				  char *svc, char *host)
 {
-	char input[INPUT_MAX];
+	char input[INPUT_MAX], names[MAX_CANDIDATES][256];
+	struct sesame_token t;
+	size_t count = 0;
 	long n;
 	enum sesame_reason r = SESAME_MALFORMED;
 
 	n = cli_read_input(arg, input, sizeof(input));
-	sesame_attempt_init(a, cfg);
-	a->ctx.now = (int64_t)time(NULL);
-	a->ctx.service = o->service;
 	snprintf(host, 256, "%s", o->host ? o->host : "");
 	if (o->host == NULL)
 		cli_hostname(host, 256);
-	a->ctx.host = host;
-	if (n >= 0 && o->service == NULL &&
-	    sesame_token_parse(input, (size_t)n, cfg->param, &a->token) == 0 &&
-	    (a->token.flags & SESAME_FLAG_SERVICE) && find_service(cfg, &a->token, svc, 256))
-		a->ctx.service = svc;
-	if (n >= 0)
-		r = sesame_attempt_run(a, input, (size_t)n);
+	sesame_attempt_init(a, cfg);
+	if (n < 0)
+		goto out;
+	if (o->service == NULL && sesame_token_parse(input, (size_t)n, cfg->param, &t) == 0 &&
+	    (t.flags & SESAME_FLAG_SERVICE))
+		count = service_candidates(cfg, &t, names);
+	for (size_t i = 0; i < count; i++) {
+		memcpy(svc, names[i], sizeof(names[i]));
+		r = attempt_as(cfg, a, svc, host, input, (size_t)n);
+		if (r != SESAME_WRONG_SERVICE && r != SESAME_BAD_SIGNATURE)
+			goto out;
+	}
+	r = attempt_as(cfg, a, o->service, host, input, (size_t)n);
+out:
 	sesame_wipe(input, sizeof(input));
 	return r;
 }
