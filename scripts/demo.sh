@@ -46,7 +46,10 @@ step sesame-mint --keygen
 wrapped "$mint" -c "$sb/sesame.conf" --keygen
 
 step sesame-mint --link --qr utf8 demo
-link=$(wrapped "$mint" -c "$sb/sesame.conf" --link --qr utf8 demo | tee /dev/stderr | tail -n 1)
+# (Not `tee /dev/stderr`: when stderr is a log file, that reopens and truncates it.)
+minted=$(wrapped "$mint" -c "$sb/sesame.conf" --link --qr utf8 demo)
+printf '%s\n' "$minted"
+link=$(printf '%s\n' "$minted" | tail -n 1)
 
 step sesame-mint --inspect "'$link'"
 wrapped "$mint" -c "$sb/sesame.conf" --inspect "$link"
