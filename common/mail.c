@@ -270,7 +270,7 @@ static void compose_body(struct mail_buf *b, const struct sesame_mail *m, const 
 	human_duration(m->expires - m->now, valid, sizeof(valid));
 	buf_printf(b, "Here is a login %s for the account %s on %s:\n\n", what, m->user, m->host);
 	buf_printf(b, "%s\n\n", m->link);
-	buf_printf(b, "Paste it at the password prompt when you log in to %s.\n\n", m->host);
+	buf_printf(b, "Paste it at the login prompt when you log in to %s.\n\n", m->host);
 	buf_printf(b, "It is valid for %s, until %s (%s).\n", valid, iso, human);
 	if (m->uses == 0)
 		buf_printf(b, "It can be used any number of times until then.\n\n");

@@ -15,6 +15,13 @@
 
 load e2e_helpers
 
+# A PAM service name of this suite's own. pam_wrapper 1.1.4 picks its
+# /tmp/pam.X copy of the service files by lstat() then mkdir(), and goes
+# on when mkdir() fails: two processes starting together can share one
+# copy, the last to copy winning. Under the name e2e.bats uses, a login
+# here then ran e2e.bats's stack (no `mail`) when both suites ran at once.
+SSHD_SERVICE=sesame-e2e-mail-sshd
+
 URL_PREFIX='https://login.example.com/sesame#'
 MAIL_FROM=sesame@test.example
 NOTICE='If this account has a mail address, a login link is on its way. Paste it here.'
