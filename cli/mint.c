@@ -283,7 +283,8 @@ static int send_mail(const struct cli_options *o, const struct sesame_config *cf
 		cli_error("%s", err.msg);
 		return -1;
 	}
-	r = sesame_mail_send(cfg->sendmail, msg, MAIL_TIMEOUT_SEC, &err);
+	r = sesame_mail_send(cfg->sendmail, cfg->mail_from[0] != '\0' ? cfg->mail_from : NULL, msg,
+			     MAIL_TIMEOUT_SEC, &err);
 	sesame_free_str(msg);
 	if (r != 0)
 		cli_error("mail to %s not sent: %s", o->mail, err.msg);

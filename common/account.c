@@ -1,7 +1,8 @@
-/* Accounts through NSS. passwd and group use the reentrant *_r calls (the
- * module lives in long-running daemons); the shadow entry uses getspnam()
- * because that is the call nss_wrapper can stand in for in tests (it does
- * not wrap getspnam_r). */
+/* Accounts through NSS, with the reentrant *_r calls only: the module
+ * lives in long-running, multi-threaded daemons, where getpwnam() or
+ * getspnam() would hand every thread the same static buffer. (Tests under
+ * nss_wrapper, which does not wrap getspnam_r, preload a small shim:
+ * tests/e2e/getspnam_r_shim.c.) */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -25,17 +26,55 @@ static enum sesame_reason copy_passwd(const struct passwd *pw, struct sesame_acc
 	return SESAME_OK;
 }
 
-static enum sesame_reason read_shadow(struct sesame_account *acct)
+/* The shadow entry of name into sp (strings in *buf): 0, ENOENT when
+ * there is none, or another errno. */
+static int find_shadow(const char *name, struct spwd *sp, char **buf, size_t *size)
 {
-	struct spwd *sp = getspnam(acct->name);
+	struct spwd *found = NULL;
+	int e;
 
-	if (sp == NULL || sp->sp_pwdp == NULL)
-		return SESAME_SHADOW_UNAVAILABLE;
-	/* libc's (or an NSS module's cached) copy is not ours to wipe: doing
-	 * so breaks later lookups in the same process. Our copy is wiped by
-	 * sesame_account_clear(). */
-	acct->pwhash = strdup(sp->sp_pwdp);
-	return acct->pwhash != NULL ? SESAME_OK : SESAME_SYSTEM_ERROR;
+	for (*size = NSS_BUF_START;; *size *= 2) {
+		char *bigger = realloc(*buf, *size);
+		if (bigger == NULL)
+			return ENOMEM;
+		*buf = bigger;
+		e = getspnam_r(name, sp, *buf, *size, &found);
+		if (e != ERANGE || *size >= NSS_BUF_MAX)
+			break;
+	}
+	if (e == 0 && found == NULL)
+		e = ENOENT;
+	return e == 0 && sp->sp_pwdp == NULL ? ENOENT : e;
+}
+
+/* The hash the tag binds to is the field without a lock's '!'s
+ * (shadow_state.h). Without need_shadow, a missing or unreadable entry is no
+ * error: the account's state is then unread and not checked. */
+static enum sesame_reason read_shadow(struct sesame_account *acct, int need_shadow)
+{
+	struct spwd sp;
+	char *buf = NULL;
+	size_t size = 0, lock = 0;
+	enum sesame_reason r = need_shadow ? SESAME_SHADOW_UNAVAILABLE : SESAME_OK;
+	int e = find_shadow(acct->name, &sp, &buf, &size);
+
+	if (e == ENOMEM)
+		r = SESAME_SYSTEM_ERROR;
+	if (e != 0)
+		goto out;
+	acct->shadow = sesame_shadow_classify(sp.sp_pwdp, -1, 0, &lock);
+	acct->expire_days = sp.sp_expire;
+	acct->pwhash = strdup(sp.sp_pwdp + lock);
+	r = acct->pwhash != NULL ? SESAME_OK : SESAME_SYSTEM_ERROR;
+out:
+	if (buf != NULL) {
+		/* realloc may have moved the hash and left copies: the last
+		 * buffer is what getspnam_r filled. */
+		sesame_wipe(buf, size);
+		free(buf);
+	}
+	sesame_wipe(&sp, sizeof(sp));
+	return r;
 }
 
 /* by_name when name != NULL, else by uid. */
@@ -65,8 +104,8 @@ static enum sesame_reason lookup(const char *name, uint32_t uid, int need_shadow
 		goto out;
 	}
 	r = copy_passwd(found, acct);
-	if (r == SESAME_OK && need_shadow)
-		r = read_shadow(acct);
+	if (r == SESAME_OK)
+		r = read_shadow(acct, need_shadow);
 out:
 	free(buf);
 	/* Without its shadow entry the account is still known by name: keep
@@ -124,6 +163,15 @@ int sesame_account_in_group(const struct sesame_account *acct, const char *group
 out:
 	free(buf);
 	return r;
+}
+
+enum sesame_reason sesame_account_usable(const struct sesame_account *acct, int64_t now)
+{
+	if (acct->shadow == SESAME_SHADOW_UNREAD)
+		return SESAME_OK;
+	if (sesame_shadow_expired(acct->expire_days, now))
+		return SESAME_ACCOUNT_EXPIRED;
+	return acct->shadow == SESAME_SHADOW_LOCKED ? SESAME_ACCOUNT_LOCKED : SESAME_OK;
 }
 
 void sesame_account_clear(struct sesame_account *acct)

@@ -30,6 +30,7 @@ void sesame_config_defaults(struct sesame_config *cfg)
 	cfg->mail_max_age = 10 * 60;
 	cfg->mail_interval = 60;
 	cfg->mail_per_hour = 5;
+	cfg->mail_account_per_hour = 20;
 }
 
 static int printable_ascii(const char *s, int allow_space)
@@ -196,12 +197,13 @@ static int set_interval(int64_t *dst, const char *value, struct sesame_err *err)
 	return 0;
 }
 
-static int set_per_hour(unsigned *dst, const char *value, struct sesame_err *err)
+static int set_per_hour(unsigned *dst, const char *value, const char *key,
+			struct sesame_err *err)
 {
 	unsigned long n;
 
 	if (sesame_parse_uint(value, 1, 1000, &n) != 0) {
-		sesame_err_set(err, "mail_per_hour: expected a number from 1 to 1000");
+		sesame_err_set(err, "%s: expected a number from 1 to 1000", key);
 		return -1;
 	}
 	*dst = (unsigned)n;
@@ -210,8 +212,8 @@ static int set_per_hour(unsigned *dst, const char *value, struct sesame_err *err
 
 static const char *const config_keys[] = {
 	"key_file", "state_dir", "max_age", "max_age_limit", "bind_password", "url",
-	"param", "allow_root", "group", "sendmail", "mail_from", "mail", "mail_to",
-	"mail_max_age", "mail_interval", "mail_per_hour", NULL,
+	"param", "allow_root", "group", "sendmail", "mail_from", "key_shared", "mail", "mail_to",
+	"mail_max_age", "mail_interval", "mail_per_hour", "mail_account_per_hour", NULL,
 };
 
 const char *const *sesame_config_keys(void)
@@ -252,6 +254,8 @@ static int set_known(struct sesame_config *cfg, const char *key, const char *val
 		return set_sendmail(cfg->sendmail, sizeof(cfg->sendmail), value, err);
 	if (!strcmp(key, "mail_from"))
 		return set_mail_from(cfg->mail_from, sizeof(cfg->mail_from), value, err);
+	if (!strcmp(key, "key_shared"))
+		return set_bool(&cfg->key_shared, value, key, err);
 	if (!strcmp(key, "mail"))
 		return set_bool(&cfg->mail, value, key, err);
 	if (!strcmp(key, "mail_to"))
@@ -260,7 +264,9 @@ static int set_known(struct sesame_config *cfg, const char *key, const char *val
 		return set_duration(&cfg->mail_max_age, value, key, err);
 	if (!strcmp(key, "mail_interval"))
 		return set_interval(&cfg->mail_interval, value, err);
-	return set_per_hour(&cfg->mail_per_hour, value, err);
+	if (!strcmp(key, "mail_account_per_hour"))
+		return set_per_hour(&cfg->mail_account_per_hour, value, key, err);
+	return set_per_hour(&cfg->mail_per_hour, value, key, err);
 }
 
 enum sesame_config_result sesame_config_set(struct sesame_config *cfg, const char *key,

@@ -28,12 +28,18 @@ struct sesame_config {
 	char group[SESAME_NAME_MAX];  /* "" = everyone */
 	char sendmail[SESAME_URL_MAX];
 	char mail_from[SESAME_NAME_MAX]; /* "" = root@<host name> */
+	/* The key file is copied to other hosts: a limited-use token that is
+	 * not host-scoped gets its uses once per host (sesame-mint warns). */
+	int key_shared;
 	/* pam_sesame's login by email: an empty reply at the prompt mails a link */
 	int mail;
 	char mail_to[SESAME_PATH_MAX];   /* "%u@domain" template, or a map file path */
 	int64_t mail_max_age;            /* lifetime of mailed tokens */
-	int64_t mail_interval;           /* at most one mail per account per interval */
+	/* Rate limits per (account, source): the source is the remote host
+	 * (an IPv6 address by its /64) or, for local services, the uid asking. */
+	int64_t mail_interval;           /* at most one mail per interval */
 	unsigned mail_per_hour;          /* and at most this many per hour */
+	unsigned mail_account_per_hour;  /* and per account, all sources, per hour */
 };
 
 void sesame_config_defaults(struct sesame_config *cfg);

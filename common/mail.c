@@ -1,12 +1,14 @@
 /* The login-link mail: strict address checks, an RFC 5322 message with
  * nothing a user or host name can smuggle into its headers, and a
  * sendmail child that can neither hang the caller nor write into a PAM
- * conversation or a terminal. */
+ * conversation or a terminal, and that runs with root's ids only and a
+ * fixed environment, whoever called su or sudo. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +29,10 @@
 #define MAIL_NAME_MAX 256  /* user and host names in Subject and body */
 #define MAIL_LINK_MAX 990  /* the link line stays under RFC 5322's 998 */
 #define MAIL_ARGS_MAX 32
+#define MAIL_EXTRA_ARGS 2 /* "-f" sender */
+/* Nothing from the caller's environment: under su or sudo it is the
+ * invoking user's (HOME, PATH, a MAILRC or LD_ variables). */
+#define MAIL_CHILD_PATH "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
 #define MAIL_TIMEOUT_MAX 3600
 
 /* ---- addresses ---- */
@@ -343,10 +349,11 @@ out:
 
 struct mail_command {
 	char *copy; /* command split in place */
-	char *argv[MAIL_ARGS_MAX + 1];
+	char *argv[MAIL_ARGS_MAX + MAIL_EXTRA_ARGS + 1];
 };
 
-static int split_command(const char *command, struct mail_command *c, struct sesame_err *err)
+static int split_command(const char *command, const char *sender, struct mail_command *c,
+			 struct sesame_err *err)
 {
 	char *word, *save = NULL;
 	int n = 0;
@@ -372,6 +379,19 @@ static int split_command(const char *command, struct mail_command *c, struct ses
 	if (c->argv[0][0] != '/') {
 		sesame_err_set(err, "sendmail command %s: not an absolute path", c->argv[0]);
 		return -1;
+	}
+	if (sender != NULL && !sesame_mail_address_ok(sender)) {
+		sesame_err_set(err, "sendmail command %s: the sender is not a plain address",
+			       c->argv[0]);
+		return -1;
+	}
+	/* The envelope sender, last, where sendmail, Postfix, Exim and msmtp
+	 * all read it (a wrapper such as env(1) in front sees it too late to
+	 * take it for its own option). An address never starts with '-'. */
+	if (sender != NULL) {
+		c->argv[n++] = (char *)"-f";
+		c->argv[n++] = (char *)sender;
+		c->argv[n] = NULL;
 	}
 	return 0;
 }
@@ -419,8 +439,10 @@ static int pipe_above_stdio(int fds[2])
 }
 
 /* What the child reports when it cannot get as far as exec. */
+enum exec_stage { STAGE_DESCRIPTORS, STAGE_CREDENTIALS, STAGE_EXEC };
+
 struct exec_failure {
-	int stage; /* 0: setting up descriptors, 1: execv */
+	int stage; /* enum exec_stage */
 	int error;
 };
 
@@ -436,20 +458,46 @@ static void close_from(unsigned lo, unsigned hi, long max_fd)
 		close((int)fd);
 }
 
+/* Root's ids and nothing else: under su or sudo the real uid (and
+ * groups) are the invoking user's, and /bin/sh or Postfix's sendmail
+ * would drop to the real uid, making that user the envelope sender of
+ * someone else's login link. As pam_unix does before unix_chkpwd. A
+ * caller that is not root cannot drop its groups, nor has any to hide. */
+static int child_take_effective_ids(void)
+{
+	uid_t euid = geteuid();
+	gid_t egid = getegid();
+
+	if (setgroups(0, NULL) != 0 && (euid == 0 || errno != EPERM))
+		return -1;
+	if (setresgid(egid, egid, egid) != 0 || setresuid(euid, euid, euid) != 0)
+		return -1;
+	return 0;
+}
+
+/* Ignored signals and the mask survive exec: give sendmail defaults. */
+static void child_default_signals(void)
+{
+	struct sigaction dfl;
+	sigset_t none;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	for (int sig = 1; sig < NSIG; sig++)
+		(void)sigaction(sig, &dfl, NULL); /* SIGKILL, SIGSTOP, libc's own: refused */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 /* In the child, between fork and exec: async-signal-safe calls only. */
 static _Noreturn void child_exec(char *const argv[], int in_fd, int report_fd, long max_fd)
 {
-	struct exec_failure f = {0, 0};
-	struct sigaction dfl;
-	sigset_t none;
+	static char *const env[] = {(char *)MAIL_CHILD_PATH, NULL};
+	struct exec_failure f = {STAGE_DESCRIPTORS, 0};
 	int null_fd;
 
-	/* Ignored signals and the mask survive exec: give sendmail defaults. */
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	sigaction(SIGPIPE, &dfl, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	child_default_signals();
 	if (dup2(in_fd, STDIN_FILENO) < 0 || (null_fd = open("/dev/null", O_RDWR)) < 0 ||
 	    dup2(null_fd, STDOUT_FILENO) < 0 || dup2(null_fd, STDERR_FILENO) < 0) {
 		f.error = errno;
@@ -457,8 +505,13 @@ static _Noreturn void child_exec(char *const argv[], int in_fd, int report_fd, l
 	}
 	close_from(STDERR_FILENO + 1, (unsigned)report_fd - 1, max_fd);
 	close_from((unsigned)report_fd + 1, ~0U, max_fd);
-	f.stage = 1;
-	execv(argv[0], argv);
+	f.stage = STAGE_CREDENTIALS;
+	if (child_take_effective_ids() != 0) {
+		f.error = errno;
+		goto fail;
+	}
+	f.stage = STAGE_EXEC;
+	execve(argv[0], argv, env);
 	f.error = errno;
 fail:
 	if (write(report_fd, &f, sizeof(f)) < 0) {
@@ -532,7 +585,10 @@ static int await_exec(struct mail_child *ch, const char *name, int64_t deadline,
 		sesame_err_set(err, "sendmail command %s: cannot start", name);
 	else
 		sesame_err_set(err, "sendmail command %s: cannot %s: %s", name,
-			       f.stage ? "execute" : "set up descriptors", strerror(f.error));
+			       f.stage == STAGE_EXEC	      ? "execute"
+			       : f.stage == STAGE_CREDENTIALS ? "take root's ids"
+							      : "set up descriptors",
+			       strerror(f.error));
 	return -1;
 }
 
@@ -643,8 +699,8 @@ static int borrow_sigchld(struct sigaction *saved)
 	return sigaction(SIGCHLD, &dfl, NULL) == 0;
 }
 
-int sesame_mail_send(const char *command, const char *message, int timeout_sec,
-		     struct sesame_err *err)
+int sesame_mail_send(const char *command, const char *sender, const char *message,
+		     int timeout_sec, struct sesame_err *err)
 {
 	struct mail_command c = {NULL, {NULL}};
 	struct mail_child ch = {-1, -1, -1};
@@ -652,7 +708,7 @@ int sesame_mail_send(const char *command, const char *message, int timeout_sec,
 	int borrowed = 0, started, status = 0, reaped, write_errno = 0, r = -1;
 	int64_t deadline;
 
-	if (split_command(command, &c, err) != 0)
+	if (split_command(command, sender, &c, err) != 0)
 		goto out;
 	if (message == NULL || timeout_sec <= 0 || timeout_sec > MAIL_TIMEOUT_MAX) {
 		sesame_err_set(err, "sendmail command %s: no message or a timeout outside 1-%d s",

@@ -30,9 +30,13 @@ struct sesame_mail {
 char *sesame_mail_compose(const struct sesame_mail *m, struct sesame_err *err);
 
 /* Run the sendmail command (split on blanks, no shell) with the message
- * on stdin; wait at most timeout_sec, killing it after. 0 when it exited
+ * on stdin, and "-f sender" after its words when sender is not NULL; wait
+ * at most timeout_sec, killing it after. The child runs with real, saved
+ * and effective uid and gid set to the caller's effective ones, no
+ * supplementary groups (when root), default signal dispositions, an
+ * empty signal mask and an environment of PATH alone. 0 when it exited
  * 0, else -1 with err naming the command and how it failed. */
-int sesame_mail_send(const char *command, const char *message, int timeout_sec,
-		     struct sesame_err *err);
+int sesame_mail_send(const char *command, const char *sender, const char *message,
+		     int timeout_sec, struct sesame_err *err);
 
 #endif

@@ -1,8 +1,11 @@
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "account.h"
 #include "keys.h"
@@ -21,6 +24,8 @@ const char *sesame_maillink_outcome_name(enum sesame_maillink_outcome o)
 	case SESAME_MAILLINK_NO_ADDRESS: return "no address";
 	case SESAME_MAILLINK_NOT_ALLOWED: return "user not allowed";
 	case SESAME_MAILLINK_RATE_LIMITED: return "rate limited";
+	case SESAME_MAILLINK_LOCKED: return "account locked";
+	case SESAME_MAILLINK_EXPIRED: return "account expired";
 	default: return "failed";
 	}
 }
@@ -51,7 +56,10 @@ static int expand_template(const char *tmpl, const char *user, char *out, size_t
 /* "user address" lines; '#' comments. Returns 1 found, 0 not. */
 static int map_lookup(char *text, const char *user, char *out, size_t n)
 {
-	for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+	char *save = NULL;
+
+	for (char *line = strtok_r(text, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
 		char *name = line + strspn(line, " \t"), *addr, *end;
 		if (*name == '#' || *name == '\0')
 			continue;
@@ -124,22 +132,30 @@ static int mint_for(struct sesame_maillink *ml, const struct sesame_account *acc
 	return 0;
 }
 
-static char *compose(struct sesame_maillink *ml, const char *to, const struct sesame_token *t,
-		     const char *text)
+/* mail_from, else root@<host>: the From: header. */
+static void sender(const struct sesame_maillink *ml, char *from, size_t n)
+{
+	if (ml->cfg->mail_from[0] != '\0')
+		snprintf(from, n, "%s", ml->cfg->mail_from);
+	else
+		snprintf(from, n, "root@%.240s", ml->host);
+}
+
+/* The mail names the account as NSS spells it (acct->name), not as it was
+ * typed at the prompt: a case-insensitive directory accepts "ALICE". */
+static char *compose(struct sesame_maillink *ml, const struct sesame_account *acct,
+		     const char *to, const struct sesame_token *t, const char *text)
 {
 	char from[SESAME_NAME_MAX + 8], *link = NULL, *msg;
 	struct sesame_mail m;
 
-	if (ml->cfg->mail_from[0] != '\0')
-		snprintf(from, sizeof(from), "%s", ml->cfg->mail_from);
-	else
-		snprintf(from, sizeof(from), "root@%.240s", ml->host);
+	sender(ml, from, sizeof(from));
 	if (ml->cfg->url[0] != '\0')
 		link = sesame_link_build(ml->cfg->url, ml->cfg->param, text);
 	memset(&m, 0, sizeof(m));
 	m.from = from;
 	m.to = to;
-	m.user = ml->user;
+	m.user = acct->name;
 	m.host = ml->host;
 	m.link = link ? link : text;
 	m.now = ml->now;
@@ -152,6 +168,7 @@ static char *compose(struct sesame_maillink *ml, const char *to, const struct se
 
 static void deliver(struct sesame_maillink *ml, const struct sesame_account *acct, const char *to)
 {
+	const char *envelope = ml->cfg->mail_from[0] != '\0' ? ml->cfg->mail_from : NULL;
 	struct sesame_token t;
 	char text[SESAME_TOKEN_TEXT_SIZE] = "";
 	char *msg = NULL;
@@ -159,13 +176,56 @@ static void deliver(struct sesame_maillink *ml, const struct sesame_account *acc
 	ml->outcome = SESAME_MAILLINK_FAILED;
 	if (mint_for(ml, acct, &t, text) != 0)
 		goto out;
-	msg = compose(ml, to, &t, text);
-	if (msg != NULL && sesame_mail_send(ml->cfg->sendmail, msg, ml->timeout_sec, &ml->err) == 0)
+	msg = compose(ml, acct, to, &t, text);
+	/* With mail_from unset, sendmail, now running as root, names root. */
+	if (msg != NULL &&
+	    sesame_mail_send(ml->cfg->sendmail, envelope, msg, ml->timeout_sec, &ml->err) == 0)
 		ml->outcome = SESAME_MAILLINK_SENT;
 out:
 	sesame_free_str(msg);
 	sesame_wipe(text, sizeof(text));
 	sesame_wipe(&t, sizeof(t));
+}
+
+/* "rhost" || 0 || the remote host, or "rhost/64" || 0 || the first 8
+ * bytes of an IPv6 address (a site gets a /64 and picks any address in
+ * it), or "uid" || 0 || the requesting uid for local services; hashed to
+ * SESAME_MAIL_SOURCE_LEN bytes. An IPv4-mapped address counts as IPv4. */
+int sesame_maillink_source(const char *rhost, uint32_t ruid,
+			   uint8_t out[SESAME_MAIL_SOURCE_LEN])
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	struct in6_addr v6;
+	char addr[INET6_ADDRSTRLEN + 1], uid_text[16];
+	const char *label = "uid", *data = uid_text;
+	size_t len;
+	unsigned n = 0;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int ok;
+
+	snprintf(uid_text, sizeof(uid_text), "%u", (unsigned)ruid);
+	if (rhost != NULL && rhost[0] != '\0') {
+		label = "rhost";
+		data = rhost;
+		/* "fe80::1%eth0": the zone names our interface, not the peer */
+		snprintf(addr, sizeof(addr), "%.*s", (int)strcspn(rhost, "%"), rhost);
+		if (inet_pton(AF_INET6, addr, &v6) == 1 && IN6_IS_ADDR_V4MAPPED(&v6)) {
+			inet_ntop(AF_INET, v6.s6_addr + 12, addr, sizeof(addr));
+			data = addr;
+		} else if (inet_pton(AF_INET6, addr, &v6) == 1) {
+			label = "rhost/64";
+			data = (const char *)v6.s6_addr;
+		}
+	}
+	len = data == (const char *)v6.s6_addr ? 8 : strlen(data);
+	ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	     EVP_DigestUpdate(md, label, strlen(label) + 1) == 1 &&
+	     EVP_DigestUpdate(md, data, len) == 1 && EVP_DigestFinal_ex(md, digest, &n) == 1 &&
+	     n >= SESAME_MAIL_SOURCE_LEN;
+	EVP_MD_CTX_free(md);
+	if (ok)
+		memcpy(out, digest, SESAME_MAIL_SOURCE_LEN);
+	return ok ? 0 : -1;
 }
 
 /* Root and group policy, as the module applies it when the token comes back. */
@@ -179,16 +239,23 @@ static int allowed(const struct sesame_config *cfg, const struct sesame_account 
 static void rate_limit_then_deliver(struct sesame_maillink *ml, const struct sesame_account *acct,
 				    const char *to)
 {
+	const struct sesame_mail_limits lim = {
+		ml->cfg->mail_interval, ml->cfg->mail_per_hour, ml->cfg->mail_account_per_hour,
+	};
+	uint8_t source[SESAME_MAIL_SOURCE_LEN];
 	struct sesame_store st;
 	int r;
 
 	ml->outcome = SESAME_MAILLINK_FAILED;
+	if (sesame_maillink_source(ml->rhost, ml->ruid, source) != 0) {
+		sesame_err_set(&ml->err, "cannot name the request's source");
+		return;
+	}
 	if (sesame_store_open(&st, ml->cfg->state_dir, 0, &ml->err) != 0) {
 		sesame_store_close(&st);
 		return;
 	}
-	r = sesame_store_mail_allow(&st, acct->uid, ml->now, ml->cfg->mail_interval,
-				    ml->cfg->mail_per_hour, &ml->err);
+	r = sesame_store_mail_allow(&st, acct->uid, source, ml->now, &lim, &ml->err);
 	sesame_store_close(&st);
 	if (r > 0)
 		ml->outcome = SESAME_MAILLINK_RATE_LIMITED;
@@ -200,7 +267,7 @@ void sesame_maillink_send(struct sesame_maillink *ml)
 {
 	struct sesame_account acct;
 	char to[256];
-	enum sesame_reason r;
+	enum sesame_reason r, usable;
 	int found;
 
 	memset(&ml->err, 0, sizeof(ml->err));
@@ -215,10 +282,14 @@ void sesame_maillink_send(struct sesame_maillink *ml)
 		return;
 	}
 	found = sesame_maillink_address(ml->cfg->mail_to, acct.name, to, sizeof(to), &ml->err);
+	usable = sesame_account_usable(&acct, ml->now);
 	if (found < 0)
 		ml->outcome = SESAME_MAILLINK_FAILED;
 	else if (found > 0 && !allowed(ml->cfg, &acct))
 		ml->outcome = SESAME_MAILLINK_NOT_ALLOWED;
+	else if (found > 0 && usable != SESAME_OK)
+		ml->outcome = usable == SESAME_ACCOUNT_LOCKED ? SESAME_MAILLINK_LOCKED
+							      : SESAME_MAILLINK_EXPIRED;
 	else if (found > 0)
 		rate_limit_then_deliver(ml, &acct, to);
 	sesame_account_clear(&acct);

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "store.h"
 #include "token.h"
 
 enum sesame_maillink_outcome {
@@ -15,6 +16,8 @@ enum sesame_maillink_outcome {
 	SESAME_MAILLINK_NO_ADDRESS,   /* unknown account, or no address for it */
 	SESAME_MAILLINK_NOT_ALLOWED,  /* root without allow_root, or not in group */
 	SESAME_MAILLINK_RATE_LIMITED,
+	SESAME_MAILLINK_LOCKED,       /* shadow entry locked (usermod -L) */
+	SESAME_MAILLINK_EXPIRED,      /* shadow entry expired (usermod -e) */
 	SESAME_MAILLINK_FAILED,       /* store, key, shadow, mint or sendmail: see err */
 };
 
@@ -24,6 +27,8 @@ struct sesame_maillink {
 	const char *user;
 	const char *service; /* the token is scoped to this service ... */
 	const char *host;    /* ... and this host */
+	const char *rhost;   /* PAM_RHOST, or NULL for a local service ... */
+	uint32_t ruid;       /* ... where the real uid of the caller is the source */
 	int64_t now;
 	int timeout_sec;     /* for sendmail */
 	/* out */
@@ -35,10 +40,16 @@ struct sesame_maillink {
 /* Name of an outcome for logs: "sent", "no address", ... */
 const char *sesame_maillink_outcome_name(enum sesame_maillink_outcome o);
 
-/* Find the address, apply the rate limits (recorded in the store before
- * anything is sent), mint a one-use token scoped to service and host with
+/* Find the address, refuse locked and expired accounts, apply the rate
+ * limits (recorded in the store before anything is sent), mint a one-use token scoped to service and host with
  * lifetime mail_max_age, and send it. Sets ml->outcome. */
 void sesame_maillink_send(struct sesame_maillink *ml);
+
+/* Where a request comes from, for the rate limits: rhost (an IPv6
+ * address by its /64), or ruid when rhost is NULL or empty. Returns 0, or
+ * -1 on a crypto library failure. */
+int sesame_maillink_source(const char *rhost, uint32_t ruid,
+			   uint8_t out[SESAME_MAIL_SOURCE_LEN]);
 
 /* The address for user from mail_to (template or map file), into out.
  * Returns 1 found, 0 none, -1 error (err says why). */

@@ -14,12 +14,14 @@ enum sesame_reason {
 	SESAME_LIFETIME_TOO_LONG,  /* lifetime above max_age_limit */
 	SESAME_USER_UNKNOWN,       /* no account with the token's uid */
 	SESAME_WRONG_USER,         /* token is for another account than PAM_USER */
-	SESAME_PASSWORD_CHANGED,   /* account's shadow hash changed (or locked) */
+	SESAME_PASSWORD_CHANGED,   /* account's shadow hash changed */
 	SESAME_WRONG_SERVICE,
 	SESAME_WRONG_HOST,
 	SESAME_USED_UP,
 	SESAME_REVOKED,
 	SESAME_USER_NOT_ALLOWED,   /* root without allow_root, or not in group */
+	SESAME_ACCOUNT_LOCKED,     /* '!' before the shadow hash (usermod -L) */
+	SESAME_ACCOUNT_EXPIRED,    /* shadow sp_expire reached (usermod -e) */
 	SESAME_STORE_UNAVAILABLE,
 	SESAME_KEY_UNAVAILABLE,    /* key file missing or refused */
 	SESAME_SHADOW_UNAVAILABLE, /* no shadow entry to bind to */

@@ -17,10 +17,10 @@
  * Record: 32 bytes, integers little-endian
  *    0  1  type: 1 use, 2 revoke (uses/XYZ); 3 user revoke (revoked-users);
  *          4 login link mailed (mail-sent)
- *    1  6  token id (zero in type 3)
- *    7  1  reserved, zero
+ *    1  6  token id (zero in type 3); in type 4, bytes 0-5 of the source
+ *    7  1  reserved, zero; in type 4, byte 6 of the source
  *    8  4  uid
- *   12  4  reserved, zero
+ *   12  4  reserved, zero; in type 4, byte 12 is byte 7 of the source
  *   16  8  time, signed: the token's expiry (issued + lifetime) in types 1
  *          and 2, so gc knows when to drop it; the "issued at or before"
  *          time in type 3; when the mail was sent in type 4
@@ -86,6 +86,7 @@ enum record_type { REC_USE = 1, REC_REVOKE = 2, REC_USER_REVOKE = 3, REC_MAIL = 
 struct record {
 	uint8_t type;
 	uint8_t id[SESAME_ID_BYTES];
+	uint8_t source[SESAME_MAIL_SOURCE_LEN]; /* type 4 only */
 	uint32_t uid;
 	int64_t time; /* expiry (use, revoke) or issued-at-or-before (user revoke) */
 };
@@ -147,6 +148,10 @@ static void record_encode(const struct record *rec, uint8_t out[SESAME_STORE_REC
 	memset(out, 0, SESAME_STORE_RECORD);
 	out[0] = rec->type;
 	memcpy(out + 1, rec->id, SESAME_ID_BYTES);
+	if (rec->type == REC_MAIL) {
+		memcpy(out + 1, rec->source, 7);
+		out[12] = rec->source[7];
+	}
 	put_le32(out + 8, rec->uid);
 	put_le64(out + 16, (uint64_t)rec->time);
 	put_le32(out + 28, fnv1a32(out, 28));
@@ -169,12 +174,21 @@ static int record_decode(const uint8_t in[SESAME_STORE_RECORD], unsigned allowed
 		return -1;
 	if (in[0] > REC_MAIL || !(allowed_types & (1u << in[0])))
 		return -1;
-	if (in[7] != 0 || !all_zero(in + 12, 4) || !all_zero(in + 24, 4))
+	if (in[0] == REC_MAIL ? !all_zero(in + 13, 3)
+			      : in[7] != 0 || !all_zero(in + 12, 4))
 		return -1;
-	if ((in[0] == REC_USER_REVOKE || in[0] == REC_MAIL) && !all_zero(in + 1, SESAME_ID_BYTES))
+	if (!all_zero(in + 24, 4))
 		return -1;
+	if (in[0] == REC_USER_REVOKE && !all_zero(in + 1, SESAME_ID_BYTES))
+		return -1;
+	memset(rec, 0, sizeof(*rec));
 	rec->type = in[0];
-	memcpy(rec->id, in + 1, SESAME_ID_BYTES);
+	if (in[0] == REC_MAIL) {
+		memcpy(rec->source, in + 1, 7);
+		rec->source[7] = in[12];
+	} else {
+		memcpy(rec->id, in + 1, SESAME_ID_BYTES);
+	}
 	rec->uid = get_le32(in + 8);
 	rec->time = (int64_t)get_le64(in + 16);
 	return 0;
@@ -711,33 +725,44 @@ int sesame_store_user_revoked_before(struct sesame_store *st, uint32_t uid, int6
 	return r;
 }
 
-/* Mails recorded for uid within the last hour, and the latest one. */
-static void mail_tally(const struct store_file *sf, uint32_t uid, int64_t now, unsigned *recent,
-		       int64_t *latest)
+/* Mails recorded for uid within the last hour: all of them, those from
+ * source, and the latest from source. */
+struct mail_tally {
+	unsigned account, source;
+	int64_t latest;
+};
+
+static void mail_tally(const struct store_file *sf, uint32_t uid,
+		       const uint8_t source[SESAME_MAIL_SOURCE_LEN], int64_t now,
+		       struct mail_tally *t)
 {
 	struct record rec;
 
-	*recent = 0;
-	*latest = INT64_MIN;
+	t->account = t->source = 0;
+	t->latest = INT64_MIN;
 	for (size_t i = 0; i < sf->count; i++) {
 		if (record_decode(sf->data + i * SESAME_STORE_RECORD, TYPES_MAIL, &rec) != 0 ||
 		    rec.uid != uid)
 			continue;
 		if (rec.time > now - MAIL_WINDOW)
-			(*recent)++;
-		if (rec.time > *latest)
-			*latest = rec.time;
+			t->account++;
+		if (memcmp(rec.source, source, SESAME_MAIL_SOURCE_LEN) != 0)
+			continue;
+		if (rec.time > now - MAIL_WINDOW)
+			t->source++;
+		if (rec.time > t->latest)
+			t->latest = rec.time;
 	}
 }
 
-int sesame_store_mail_allow(struct sesame_store *st, uint32_t uid, int64_t now, int64_t interval,
-			    unsigned per_hour, struct sesame_err *err)
+int sesame_store_mail_allow(struct sesame_store *st, uint32_t uid,
+			    const uint8_t source[SESAME_MAIL_SOURCE_LEN], int64_t now,
+			    const struct sesame_mail_limits *lim, struct sesame_err *err)
 {
 	char path[DISPLAY_PATH_SIZE];
 	struct store_file sf;
 	struct record rec;
-	unsigned recent;
-	int64_t latest;
+	struct mail_tally t;
 	int r = -1;
 
 	store_file_init(&sf, -1, "", "");
@@ -749,14 +774,16 @@ int sesame_store_mail_allow(struct sesame_store *st, uint32_t uid, int64_t now, 
 	 * account cannot all see room for one more mail. */
 	if (store_file_read(&sf, LOCK_EX, 1, TYPES_MAIL, err) != 0)
 		goto out;
-	mail_tally(&sf, uid, now, &recent, &latest);
-	if (recent >= per_hour || (latest != INT64_MIN && now - latest < interval)) {
+	mail_tally(&sf, uid, source, now, &t);
+	if (t.account >= lim->per_account || t.source >= lim->per_source ||
+	    (t.latest != INT64_MIN && now - t.latest < lim->interval)) {
 		r = 1;
 		goto out;
 	}
 	memset(&rec, 0, sizeof(rec));
 	rec.type = REC_MAIL;
 	rec.uid = uid;
+	memcpy(rec.source, source, SESAME_MAIL_SOURCE_LEN);
 	rec.time = now;
 	r = store_file_append(st, &sf, &rec, err);
 out:

@@ -56,12 +56,26 @@ int sesame_store_revoke_user(struct sesame_store *st, uint32_t uid, int64_t befo
 int sesame_store_user_revoked_before(struct sesame_store *st, uint32_t uid, int64_t *before,
 				     struct sesame_err *err);
 
-/* Login-link mails (pam_sesame's `mail` option): may one more be sent to
- * uid at `now`, at most one per `interval` seconds and `per_hour` in the
- * last hour? If so, records it durably before returning 0. Returns 1 when
- * rate limited, -1 when the store is unavailable. */
-int sesame_store_mail_allow(struct sesame_store *st, uint32_t uid, int64_t now, int64_t interval,
-			    unsigned per_hour, struct sesame_err *err);
+#define SESAME_MAIL_SOURCE_LEN 8
+
+struct sesame_mail_limits {
+	int64_t interval;     /* at most one mail per (account, source) per interval seconds */
+	unsigned per_source;  /* at most this many per (account, source) in the last hour */
+	unsigned per_account; /* at most this many per account in the last hour, all sources */
+};
+
+/* May one more login link be mailed to uid at `now` for a request from
+ * `source` (SESAME_MAIL_SOURCE_LEN bytes naming where the request came from,
+ * computed by the caller: a digest of the rhost, an IPv6 rhost by its /64,
+ * or of the requesting uid for local services)? If so, records it durably
+ * (uid, source, now) before returning 0. Returns 1 when rate limited
+ * (either limit), -1 when the store is unavailable (err says why). The count
+ * and the append happen under one exclusive lock, so concurrent requests
+ * cannot all see room for one more. Records older than an hour are dropped
+ * by gc. */
+int sesame_store_mail_allow(struct sesame_store *st, uint32_t uid,
+			    const uint8_t source[SESAME_MAIL_SOURCE_LEN], int64_t now,
+			    const struct sesame_mail_limits *lim, struct sesame_err *err);
 
 struct sesame_gc_stats {
 	uint64_t kept;

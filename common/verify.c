@@ -3,7 +3,14 @@
  * tag   = HMAC(K, "sesame/v1/tag"   || bytes[0..23) || name || pwhash
  *                 || service || host)[0..12)
  * check = HMAC(K, "sesame/v1/check" || bytes[0..21) || name)[0..2)
- * hint  = HMAC(K, "sesame/v1/hint/" LABEL || 0 || value)[0]
+ * hint  = HMAC(K, "sesame/v2/hint/" LABEL || 0 || id || value)[0]
+ *
+ * The token id in the hint makes the hints of two tokens for the same
+ * service, host or password unrelated, so a collection of tokens cannot
+ * be grouped by them, nor show when a password changed. Tokens minted
+ * before carry "sesame/v1/hint/" LABEL || 0 || value hints; the tag
+ * covers the carried hint bytes whatever scheme made them, so those
+ * tokens still verify, and the diagnosis accepts a hint under either.
  *
  * Each variable-length part is length-prefixed, so no two inputs can run
  * together. The tag alone decides validity. The check and the hints only
@@ -94,17 +101,20 @@ out:
 	return ok;
 }
 
-static int hint(const struct sesame_key *key, const char *label, const char *value,
-		uint8_t *out)
+enum hint_scheme { HINT_V1, HINT_V2 };
+
+static int hint(const struct sesame_key *key, enum hint_scheme scheme, const char *label,
+		const uint8_t id[SESAME_ID_BYTES], const char *value, uint8_t *out)
 {
-	static const char prefix[] = "sesame/v1/hint/";
+	static const char v1[] = "sesame/v1/hint/", v2[] = "sesame/v2/hint/";
 	uint8_t mac[32];
 	struct part parts[] = {
-		{prefix, sizeof(prefix) - 1},
+		{scheme == HINT_V2 ? v2 : v1, sizeof(v2) - 1},
 		{label, strlen(label) + 1},
+		{id, scheme == HINT_V2 ? SESAME_ID_BYTES : 0},
 		{value, strlen(value)},
 	};
-	int ok = hmac_parts(key->key, parts, 3, mac);
+	int ok = hmac_parts(key->key, parts, 4, mac);
 
 	*out = mac[0];
 	sesame_wipe(mac, sizeof(mac));
@@ -130,16 +140,20 @@ static int compute_check(const struct sesame_key *key, const uint8_t bytes[SESAM
 }
 
 /* Length prefix for an optional part: 0xff..ff marks "absent", so an
- * absent scope and an empty string can never be confused. */
-static void optional_len(const char *s, size_t max, uint8_t len_be[2], struct part *p)
+ * absent scope and an empty string can never be confused. A value longer
+ * than max is never cut to fit: 0, and the MAC is not computed. */
+static int optional_len(const char *s, size_t max, uint8_t len_be[2], struct part *p)
 {
 	size_t n = s ? strlen(s) : 0;
-	uint16_t v = s ? (uint16_t)(n > max ? max : n) : 0xffff;
+	uint16_t v = s ? (uint16_t)n : 0xffff;
 
+	if (n > max)
+		return 0;
 	len_be[0] = (uint8_t)(v >> 8);
 	len_be[1] = (uint8_t)v;
 	p->p = s;
-	p->n = s ? (n > max ? max : n) : 0;
+	p->n = n;
+	return 1;
 }
 
 static int compute_tag(const struct sesame_key *key, const uint8_t bytes[SESAME_TOKEN_BYTES],
@@ -154,12 +168,13 @@ static int compute_tag(const struct sesame_key *key, const uint8_t bytes[SESAME_
 		{svc_len, 2},               {NULL, 0},                     {host_len, 2},
 		{NULL, 0},
 	};
-	int ok;
+	int ok = optional_len(pwhash, 0xfffe, pw_len, &parts[5]) &&
+		 optional_len(service, SCOPE_MAX, svc_len, &parts[7]) &&
+		 optional_len(host, SCOPE_MAX, host_len, &parts[9]) &&
+		 hmac_parts(key->key, parts, 10, mac);
 
-	optional_len(pwhash, 0xfffe, pw_len, &parts[5]);
-	optional_len(service, SCOPE_MAX, svc_len, &parts[7]);
-	optional_len(host, SCOPE_MAX, host_len, &parts[9]);
-	ok = hmac_parts(key->key, parts, 10, mac);
+	if (!ok)
+		sesame_wipe(mac, sizeof(mac));
 	memcpy(out, mac, SESAME_TAG_BYTES);
 	sesame_wipe(mac, sizeof(mac));
 	return ok;
@@ -193,11 +208,11 @@ static int fill_hints(const struct sesame_key *key, const struct sesame_account 
 	int ok = 1;
 
 	if (req->service != NULL)
-		ok &= hint(key, "service", req->service, &t->service_hint);
+		ok &= hint(key, HINT_V2, "service", t->id, req->service, &t->service_hint);
 	if (req->host != NULL)
-		ok &= hint(key, "host", req->host, &t->host_hint);
+		ok &= hint(key, HINT_V2, "host", t->id, req->host, &t->host_hint);
 	if (bind_password)
-		ok &= hint(key, "password", acct->pwhash, &t->password_hint);
+		ok &= hint(key, HINT_V2, "password", t->id, acct->pwhash, &t->password_hint);
 	return ok;
 }
 
@@ -276,26 +291,30 @@ out:
 	return r;
 }
 
-/* 1 when the hint of value matches, 0 when not, -1 on a crypto failure. */
-static int hint_matches(const struct sesame_key *key, const char *label, const char *value,
-			uint8_t carried)
+/* 1 when the hint of value matches under either scheme, 0 when not, -1
+ * on a crypto failure. Trying both halves nothing that matters: an 8-bit
+ * hint only names what changed after the check has shown the carried
+ * fields genuine, and the 96-bit tag alone decides validity. */
+static int hint_matches(const struct sesame_key *key, const struct sesame_token *t,
+			const char *label, const char *value, uint8_t carried)
 {
-	uint8_t h = 0;
+	uint8_t v2 = 0, v1 = 0;
 
 	if (value == NULL)
 		return 0;
-	if (!hint(key, label, value, &h))
+	if (!hint(key, HINT_V2, label, t->id, value, &v2) ||
+	    !hint(key, HINT_V1, label, t->id, value, &v1))
 		return -1;
-	return h == carried;
+	return v2 == carried || v1 == carried;
 }
 
 int sesame_scope_hint_matches(const struct sesame_key *key, const struct sesame_token *t,
 			      const char *label, const char *value)
 {
 	if (strcmp(label, "service") == 0 && (t->flags & SESAME_FLAG_SERVICE))
-		return hint_matches(key, label, value, t->service_hint);
+		return hint_matches(key, t, label, value, t->service_hint);
 	if (strcmp(label, "host") == 0 && (t->flags & SESAME_FLAG_HOST))
-		return hint_matches(key, label, value, t->host_hint);
+		return hint_matches(key, t, label, value, t->host_hint);
 	return 0;
 }
 
@@ -315,20 +334,21 @@ static enum sesame_reason diagnose(const struct sesame_key *key, const struct se
 	r = SESAME_BAD_SIGNATURE;
 	if (CRYPTO_memcmp(check, t->check, SESAME_CHECK_BYTES) != 0)
 		goto out;
-	m = (t->flags & SESAME_FLAG_SERVICE) ? hint_matches(key, "service", ctx->service,
+	m = (t->flags & SESAME_FLAG_SERVICE) ? hint_matches(key, t, "service", ctx->service,
 							    t->service_hint) : 1;
 	if (m != 1) {
 		r = m < 0 ? SESAME_SYSTEM_ERROR : SESAME_WRONG_SERVICE;
 		goto out;
 	}
-	m = (t->flags & SESAME_FLAG_HOST) ? hint_matches(key, "host", ctx->host, t->host_hint) : 1;
+	m = (t->flags & SESAME_FLAG_HOST) ? hint_matches(key, t, "host", ctx->host, t->host_hint)
+					   : 1;
 	if (m != 1) {
 		r = m < 0 ? SESAME_SYSTEM_ERROR : SESAME_WRONG_HOST;
 		goto out;
 	}
 	/* An unbound check (bind_password = no now) against a bound token,
 	 * or the other way round, is also a changed binding. */
-	m = bind_password ? hint_matches(key, "password", acct->pwhash, t->password_hint)
+	m = bind_password ? hint_matches(key, t, "password", acct->pwhash, t->password_hint)
 			  : t->password_hint == 0;
 	if (m != 1)
 		r = m < 0 ? SESAME_SYSTEM_ERROR : SESAME_PASSWORD_CHANGED;
@@ -372,6 +392,12 @@ enum sesame_reason sesame_check(const struct sesame_config *cfg, const struct se
 		return SESAME_UNKNOWN_KEY;
 	if (acct->uid != t->uid)
 		return SESAME_WRONG_USER;
+	/* A scope is at most SCOPE_MAX bytes: a longer service or host name
+	 * is not that scope, whatever its first SCOPE_MAX bytes say. */
+	if ((t->flags & SESAME_FLAG_SERVICE) && !sesame_scope_name_ok(ctx->service))
+		return SESAME_WRONG_SERVICE;
+	if ((t->flags & SESAME_FLAG_HOST) && !sesame_scope_name_ok(ctx->host))
+		return SESAME_WRONG_HOST;
 	if (cfg->bind_password && acct->pwhash == NULL)
 		return SESAME_SHADOW_UNAVAILABLE;
 	ok = sesame_tag_ok(key, t, acct, cfg->bind_password, ctx->service, ctx->host);
@@ -380,6 +406,8 @@ enum sesame_reason sesame_check(const struct sesame_config *cfg, const struct se
 	if (ok == 0)
 		return diagnose(key, t, acct, cfg->bind_password, ctx);
 	r = check_times(cfg, t, ctx->now);
+	if (r == SESAME_OK)
+		r = sesame_account_usable(acct, ctx->now);
 	if (r != SESAME_OK)
 		return r;
 	return check_policy(cfg, acct);

@@ -294,7 +294,7 @@ static void expect_send_error(const char *command, const char *message, int time
 {
 	struct sesame_err err = {""};
 
-	CHECK_EQ_INT(sesame_mail_send(command, message, timeout, &err), -1);
+	CHECK_EQ_INT(sesame_mail_send(command, NULL, message, timeout, &err), -1);
 	CHECK(strstr(err.msg, want) != NULL);
 	CHECK(strstr(err.msg, TOKEN) == NULL);
 	if (strstr(err.msg, want) == NULL)
@@ -310,7 +310,7 @@ static void test_send(const char *dir, const char *msg)
 
 	snprintf(out, sizeof(out), "%s/captured", dir);
 	snprintf(command, sizeof(command), "/usr/bin/tee  \t%s", out);
-	CHECK_EQ_INT(sesame_mail_send(command, msg, 10, &err), 0);
+	CHECK_EQ_INT(sesame_mail_send(command, NULL, msg, 10, &err), 0);
 	got = read_file(out);
 	CHECK(got != NULL && strcmp(got, msg) == 0);
 
@@ -375,16 +375,16 @@ static void test_send_children(const char *msg)
 		usleep(100 * 1000);
 		_exit(7);
 	}
-	CHECK_EQ_INT(sesame_mail_send("/usr/bin/tee /dev/null", msg, 10, &err), 0);
-	CHECK_EQ_INT(sesame_mail_send("/bin/false", msg, 10, &err), -1);
+	CHECK_EQ_INT(sesame_mail_send("/usr/bin/tee /dev/null", NULL, msg, 10, &err), 0);
+	CHECK_EQ_INT(sesame_mail_send("/bin/false", NULL, msg, 10, &err), -1);
 	CHECK_EQ_INT(waitpid(other, &status, 0), other);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 7);
 
 	memset(&ign, 0, sizeof(ign));
 	ign.sa_handler = SIG_IGN;
 	sigaction(SIGCHLD, &ign, NULL);
-	CHECK_EQ_INT(sesame_mail_send("/usr/bin/tee /dev/null", msg, 10, &err), 0);
-	CHECK_EQ_INT(sesame_mail_send("/bin/false", msg, 10, &err), -1);
+	CHECK_EQ_INT(sesame_mail_send("/usr/bin/tee /dev/null", NULL, msg, 10, &err), 0);
+	CHECK_EQ_INT(sesame_mail_send("/bin/false", NULL, msg, 10, &err), -1);
 	CHECK(strstr(err.msg, "exited with status 1") != NULL);
 	sigaction(SIGCHLD, NULL, &now);
 	CHECK(now.sa_handler == SIG_IGN);

@@ -1,5 +1,6 @@
 /* Login by email: address resolution and the store's rate limits. The
  * clock is a parameter, so the hour window is tested without waiting. */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -59,16 +60,129 @@ static void test_address(void)
 	CHECK(strstr(err.msg, "symbolic link") != NULL);
 }
 
-static int allow(const char *state, uint32_t uid, int64_t now, int64_t interval, unsigned per_hour)
+static const uint8_t source_a[SESAME_MAIL_SOURCE_LEN] = {'a'};
+static const uint8_t source_b[SESAME_MAIL_SOURCE_LEN] = {'b'};
+
+static int allow_from(const char *state, uint32_t uid, const uint8_t *source, int64_t now,
+		      int64_t interval, unsigned per_source, unsigned per_account)
 {
+	const struct sesame_mail_limits lim = {interval, per_source, per_account};
 	struct sesame_store st;
 	struct sesame_err err;
 	int r = -1;
 
 	if (sesame_store_open(&st, state, 0, &err) == 0)
-		r = sesame_store_mail_allow(&st, uid, now, interval, per_hour, &err);
+		r = sesame_store_mail_allow(&st, uid, source, now, &lim, &err);
 	sesame_store_close(&st);
 	return r;
+}
+
+static int allow(const char *state, uint32_t uid, int64_t now, int64_t interval, unsigned per_hour)
+{
+	return allow_from(state, uid, source_a, now, interval, per_hour, 1000);
+}
+
+/* One source using up its own limits leaves another source's alone; the
+ * per-account cap still holds over all sources. */
+static void test_rate_limits_per_source(void)
+{
+	char state[1100];
+	uint8_t src[SESAME_MAIL_SOURCE_LEN];
+
+	snprintf(state, sizeof(state), "%s/state3", dir);
+	CHECK(mkdir(state, 0700) == 0);
+	for (int i = 0; i < 5; i++)
+		CHECK_EQ_INT(allow_from(state, 1501, source_a, NOW + 60 * i, 60, 5, 8), 0);
+	CHECK_EQ_INT(allow_from(state, 1501, source_a, NOW + 300, 60, 5, 8), 1);
+	CHECK_EQ_INT(allow_from(state, 1501, source_b, NOW + 300, 60, 5, 8), 0);
+	CHECK_EQ_INT(allow_from(state, 1501, source_b, NOW + 330, 60, 5, 8), 1); /* interval */
+	CHECK_EQ_INT(allow_from(state, 1501, source_b, NOW + 360, 60, 5, 8), 0);
+	CHECK_EQ_INT(allow_from(state, 1501, source_b, NOW + 420, 60, 5, 8), 0);
+	/* 8 for the account in the hour: a third source gets nothing */
+	memset(src, 'c', sizeof(src));
+	CHECK_EQ_INT(allow_from(state, 1501, src, NOW + 480, 60, 5, 8), 1);
+	CHECK_EQ_INT(allow_from(state, 1502, src, NOW + 480, 60, 5, 8), 0);
+}
+
+static void source_of(const char *rhost, uint32_t ruid, uint8_t out[SESAME_MAIL_SOURCE_LEN])
+{
+	CHECK_EQ_INT(sesame_maillink_source(rhost, ruid, out), 0);
+}
+
+static int same_source(const char *rhost1, uint32_t uid1, const char *rhost2, uint32_t uid2)
+{
+	uint8_t a[SESAME_MAIL_SOURCE_LEN], b[SESAME_MAIL_SOURCE_LEN];
+
+	source_of(rhost1, uid1, a);
+	source_of(rhost2, uid2, b);
+	return memcmp(a, b, sizeof(a)) == 0;
+}
+
+static void test_sources(void)
+{
+	/* an IPv6 address counts by its /64 */
+	CHECK(same_source("2001:db8:1:2::1", 0, "2001:db8:1:2:ffff::9", 0));
+	CHECK(same_source("2001:db8:1:2::1", 0, "2001:db8:1:2::1%eth0", 0));
+	CHECK(!same_source("2001:db8:1:2::1", 0, "2001:db8:1:3::1", 0));
+	/* IPv4, as such or mapped, by the whole address */
+	CHECK(same_source("192.0.2.1", 0, "::ffff:192.0.2.1", 0));
+	CHECK(!same_source("192.0.2.1", 0, "192.0.2.2", 0));
+	CHECK(!same_source("host1.example", 0, "host2.example", 0));
+	/* local services: the uid asking, whatever PAM_RHOST is not */
+	CHECK(same_source(NULL, 1502, "", 1502));
+	CHECK(!same_source(NULL, 1502, NULL, 1501));
+	CHECK(!same_source(NULL, 0, "0", 7)); /* a uid never reads as a host */
+	CHECK(same_source("192.0.2.1", 1, "192.0.2.1", 2)); /* remote: the uid is sshd's */
+}
+
+/* The map is read with strtok_r: lookups in several threads at once each
+ * find their own user (strtok's one static cursor would mix them up). */
+struct map_thread {
+	const char *map;
+	const char *user, *want;
+	int wrong;
+};
+
+static void *map_lookups(void *arg)
+{
+	struct map_thread *mt = arg;
+	struct sesame_err err;
+	char out[256];
+
+	for (int i = 0; i < 2000; i++) {
+		if (sesame_maillink_address(mt->map, mt->user, out, sizeof(out), &err) != 1 ||
+		    strcmp(out, mt->want) != 0)
+			mt->wrong++;
+	}
+	return NULL;
+}
+
+static void test_map_threads(void)
+{
+	static const char *const users[] = {"u0", "u1", "u2", "u3"};
+	static const char *const addrs[] = {"u0@a.example", "u1@a.example", "u2@a.example",
+					    "u3@a.example"};
+	struct map_thread mt[4];
+	pthread_t th[4];
+	char map[1100], text[8192] = "";
+	int wrong = 0;
+
+	/* A long map, so that each lookup spends its time in the tokenizer. */
+	for (int i = 0; i < 150; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), "x%d x%d@b.example\n", i, i);
+	for (int i = 0; i < 4; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s %s\n", users[i],
+			 addrs[i]);
+	write_map(text, 0600, map, sizeof(map));
+	for (int i = 0; i < 4; i++) {
+		mt[i] = (struct map_thread){map, users[i], addrs[i], 0};
+		CHECK(pthread_create(&th[i], NULL, map_lookups, &mt[i]) == 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		wrong += mt[i].wrong;
+	}
+	CHECK_EQ_INT(wrong, 0);
 }
 
 static void test_rate_limits(void)
@@ -129,6 +243,9 @@ static void test_outcome_names(void)
 	CHECK(strcmp(sesame_maillink_outcome_name(SESAME_MAILLINK_RATE_LIMITED), "rate limited") ==
 	      0);
 	CHECK(strcmp(sesame_maillink_outcome_name(SESAME_MAILLINK_FAILED), "failed") == 0);
+	CHECK(strcmp(sesame_maillink_outcome_name(SESAME_MAILLINK_LOCKED), "account locked") == 0);
+	CHECK(strcmp(sesame_maillink_outcome_name(SESAME_MAILLINK_EXPIRED), "account expired") ==
+	      0);
 }
 
 int main(void)
@@ -136,6 +253,9 @@ int main(void)
 	snprintf(dir, sizeof(dir), "%s", test_tmpdir("maillink"));
 	test_address();
 	test_rate_limits();
+	test_rate_limits_per_source();
+	test_sources();
+	test_map_threads();
 	test_concurrent();
 	test_outcome_names();
 	test_rmtree(dir);

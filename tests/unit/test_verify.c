@@ -27,14 +27,24 @@ struct vector {
 	const char *text, *hex;
 };
 
-/* docs/token-format.md, "Golden vectors": keep both in step. */
+/* docs/token-format.md, "Golden vectors": keep both in step. Hints mix
+ * in the token id ("sesame/v2/hint/"). */
 static const struct vector vectors[] = {
+	{1, 900, 1, NULL, NULL, "SSM1040001EXD5AVJ003GG0T38N3MJJTC00074EP9QY464A6VJ3C3NSQPXTN",
+	 "01000005dd6955b900038401a1a2a3a4a5a60000391d64dfc431146dc86c1d737b7755"},
+	{1, 86400, 0, "sshd", "kiosk1", "SSM1R40001EXD5AVJ045M00A38N3MJJTCKSA77VM4818JDXMD446NE39PDNA",
+	 "c1000005dd6955b90085a000a1a2a3a4a5a64f2a39f7422028937b469086ab869b36aa"},
+	{0, 30, 5, NULL, NULL, "SSM1040001EXD5AVJ0003R2T38N3MJJTC00003VST18GC61MHHSBRBA4J3S8",
+	 "01000005dd6955b900001e05a1a2a3a4a5a6000000f79d0510618348c72bc2d4490f28"},
+};
+
+/* The same two tokens as minted before hints mixed in the token id
+ * ("sesame/v1/hint/"): still valid, and still diagnosed. */
+static const struct vector legacy_vectors[] = {
 	{1, 900, 1, NULL, NULL, "SSM1040001EXD5AVJ003GG0T38N3MJJTC000F5XK9J2QTDS8T1X1CKYVNWBT",
 	 "01000005dd6955b900038401a1a2a3a4a5a60000797b34c857d3728d07a164fdbaf17a"},
 	{1, 86400, 0, "sshd", "kiosk1", "SSM1R40001EXD5AVJ045M00A38N3MJJTD6T9F58MCTQGHY70QE43AAC8ZY8B",
 	 "c1000005dd6955b90085a000a1a2a3a4a5a69b497951466af08f8e0bb88352988ff90b"},
-	{0, 30, 5, NULL, NULL, "SSM1040001EXD5AVJ0003R2T38N3MJJTC00003VST18GC61MHHSBRBA4J3S8",
-	 "01000005dd6955b900001e05a1a2a3a4a5a6000000f79d0510618348c72bc2d4490f28"},
 };
 
 static void test_key(struct sesame_keyring *kr)
@@ -78,7 +88,7 @@ static void test_golden_vectors(void)
 		CHECK(strcmp(text, v->text) == 0);
 		CHECK(strcmp(hex, v->hex) == 0);
 		if (strcmp(text, v->text) != 0)
-			fprintf(stderr, "vector %zu: got %s\n", i + 1, text);
+			fprintf(stderr, "vector %zu: got %s %s\n", i + 1, text, hex);
 	}
 	sesame_account_clear(&a);
 }
@@ -105,6 +115,122 @@ static enum sesame_reason check_vector(size_t i, const struct sesame_config *cfg
 	if (sesame_token_parse(vectors[i].text, SESAME_TOKEN_TEXT_LEN, "sesame", &t) != 0)
 		return SESAME_MALFORMED;
 	return sesame_check(cfg, &kr, &t, a, &ctx);
+}
+
+static enum sesame_reason check_text(const char *text, const struct sesame_config *cfg,
+				     const struct sesame_account *a, const char *service,
+				     const char *host, int64_t now)
+{
+	struct sesame_keyring kr;
+	struct sesame_token t;
+	struct sesame_context ctx = {service, host, now};
+
+	test_key(&kr);
+	if (sesame_token_parse(text, SESAME_TOKEN_TEXT_LEN, "sesame", &t) != 0)
+		return SESAME_MALFORMED;
+	return sesame_check(cfg, &kr, &t, a, &ctx);
+}
+
+/* Two tokens of one account, service, host and password, differing only
+ * in their ids, carry unrelated hints; tokens minted with the old hints
+ * still verify and are still told apart by reason. */
+static void test_hints_per_token(void)
+{
+	struct sesame_config cfg = config(1);
+	struct sesame_keyring kr;
+	struct sesame_account a;
+	struct sesame_mint_request req = {NOW, 900, 1, "sshd", "kiosk1"};
+	int same_service = 0, same_host = 0, same_password = 0;
+	uint8_t id[SESAME_ID_BYTES] = {0};
+
+	test_key(&kr);
+	alice(&a, pw_hash);
+	for (int i = 0; i < 64; i++) {
+		struct sesame_token t1, t2;
+
+		id[0] = (uint8_t)i;
+		CHECK_EQ_INT(sesame_mint_with_id(&kr.keys[0], &a, 1, &req, id, &t1), SESAME_OK);
+		id[0] = (uint8_t)(i + 64);
+		CHECK_EQ_INT(sesame_mint_with_id(&kr.keys[0], &a, 1, &req, id, &t2), SESAME_OK);
+		same_service += t1.service_hint == t2.service_hint;
+		same_host += t1.host_hint == t2.host_hint;
+		same_password += t1.password_hint == t2.password_hint;
+	}
+	/* Without the id, all 64 pairs would match; with it, about 1 in 256. */
+	CHECK(same_service < 8 && same_host < 8 && same_password < 8);
+	CHECK_EQ_INT(check_text(legacy_vectors[0].text, &cfg, &a, "login", "h", NOW), SESAME_OK);
+	CHECK_EQ_INT(check_text(legacy_vectors[1].text, &cfg, &a, "sshd", "kiosk1", NOW), SESAME_OK);
+	CHECK_EQ_INT(check_text(legacy_vectors[1].text, &cfg, &a, "login", "kiosk1", NOW),
+		     SESAME_WRONG_SERVICE);
+	CHECK_EQ_INT(check_text(legacy_vectors[1].text, &cfg, &a, "sshd", "kiosk2", NOW),
+		     SESAME_WRONG_HOST);
+	sesame_account_clear(&a);
+	alice(&a, "$y$j9T$another$hash");
+	CHECK_EQ_INT(check_text(legacy_vectors[0].text, &cfg, &a, "login", "h", NOW),
+		     SESAME_PASSWORD_CHANGED);
+	sesame_account_clear(&a);
+}
+
+/* A scope is at most 255 bytes: a longer service or host name is not the
+ * scope its first 255 bytes spell (it used to be cut before hashing). */
+static void test_long_scope_names(void)
+{
+	struct sesame_config cfg = config(1);
+	struct sesame_keyring kr;
+	struct sesame_account a;
+	struct sesame_token t;
+	char name[300];
+	struct sesame_mint_request req = {NOW, 900, 1, name, name};
+	struct sesame_context ctx = {name, name, NOW};
+
+	test_key(&kr);
+	alice(&a, pw_hash);
+	memset(name, 'a', 255);
+	name[255] = '\0';
+	CHECK_EQ_INT(sesame_mint(&kr.keys[0], &a, 1, &req, &t), SESAME_OK);
+	CHECK_EQ_INT(sesame_check(&cfg, &kr, &t, &a, &ctx), SESAME_OK);
+	snprintf(name + 255, sizeof(name) - 255, "b");
+	CHECK_EQ_INT(sesame_check(&cfg, &kr, &t, &a, &ctx), SESAME_WRONG_SERVICE);
+	ctx.service = "aaa";
+	req.service = NULL;
+	CHECK_EQ_INT(sesame_mint(&kr.keys[0], &a, 1, &req, &t), SESAME_MALFORMED);
+	name[255] = '\0';
+	CHECK_EQ_INT(sesame_mint(&kr.keys[0], &a, 1, &req, &t), SESAME_OK);
+	snprintf(name + 255, sizeof(name) - 255, "b");
+	CHECK_EQ_INT(sesame_check(&cfg, &kr, &t, &a, &ctx), SESAME_WRONG_HOST);
+	sesame_account_clear(&a);
+}
+
+/* A locked or expired shadow entry refuses a genuine token, with its own
+ * reason, only after the tag (a forger learns nothing of the account). */
+static void test_account_state(void)
+{
+	struct sesame_config cfg = config(1);
+	struct sesame_account a;
+
+	alice(&a, pw_hash);
+	a.shadow = SESAME_SHADOW_PASSWORD;
+	a.expire_days = -1;
+	CHECK_EQ_INT(check_vector(0, &cfg, &a, "login", "h", NOW), SESAME_OK);
+	a.shadow = SESAME_SHADOW_LOCKED;
+	CHECK_EQ_INT(check_vector(0, &cfg, &a, "login", "h", NOW), SESAME_ACCOUNT_LOCKED);
+	CHECK_EQ_INT(check_vector(0, &cfg, &a, "login", "h", NOW + 900), SESAME_EXPIRED);
+	a.shadow = SESAME_SHADOW_NO_PASSWORD;
+	CHECK_EQ_INT(check_vector(0, &cfg, &a, "login", "h", NOW), SESAME_OK);
+	a.expire_days = NOW / 86400; /* expires today: already expired */
+	CHECK_EQ_INT(check_vector(0, &cfg, &a, "login", "h", NOW), SESAME_ACCOUNT_EXPIRED);
+	a.expire_days = NOW / 86400 + 1;
+	CHECK_EQ_INT(check_vector(0, &cfg, &a, "login", "h", NOW), SESAME_OK);
+	a.expire_days = 1;
+	a.shadow = SESAME_SHADOW_LOCKED;
+	CHECK_EQ_INT(check_vector(0, &cfg, &a, "login", "h", NOW), SESAME_ACCOUNT_EXPIRED);
+	sesame_account_clear(&a);
+	/* a forged token for a locked account: bad signature, not "locked" */
+	alice(&a, "$y$j9T$another$hash");
+	a.shadow = SESAME_SHADOW_LOCKED;
+	a.expire_days = -1;
+	CHECK_EQ_INT(check_vector(0, &cfg, &a, "login", "h", NOW), SESAME_PASSWORD_CHANGED);
+	sesame_account_clear(&a);
 }
 
 static void test_valid_and_times(void)
@@ -353,6 +479,9 @@ static void test_reason_names(void)
 int main(void)
 {
 	test_golden_vectors();
+	test_hints_per_token();
+	test_long_scope_names();
+	test_account_state();
 	test_valid_and_times();
 	test_password_binding();
 	test_scope();
