@@ -105,6 +105,22 @@ static void print_inspection(const struct sesame_attempt *a, enum sesame_reason 
 		    (t->flags & SESAME_FLAG_HOST) && r != SESAME_WRONG_HOST ? a->ctx.host : NULL);
 }
 
+/* A locked or expired account suspends its tokens; it does not end them:
+ * the tag binds to the hash behind the lock, so usermod -U (or a new
+ * expiry date) brings every outstanding token back. */
+static const char *suspension_note(enum sesame_reason r)
+{
+	if (r == SESAME_ACCOUNT_LOCKED)
+		return "the account is locked: this token is suspended, not dead, and works "
+		       "again if the account is unlocked (usermod -U); --revoke or "
+		       "--revoke-user ends it for good";
+	if (r == SESAME_ACCOUNT_EXPIRED)
+		return "the account has expired: this token is suspended, not dead, and works "
+		       "again if the expiry date is lifted (usermod -e ''); --revoke or "
+		       "--revoke-user ends it for good";
+	return NULL;
+}
+
 static void print_inspection_json(const struct sesame_attempt *a, enum sesame_reason r)
 {
 	const struct sesame_token *t = &a->token;
@@ -124,6 +140,8 @@ static void print_inspection_json(const struct sesame_attempt *a, enum sesame_re
 		       (t->flags & SESAME_FLAG_SERVICE) ? "true" : "false",
 		       (t->flags & SESAME_FLAG_HOST) ? "true" : "false");
 	}
+	if (suspension_note(r) != NULL)
+		printf(",\"suspended\":true");
 	puts("}");
 }
 
@@ -205,6 +223,8 @@ int cli_inspect(const struct cli_options *o)
 			printf("status:   valid\n");
 		else
 			printf("status:   invalid: %s\n", sesame_reason_name(r));
+		if (suspension_note(r) != NULL)
+			printf("note:     %s\n", suspension_note(r));
 	}
 	return exit_for(r, &a);
 }

@@ -31,6 +31,18 @@ static void minted_clear(struct minted *m)
 	sesame_wipe(m, sizeof(*m));
 }
 
+/* The store that counts uses is this host's own: with the key copied to
+ * other hosts, a token that is not host-scoped gets its uses on each of
+ * them, and --revoke here means nothing there. */
+static void warn_if_shared(const struct sesame_config *cfg, const struct sesame_mint_request *req)
+{
+	if (!cfg->key_shared || req->host != NULL || req->uses == 0)
+		return;
+	fprintf(stderr, "sesame-mint: warning: key_shared = yes and no -H: this token works %u "
+		"time%s on every host that has the key, and --revoke on one host does not "
+		"reach the others; scope it with -H HOST\n", req->uses, req->uses == 1 ? "" : "s");
+}
+
 static int mint_request(const struct cli_options *o, const struct sesame_config *cfg,
 			struct sesame_mint_request *req)
 {
@@ -60,6 +72,7 @@ static int mint_request(const struct cli_options *o, const struct sesame_config 
 	req->service = o->service;
 	req->host = o->host;
 	req->now = (int64_t)time(NULL);
+	warn_if_shared(cfg, req);
 	return 0;
 }
 
@@ -153,6 +166,12 @@ static int make_token(const struct cli_options *o, const struct sesame_config *c
 		goto out;
 	}
 	if (!mint_allowed(cfg, &acct)) {
+		r = EXIT_REJECTED;
+		goto out;
+	}
+	why = sesame_account_usable(&acct, req->now);
+	if (why != SESAME_OK) {
+		cli_error("refusing to mint for %s: %s", acct.name, sesame_reason_name(why));
 		r = EXIT_REJECTED;
 		goto out;
 	}

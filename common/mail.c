@@ -458,19 +458,21 @@ static void close_from(unsigned lo, unsigned hi, long max_fd)
 		close((int)fd);
 }
 
-/* Root's ids and nothing else: under su or sudo the real uid (and
- * groups) are the invoking user's, and /bin/sh or Postfix's sendmail
- * would drop to the real uid, making that user the envelope sender of
- * someone else's login link. As pam_unix does before unix_chkpwd. A
- * caller that is not root cannot drop its groups, nor has any to hide. */
+/* Root's ids and nothing else: under su or sudo the real uid and the
+ * groups are the invoking user's, and /bin/sh or Postfix's sendmail would
+ * drop to the real uid, making that user the envelope sender of someone
+ * else's login link. As pam_unix does before unix_chkpwd, and further:
+ * gid 0 and no supplementary groups. A caller that is not root cannot
+ * drop its groups and has no one else's to hide: it keeps its effective
+ * ids. */
 static int child_take_effective_ids(void)
 {
 	uid_t euid = geteuid();
-	gid_t egid = getegid();
+	gid_t gid = euid == 0 ? 0 : getegid();
 
-	if (setgroups(0, NULL) != 0 && (euid == 0 || errno != EPERM))
+	if (euid == 0 && setgroups(0, NULL) != 0)
 		return -1;
-	if (setresgid(egid, egid, egid) != 0 || setresuid(euid, euid, euid) != 0)
+	if (setresgid(gid, gid, gid) != 0 || setresuid(euid, euid, euid) != 0)
 		return -1;
 	return 0;
 }

@@ -34,6 +34,10 @@ void pam_sesame_mail_link(pam_handle_t *pamh, const struct pam_sesame_args *args
 		ml.user = user;
 		ml.service = service;
 		ml.host = host;
+		/* The rate limits count per source: the remote host, or for a
+		 * local service (su, login) the real uid of whoever asks. */
+		ml.rhost = pam_sesame_item(pamh, PAM_RHOST);
+		ml.ruid = (uint32_t)getuid();
 		ml.now = (int64_t)time(NULL);
 		ml.timeout_sec = MAIL_TIMEOUT_SEC;
 		sesame_maillink_send(&ml);

@@ -165,6 +165,14 @@ static int verdict(struct call *c)
 		set_outcome(c, PAM_SESAME_RESULT_SUCCESS, sesame_reason_name(reason));
 		return PAM_SUCCESS;
 	}
+	/* With the account taken from the token, a missing shadow entry is
+	 * known before any tag could be checked (the tag binds to the hash):
+	 * answering PAM_AUTHINFO_UNAVAIL would tell whoever types forged
+	 * tokens at a greeter which uids exist without one. The log says it. */
+	if (reason == SESAME_SHADOW_UNAVAILABLE && c->user == NULL) {
+		set_outcome(c, PAM_SESAME_RESULT_REFUSED, sesame_reason_name(reason));
+		return PAM_AUTH_ERR;
+	}
 	if (sesame_reason_is_unavailable(reason)) {
 		set_outcome(c, PAM_SESAME_RESULT_UNAVAILABLE, sesame_reason_name(reason));
 		return PAM_AUTHINFO_UNAVAIL;

@@ -62,6 +62,9 @@ cli_python() {
 # Once per file (setup_file): find the tools; tests skip when one is missing.
 cli_suite_setup() {
 	NSS_WRAPPER_LIB=$(cli_find_lib nss_wrapper libnss_wrapper.so) || NSS_WRAPPER_LIB=
+	# nss_wrapper has no getspnam_r, which sesame uses: the shim answers
+	# it from nss_wrapper's getspnam (tests/e2e/getspnam_r_shim.c).
+	[ -z "$NSS_WRAPPER_LIB" ] || NSS_WRAPPER_LIB=$NSS_WRAPPER_LIB:${SESAME_SHADOW_SHIM:?}
 	SAN_PRELOAD=$(cli_sanitizer_preload)
 	PYTHON=$(cli_python) || PYTHON=
 	export NSS_WRAPPER_LIB SAN_PRELOAD PYTHON

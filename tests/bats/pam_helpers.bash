@@ -7,7 +7,8 @@
 #
 # meson passes: PAM_SESAME (the built module), SESAME_MINT (the CLI),
 # SESAME_PAM_DRIVER (tests/pam/driver.c), SESAME_PAM_STANDIN
-# (tests/pam/pam_unix_standin.c) and, for the soak suite, SESAME_PAM_SOAK.
+# (tests/pam/pam_unix_standin.c), SESAME_SHADOW_SHIM
+# (tests/e2e/getspnam_r_shim.c) and, for the soak suite, SESAME_PAM_SOAK.
 
 : "${PAM_SESAME:?PAM_SESAME must name the built pam_sesame.so}"
 : "${SESAME_MINT:?SESAME_MINT must name the built sesame-mint}"
@@ -50,6 +51,9 @@ pam_suite_setup() {
 		skip "libpam_wrapper.so not found"
 	NSS_WRAPPER_LIB=$(pam_find_lib nss_wrapper libnss_wrapper.so) ||
 		skip "libnss_wrapper.so not found"
+	# nss_wrapper has no getspnam_r, which sesame uses: the shim answers
+	# it from nss_wrapper's getspnam (tests/e2e/getspnam_r_shim.c).
+	NSS_WRAPPER_LIB=$NSS_WRAPPER_LIB:${SESAME_SHADOW_SHIM:?SESAME_SHADOW_SHIM must name the getspnam_r shim}
 	SAN_PRELOAD=$(pam_sanitizer_preload)
 	export PAM_WRAPPER_LIB NSS_WRAPPER_LIB SAN_PRELOAD
 }

@@ -2,7 +2,8 @@
 # Login by email (the `mail` option): an empty reply at the prompt mails a
 # one-use link scoped to this service and host; the link pasted at the
 # next prompt of the same conversation logs in. Delivery here is
-# `/usr/bin/tee -a MBOX` (sendmail's interface: the message on stdin).
+# tests/bats/fake-sendmail (sendmail's interface: the message on stdin),
+# which also records the ids, arguments and environment it ran with.
 
 load pam_helpers
 
@@ -15,7 +16,7 @@ setup() {
 	MBOX=$T/mbox
 	cat >>"$CONF" <<-END
 	url = https://login.example/sesame/#
-	sendmail = /usr/bin/tee -a $MBOX
+	sendmail = $BATS_TEST_DIRNAME/fake-sendmail $MBOX
 	mail_from = sesame@test.example
 	END
 	pam_service login "auth required $PAM_SESAME conf=$CONF mail mail_to=%u@test.example debug"
@@ -145,4 +146,87 @@ mails_to() {
 	[ ${#tok} -eq 60 ]
 	absent "$tok" "$LOG"
 	absent "$tok" "$T/mint.log"
+}
+
+# su alice, run by bob (uid 1502): real uid bob, effective uid root, bob's
+# groups and environment. sendmail must get none of it: /bin/sh and
+# Postfix drop to the real uid, which would make bob the envelope sender.
+@test "sendmail runs with root's ids, no groups, and PATH alone, whoever ran su" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root (setresuid)"
+	# A mailbox bob could write to too, so that a sendmail wrongly running
+	# as bob leaves its record rather than just failing.
+	W=$(mktemp -d /tmp/sesame-su.XXXXXX)
+	chmod 0777 "$W"
+	sed -i "s|^sendmail = .*|sendmail = $BATS_TEST_DIRNAME/fake-sendmail $W/mbox|" "$CONF"
+	pam_auth -u 1502:1502 -E SESAME_MARKER=bob-was-here -E HOME=/home/bob \
+		login alice "" "@mail:$W/mbox"
+	cat "$W/mbox.who" >&2
+	expect_rc $PAM_SUCCESS
+	grep -qx 'ids: ruid=0 euid=0 rgid=0 egid=0 groups=0' "$W/mbox.who"
+	absent 'SESAME_MARKER' "$W/mbox.who"
+	absent 'HOME=' "$W/mbox.who"
+	absent 'LD_PRELOAD' "$W/mbox.who"
+	grep -qx 'env: PATH=/usr/sbin:/usr/bin:/sbin:/bin' "$W/mbox.who"
+	[ "$(grep '^env: ' "$W/mbox.who" | grep -v -c -e '^env: PATH=' -e '^env: PWD=')" -eq 0 ]
+	# the envelope sender is mail_from
+	grep -qx 'args: -f sesame@test.example' "$W/mbox.who"
+	rm -rf "$W"
+}
+
+@test "a locked account (usermod -L) gets no mail; the prompt says the same" {
+	sed -i 's/^alice:\$/alice:!$/' "$T/shadow"
+	pam_auth login alice "" "x"
+	expect_rc $PAM_AUTH_ERR
+	[ ! -e "$MBOX" ]
+	grep -q 'sesame: mail user=alice .* result="account locked"' "$LOG"
+	grep -q 'message: If this account has a mail address, a login link is on its way' "$LOG"
+}
+
+@test "an expired account (usermod -e 1) gets no mail" {
+	sed -i 's/^\(alice:[^:]*:19000:0:99999:7::\):/\11:/' "$T/shadow"
+	grep -q '^alice:.*:1:$' "$T/shadow"
+	pam_auth login alice "" "x"
+	[ ! -e "$MBOX" ]
+	grep -q 'sesame: mail user=alice .* result="account expired"' "$LOG"
+}
+
+@test "a token-only account (bare '!' from useradd) gets its mail and logs in" {
+	sed -i 's/^alice:[^:]*:/alice:!:/' "$T/shadow"
+	pam_auth login alice "" "@mail:$MBOX"
+	expect_rc $PAM_SUCCESS
+	[ "$(mails_to alice@test.example)" -eq 1 ]
+}
+
+@test "six requests from one remote host do not stop a request from another" {
+	for _ in 1 2 3 4 5 6; do
+		pam_auth -r 192.0.2.1 login alice "" "x"
+	done
+	[ "$(mails_to alice@test.example)" -eq 1 ]
+	pam_auth -r 192.0.2.2 login alice "" "@mail:$MBOX"
+	expect_rc $PAM_SUCCESS
+	[ "$(mails_to alice@test.example)" -eq 2 ]
+	# an IPv6 site is one source, whichever address of its /64 it uses
+	pam_auth -r 2001:db8:5:6::1 login alice "" "x"
+	pam_auth -r 2001:db8:5:6::abcd login alice "" "x"
+	[ "$(mails_to alice@test.example)" -eq 3 ]
+	pam_auth -r 2001:db8:5:7::1 login alice "" "x"
+	[ "$(mails_to alice@test.example)" -eq 4 ]
+}
+
+@test "many sources still cannot flood the mailbox: mail_account_per_hour caps them all" {
+	pam_service capped "auth required $PAM_SESAME conf=$CONF mail mail_to=%u@test.example mail_account_per_hour=3"
+	for i in 1 2 3 4 5; do
+		pam_auth -r "192.0.2.$i" capped alice "" "x"
+	done
+	[ "$(mails_to alice@test.example)" -eq 3 ]
+	[ "$(grep -c 'sesame: mail user=alice .*result="rate limited"' "$LOG")" -eq 2 ]
+}
+
+@test "local requests count by the real uid asking (su run by different users)" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root (setresuid)"
+	pam_auth -u 1502:1502 login alice "" "x"
+	pam_auth -u 1502:1502 login alice "" "x"
+	[ "$(mails_to alice@test.example)" -eq 1 ]
+	pam_auth login alice "" "x"
+	[ "$(mails_to alice@test.example)" -eq 2 ]
 }

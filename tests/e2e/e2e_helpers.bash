@@ -389,9 +389,10 @@ e2e_test_teardown() {
 
 # ---- clients ----
 
-# The CLI sees the fake accounts through nss_wrapper.
+# The CLI sees the fake accounts through nss_wrapper (+ the shim: it reads
+# shadow entries with getspnam_r).
 mint() {
-	LD_PRELOAD="$SAN_PRELOAD$NSS_WRAPPER_LIB" timeout "$CLIENT_TIMEOUT" \
+	LD_PRELOAD="$SAN_PRELOAD$NSS_WRAPPER_LIB:$SESAME_E2E_SHIM" timeout "$CLIENT_TIMEOUT" \
 		"$SESAME_MINT" -c "${MINT_CONF:-$CONF}" "$@" 2>>"$E/mint.log"
 }
 

@@ -1,9 +1,11 @@
-/* A preload shim for the e2e suite: getspnam_r() answered from getspnam().
+/* A preload shim for the suites under nss_wrapper: getspnam_r() answered
+ * from getspnam().
  *
- * nss_wrapper (1.1.12) interposes getspnam() but not getspnam_r(), and
- * libpam's pam_modutil_getspnam(), which the real pam_unix.so uses, calls
- * the reentrant one. Preloaded next to nss_wrapper, this makes pam_unix
- * read the fake shadow file as root, the way it reads /etc/shadow. */
+ * nss_wrapper (1.1.12) interposes getspnam() but not getspnam_r(), which
+ * sesame (common/account.c) and libpam's pam_modutil_getspnam(), which the
+ * real pam_unix.so uses, both call. Preloaded next to nss_wrapper, this
+ * makes them read the fake shadow file the way they read /etc/shadow.
+ * Test-only: getspnam() is not reentrant, and the tests need it not be. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -40,7 +42,7 @@ int getspnam_r(const char *name, struct spwd *spbuf, char *buf, size_t buflen,
 	found = getspnam(name);
 	if (found == NULL)
 		return errno == ENOENT ? 0 : errno;
-	*spbuf = *found;
+	*spbuf = *found; /* sp_expire and the other numbers */
 	spbuf->sp_namp = copy_field(found->sp_namp, &cursor, &left);
 	spbuf->sp_pwdp = copy_field(found->sp_pwdp, &cursor, &left);
 	if (spbuf->sp_namp == NULL || (found->sp_pwdp != NULL && spbuf->sp_pwdp == NULL)) {

@@ -2,7 +2,7 @@
  * prints the exact return code, so tests can tell PAM_AUTH_ERR from
  * PAM_AUTHINFO_UNAVAIL or PAM_SERVICE_ERR (pamtester cannot).
  *
- *   driver [-e] [-s] [-r RHOST] [-b FILE] SERVICE USER|- [REPLY...]
+ *   driver [-e] [-s] [-r RHOST] [-b FILE] [-u UID:GID] [-E NAME=VALUE] SERVICE USER|- [REPLY...]
  *
  * USER "-" starts without a user (a greeter before anyone is known).
  * Each prompt takes the next REPLY; a REPLY of "-" is all of stdin with
@@ -17,7 +17,11 @@
  *   -r  set PAM_RHOST
  *   -b  after pam_start, create FILE.ready.PID and wait until FILE
  *       exists: a start line for concurrent runs
+ *   -u  run pam_authenticate as su or sudo started by UID would: real uid
+ *       UID, effective and saved uid 0, gids and groups GID (needs root)
+ *   -E  put NAME=VALUE in the environment first (repeatable)
  * Prints "rc=N TEXT user=NAME" and exits 0 on PAM_SUCCESS, 1 otherwise. */
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,16 +146,33 @@ static void wait_for(const char *path)
 		nanosleep(&pause, NULL);
 }
 
+/* "UID:GID": the caller of a set-uid-root su, with its own groups. */
+static int become_invoker(const char *arg)
+{
+	unsigned uid, gid;
+	gid_t groups[1];
+
+	if (sscanf(arg, "%u:%u", &uid, &gid) != 2)
+		return -1;
+	groups[0] = (gid_t)gid;
+	if (setgroups(1, groups) != 0 || setresgid(gid, gid, gid) != 0 ||
+	    setresuid(uid, 0, 0) != 0) {
+		perror("driver: -u");
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct replies replies = { 0 };
 	struct pam_conv pc = { conv, &replies };
 	pam_handle_t *pamh = NULL;
 	const void *user = NULL;
-	const char *rhost = NULL, *barrier = NULL;
+	const char *rhost = NULL, *barrier = NULL, *invoker = NULL;
 	int opt, show_authtok = 0, setcred = 0, rc;
 
-	while ((opt = getopt(argc, argv, "esr:b:")) != -1) {
+	while ((opt = getopt(argc, argv, "esr:b:u:E:")) != -1) {
 		if (opt == 'e')
 			show_authtok = 1;
 		else if (opt == 's')
@@ -160,12 +181,16 @@ int main(int argc, char **argv)
 			rhost = optarg;
 		else if (opt == 'b')
 			barrier = optarg;
+		else if (opt == 'u')
+			invoker = optarg;
+		else if (opt == 'E' && strchr(optarg, '=') != NULL)
+			putenv(optarg);
 		else
 			return 2;
 	}
 	if (argc - optind < 2) {
-		fprintf(stderr, "usage: %s [-e] [-s] [-r RHOST] [-b FILE] SERVICE USER|- [REPLY...]\n",
-			argv[0]);
+		fprintf(stderr, "usage: %s [-e] [-s] [-r RHOST] [-b FILE] [-u UID:GID] [-E NAME=VALUE] "
+			"SERVICE USER|- [REPLY...]\n", argv[0]);
 		return 2;
 	}
 	replies.argv = argv + optind + 2;
@@ -180,6 +205,8 @@ int main(int argc, char **argv)
 		pam_set_item(pamh, PAM_RHOST, rhost);
 	if (barrier != NULL)
 		wait_for(barrier);
+	if (invoker != NULL && become_invoker(invoker) != 0)
+		return 2;
 	rc = pam_authenticate(pamh, 0);
 	if (pam_get_item(pamh, PAM_USER, &user) != PAM_SUCCESS || user == NULL)
 		user = "-";
