@@ -219,12 +219,12 @@ int cli_inspect(const struct cli_options *o)
 	} else {
 		if (a.have_token)
 			print_inspection(&a, r);
+		if (suspension_note(r) != NULL)
+			printf("note:     %s\n", suspension_note(r));
 		if (r == SESAME_OK)
 			printf("status:   valid\n");
 		else
 			printf("status:   invalid: %s\n", sesame_reason_name(r));
-		if (suspension_note(r) != NULL)
-			printf("note:     %s\n", suspension_note(r));
 	}
 	return exit_for(r, &a);
 }

@@ -320,11 +320,16 @@ HASH_RE='[0-9a-f]{64}'
 	inspect 0 valid "$b"
 }
 
-@test "inspect: locking the password (a '!' prefix) kills the user's tokens" {
+@test "inspect: locking the password (a '!' prefix) suspends the user's tokens, and says so" {
 	mint alice
 	old=$(awk -F: '$1 == "alice" { print $2 }' "$T/shadow")
 	cli_set_hash alice "!$old"
-	inspect 1 "invalid: password changed" "$TOK"
+	inspect 1 "invalid: account locked" "$TOK"
+	[[ $output == *"note:     the account is locked: this token is suspended"*"usermod -U"* ]]
+	sm 1 -c "$CONF" --json --inspect "$TOK"
+	json_check 'd["reason"] == "account locked" and d["suspended"] is True'
+	cli_set_hash alice "$old"
+	inspect 0 "valid" "$TOK"
 }
 
 @test "inspect: a token for another host is wrong host on testhost (exit 1)" {
@@ -669,11 +674,12 @@ HASH_RE='[0-9a-f]{64}'
 	status_is valid
 }
 
-@test "mail: mail_from sets From; without a url the mail carries the bare token" {
+@test "mail: mail_from sets From and the envelope sender (-f); without a url the mail carries the bare token" {
 	cli_conf "$T/mail.conf" "mail_from = sesame@host.example" \
-		"sendmail = $(command -v tee) $T/mail.out"
+		"sendmail = $BATS_TEST_DIRNAME/fake-sendmail $T/mail.out"
 	sm 0 -c "$T/mail.conf" --mail bob@example.org bob
 	grep -q '^From: sesame@host.example' "$T/mail.out"
+	grep -qx 'args: -f sesame@host.example' "$T/mail.out.who"
 	grep -qE '^SSM1[0-9A-HJKMNP-TV-Z]{56}$' "$T/mail.out"
 	grep -oE '^SSM1[0-9A-HJKMNP-TV-Z]{56}$' "$T/mail.out" >>"$T/secrets"
 }
@@ -731,6 +737,28 @@ HASH_RE='[0-9a-f]{64}'
 	cli_conf "$T/c.conf" "# lifetime" "   " "  max_age   =   10m  " "	# indented comment"
 	sm 0 -c "$T/c.conf" --json alice
 	json_check 'd["lifetime"] == 600'
+}
+
+@test "config: a '#' after blank space starts a comment; a '#' right after text is part of the value" {
+	cli_conf "$T/c.conf" "max_age = 10m   # ten minutes" "url = https://login.example/s/#	# fragment form"
+	sm 0 -c "$T/c.conf" --json --link alice
+	json_check 'd["lifetime"] == 600 and d["link"].startswith("https://login.example/s/#sesame=SSM1")'
+	# what sesame.conf(5) and the example say about it
+	grep -q "after blank space" "$BATS_TEST_DIRNAME/../../man/sesame.conf.5"
+	[ "$(grep -c "part of the value, so a comment cannot follow" "$BATS_TEST_DIRNAME/../../man/sesame.conf.5" || true)" -eq 0 ]
+	grep -q 'after blank space' "$BATS_TEST_DIRNAME/../../packaging/sesame.conf.example"
+}
+
+@test "key_shared = yes: minting a limited-use token without -H warns; -H or -n 0 does not" {
+	cli_conf "$T/shared.conf" "key_shared = yes"
+	sm 0 -c "$T/shared.conf" alice
+	[[ $stderr == *"warning: key_shared = yes and no -H: this token works 1 time on every host"* ]]
+	sm 0 -c "$T/shared.conf" -H testhost alice
+	[[ $stderr != *warning* ]]
+	sm 0 -c "$T/shared.conf" -n 0 alice
+	[[ $stderr != *warning* ]]
+	sm 0 -c "$CONF" alice
+	[[ $stderr != *warning* ]]
 }
 
 @test "config: a group-writable config (0664) is refused" {
