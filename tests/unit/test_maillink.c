@@ -1,6 +1,9 @@
 /* Login by email: address resolution and the store's rate limits. The
  * clock is a parameter, so the hour window is tested without waiting. */
+#include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -237,6 +240,75 @@ static void test_concurrent(void)
 	CHECK_EQ_INT(allowed, 1);
 }
 
+/* A case-insensitive directory, as sssd or winbind can be: "ALICE" is the
+ * account alice. Interposed for this test program only; every other name
+ * goes to libc. */
+int getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t size,
+	       struct passwd **result)
+{
+	int (*next)(const char *, struct passwd *, char *, size_t, struct passwd **) =
+		(int (*)(const char *, struct passwd *, char *, size_t, struct passwd **))dlsym(
+			RTLD_NEXT, "getpwnam_r");
+
+	if (strcmp(name, "ALICE") != 0)
+		return next != NULL ? next(name, pw, buf, size, result) : ENOENT;
+	if (size < 32)
+		return ERANGE;
+	memset(pw, 0, sizeof(*pw));
+	snprintf(buf, size, "alice");
+	pw->pw_name = buf;
+	pw->pw_uid = 1501;
+	pw->pw_gid = 1501;
+	*result = pw;
+	return 0;
+}
+
+/* The mail names the account as NSS spells it, not as typed at the prompt. */
+static void test_mail_names_the_account(void)
+{
+	struct sesame_config cfg;
+	struct sesame_maillink ml;
+	char path[1100], mbox[1100], text[8192] = "";
+	FILE *f;
+	size_t n;
+
+	sesame_config_defaults(&cfg);
+	snprintf(cfg.key_file, sizeof(cfg.key_file), "%.900s/name.key", dir);
+	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%.900s/name-state", dir);
+	snprintf(mbox, sizeof(mbox), "%.900s/name.mbox", dir);
+	snprintf(cfg.sendmail, sizeof(cfg.sendmail), "/usr/bin/tee -a %.900s", mbox);
+	snprintf(cfg.mail_to, sizeof(cfg.mail_to), "%%u@mail.example");
+	cfg.bind_password = 0;
+	CHECK(mkdir(cfg.state_dir, 0700) == 0);
+	snprintf(path, sizeof(path), "%s", cfg.key_file);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	fprintf(f, "1 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n");
+	fclose(f);
+	chmod(path, 0600);
+	memset(&ml, 0, sizeof(ml));
+	ml.cfg = &cfg;
+	ml.user = "ALICE";
+	ml.service = "login";
+	ml.host = "host.example";
+	ml.now = NOW;
+	ml.timeout_sec = 10;
+	sesame_maillink_send(&ml);
+	CHECK_EQ_INT(ml.outcome, SESAME_MAILLINK_SENT);
+	f = fopen(mbox, "r");
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	CHECK(strstr(text, "To: ALICE@mail.example") == NULL);
+	CHECK(strstr(text, "for the account alice on host.example") != NULL);
+	CHECK(strstr(text, "ALICE") == NULL);
+}
+
 static void test_outcome_names(void)
 {
 	CHECK(strcmp(sesame_maillink_outcome_name(SESAME_MAILLINK_SENT), "sent") == 0);
@@ -257,6 +329,7 @@ int main(void)
 	test_sources();
 	test_map_threads();
 	test_concurrent();
+	test_mail_names_the_account();
 	test_outcome_names();
 	test_rmtree(dir);
 	return test_finish("maillink");
