@@ -33,11 +33,14 @@ static int find_shadow(const char *name, struct spwd *sp, char **buf, size_t *si
 	struct spwd *found = NULL;
 	int e;
 
+	/* malloc, not realloc: a buffer too small may already hold part of
+	 * the hash, and is wiped before it goes. */
 	for (*size = NSS_BUF_START;; *size *= 2) {
-		char *bigger = realloc(*buf, *size);
-		if (bigger == NULL)
+		sesame_wipe(*buf, *buf != NULL ? *size / 2 : 0);
+		free(*buf);
+		*buf = malloc(*size);
+		if (*buf == NULL)
 			return ENOMEM;
-		*buf = bigger;
 		e = getspnam_r(name, sp, *buf, *size, &found);
 		if (e != ERANGE || *size >= NSS_BUF_MAX)
 			break;
@@ -68,8 +71,6 @@ static enum sesame_reason read_shadow(struct sesame_account *acct, int need_shad
 	r = acct->pwhash != NULL ? SESAME_OK : SESAME_SYSTEM_ERROR;
 out:
 	if (buf != NULL) {
-		/* realloc may have moved the hash and left copies: the last
-		 * buffer is what getspnam_r filled. */
 		sesame_wipe(buf, size);
 		free(buf);
 	}

@@ -292,9 +292,10 @@ out:
 }
 
 /* 1 when the hint of value matches under either scheme, 0 when not, -1
- * on a crypto failure. Trying both halves nothing that matters: an 8-bit
- * hint only names what changed after the check has shown the carried
- * fields genuine, and the 96-bit tag alone decides validity. */
+ * on a crypto failure. Trying both only makes a chance match (which
+ * names the wrong cause of a refusal) twice as likely: an 8-bit hint is
+ * read only after the check has shown the carried fields genuine, and the
+ * 96-bit tag alone decides validity. */
 static int hint_matches(const struct sesame_key *key, const struct sesame_token *t,
 			const char *label, const char *value, uint8_t carried)
 {

@@ -110,7 +110,10 @@ check_tools() {
 build() {
 	local sanitize buildtype
 	ninja -C "$BUILD" tests/bench-crypto tests/bench-store tests/bench-pam \
-		cli/sesame-mint pam/pam_sesame.so >/dev/null || die "build failed in $BUILD"
+		tests/e2e_getspnam_r_shim.so cli/sesame-mint pam/pam_sesame.so >/dev/null ||
+		die "build failed in $BUILD"
+	# nss_wrapper has no getspnam_r, which sesame reads shadow entries with.
+	NSS_WRAPPER_LIB=$NSS_WRAPPER_LIB:$BUILD/tests/e2e_getspnam_r_shim.so
 	BC=$BUILD/tests/bench-crypto BS=$BUILD/tests/bench-store BP=$BUILD/tests/bench-pam
 	MINT=$BUILD/cli/sesame-mint MODULE=$BUILD/pam/pam_sesame.so
 	read -r buildtype sanitize < <(meson introspect --buildoptions "$BUILD" | python3 -c '

@@ -102,21 +102,7 @@ static struct sesame_config config(int bind)
 	return cfg;
 }
 
-/* Check vector i as a module on service/host at `now` would. */
-static enum sesame_reason check_vector(size_t i, const struct sesame_config *cfg,
-				       const struct sesame_account *a, const char *service,
-				       const char *host, int64_t now)
-{
-	struct sesame_keyring kr;
-	struct sesame_token t;
-	struct sesame_context ctx = {service, host, now};
-
-	test_key(&kr);
-	if (sesame_token_parse(vectors[i].text, SESAME_TOKEN_TEXT_LEN, "sesame", &t) != 0)
-		return SESAME_MALFORMED;
-	return sesame_check(cfg, &kr, &t, a, &ctx);
-}
-
+/* Check a token text as a module on service/host at `now` would. */
 static enum sesame_reason check_text(const char *text, const struct sesame_config *cfg,
 				     const struct sesame_account *a, const char *service,
 				     const char *host, int64_t now)
@@ -129,6 +115,14 @@ static enum sesame_reason check_text(const char *text, const struct sesame_confi
 	if (sesame_token_parse(text, SESAME_TOKEN_TEXT_LEN, "sesame", &t) != 0)
 		return SESAME_MALFORMED;
 	return sesame_check(cfg, &kr, &t, a, &ctx);
+}
+
+/* The same for vector i. */
+static enum sesame_reason check_vector(size_t i, const struct sesame_config *cfg,
+				       const struct sesame_account *a, const char *service,
+				       const char *host, int64_t now)
+{
+	return check_text(vectors[i].text, cfg, a, service, host, now);
 }
 
 /* Two tokens of one account, service, host and password, differing only
