@@ -3,6 +3,7 @@
  * signal-state leaks). Real small commands stand in for sendmail. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -392,6 +393,80 @@ static void test_send_children(const char *msg)
 	sigaction(SIGCHLD, &ign, NULL);
 }
 
+/* What sendmail runs with when the caller is su or sudo, started by uid
+ * 1502: root's ids only, no groups, default signals, PATH alone, and the
+ * envelope sender. Run in a child process, since it changes its ids. */
+static void send_as_invoker(const char *script, const char *out, const char *msg)
+{
+	struct sesame_err err = {""};
+	struct sigaction ign;
+	sigset_t usr1;
+	gid_t groups[1] = {1502};
+	char command[2200];
+
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigaction(SIGTERM, &ign, NULL);
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, NULL);
+	setenv("SESAME_MARKER", "bob-was-here", 1);
+	setenv("HOME", "/home/bob", 1);
+	if (setgroups(1, groups) != 0 || setresgid(1502, 1502, 1502) != 0 ||
+	    setresuid(1502, 0, 0) != 0)
+		_exit(2);
+	snprintf(command, sizeof(command), "%s %s", script, out);
+	_exit(sesame_mail_send(command, "sesame@host.example", msg, 10, &err) == 0 ? 0 : 1);
+}
+
+static void test_send_credentials(const char *msg)
+{
+	char dir[] = "/tmp/sesame-mail-ids.XXXXXX", script[64], out[64];
+	const char *got;
+	FILE *f;
+	pid_t pid;
+	int status = -1;
+
+	if (geteuid() != 0) {
+		printf("SKIP: sendmail's ids under su (needs root)\n");
+		return;
+	}
+	CHECK(mkdtemp(dir) != NULL && chmod(dir, 0777) == 0);
+	snprintf(script, sizeof(script), "%s/sendmail", dir);
+	snprintf(out, sizeof(out), "%s/seen", dir);
+	f = fopen(script, "w");
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	/* grep reads its own status: the mask and ignored set it inherited */
+	fprintf(f, "#!/bin/sh\nout=$1\nshift\n"
+		   "{ echo \"ids=$(id -ru):$(id -u):$(id -rg):$(id -g):$(id -G)\"\n"
+		   "grep -E '^Sig(Ign|Blk)' /proc/self/status\nenv\necho \"args=$*\"; } >\"$out\"\n"
+		   "cat >/dev/null\n");
+	fclose(f);
+	chmod(script, 0755);
+	pid = fork();
+	if (pid == 0)
+		send_as_invoker(script, out, msg);
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	got = read_file(out);
+	CHECK(got != NULL);
+	if (got == NULL)
+		got = "";
+	if (strstr(got, "ids=0:0:0:0:0\n") == NULL)
+		fprintf(stderr, "sendmail saw:\n%s", got);
+	CHECK(strstr(got, "ids=0:0:0:0:0\n") != NULL);
+	CHECK(strstr(got, "SigIgn:\t0000000000000000\n") != NULL);
+	CHECK(strstr(got, "SigBlk:\t0000000000000000\n") != NULL);
+	CHECK(strstr(got, "SESAME_MARKER") == NULL && strstr(got, "HOME=") == NULL);
+	CHECK(strstr(got, "PATH=/usr/sbin:/usr/bin:/sbin:/bin\n") != NULL);
+	CHECK(strstr(got, "args=-f sesame@host.example\n") != NULL);
+	unlink(script);
+	unlink(out);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	struct sesame_mail m = base_mail();
@@ -409,6 +484,7 @@ int main(void)
 		test_send(dir, msg);
 		test_send_timeout(msg);
 		test_send_children(msg);
+		test_send_credentials(msg);
 	}
 	test_send_sigpipe();
 	sesame_free_str(msg);
