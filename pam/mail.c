@@ -4,6 +4,7 @@
  * and "nothing to send", documented in pam_sesame(8) and docs/security.md. */
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,6 +15,16 @@
 #include "report.h"
 
 #define MAIL_TIMEOUT_SEC 20
+
+/* The rate limits count per source: the remote host, or for a local
+ * service (su, login: NULL here) the real uid of whoever asks. sudo sets
+ * PAM_RHOST to this host's own name: that is local too. */
+static const char *remote_host(pam_handle_t *pamh, const char *host)
+{
+	const char *rhost = pam_sesame_item(pamh, PAM_RHOST);
+
+	return rhost != NULL && strcmp(rhost, host) != 0 ? rhost : NULL;
+}
 
 void pam_sesame_mail_link(pam_handle_t *pamh, const struct pam_sesame_args *args,
 			  const char *user)
@@ -34,9 +45,7 @@ void pam_sesame_mail_link(pam_handle_t *pamh, const struct pam_sesame_args *args
 		ml.user = user;
 		ml.service = service;
 		ml.host = host;
-		/* The rate limits count per source: the remote host, or for a
-		 * local service (su, login) the real uid of whoever asks. */
-		ml.rhost = pam_sesame_item(pamh, PAM_RHOST);
+		ml.rhost = remote_host(pamh, host);
 		ml.ruid = (uint32_t)getuid();
 		ml.now = (int64_t)time(NULL);
 		ml.timeout_sec = MAIL_TIMEOUT_SEC;

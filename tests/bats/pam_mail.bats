@@ -229,4 +229,9 @@ mails_to() {
 	[ "$(mails_to alice@test.example)" -eq 1 ]
 	pam_auth login alice "" "x"
 	[ "$(mails_to alice@test.example)" -eq 2 ]
+	# sudo names this host as PAM_RHOST: still local, counted by uid
+	pam_auth -r testhost.example -u 1501:1501 login alice "" "x"
+	[ "$(mails_to alice@test.example)" -eq 3 ]
+	pam_auth -r testhost.example -u 1501:1501 login alice "" "x"
+	[ "$(mails_to alice@test.example)" -eq 3 ]
 }
