@@ -2,9 +2,10 @@
 #ifndef SESAME_CONFIG_H
 #define SESAME_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#include "log.h"
+#include "err.h"
 
 #define SESAME_DEFAULT_CONF "/etc/security/sesame.conf"
 #define SESAME_DEFAULT_KEY_FILE "/etc/security/sesame.key"

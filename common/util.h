@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "log.h"
+#include "err.h"
 
 /* Wipe a buffer in a way the compiler cannot drop. */
 void sesame_wipe(void *p, size_t n);
