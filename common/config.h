@@ -53,9 +53,6 @@ enum sesame_config_result sesame_config_set(struct sesame_config *cfg, const cha
 /* Is key one of the config file's keys? */
 int sesame_config_is_key(const char *key);
 
-/* NULL-terminated list of the config file's keys (for docs tests). */
-const char *const *sesame_config_keys(void);
-
 /* Read a config file over cfg. A missing file is fine when !must_exist
  * (the default path); anything else wrong is an error naming file:line.
  * The file must not be writable by group/other and must be owned by
