@@ -192,37 +192,6 @@ static char *format_key_file(const struct sesame_keyring *kr, size_t *len)
 	return out;
 }
 
-static int write_new_key_file(const char *path, const char *text, size_t len,
-			      struct sesame_err *err)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	size_t done = 0;
-	int r = -1;
-
-	if (fd < 0) {
-		sesame_err_set(err, "key file %s: cannot create: %s", path, strerror(errno));
-		return -1;
-	}
-	while (done < len) {
-		ssize_t n = write(fd, text + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			goto out;
-		done += (size_t)n;
-	}
-	if (fchmod(fd, 0600) != 0 || fsync(fd) != 0)
-		goto out;
-	r = 0;
-out:
-	if (r != 0) {
-		sesame_err_set(err, "key file %s: cannot write: %s", path, strerror(errno));
-		unlink(path);
-	}
-	close(fd);
-	return r;
-}
-
 int sesame_keyring_create(const char *path, uint8_t *new_id, struct sesame_err *err)
 {
 	struct sesame_keyring kr;
@@ -239,7 +208,7 @@ int sesame_keyring_create(const char *path, uint8_t *new_id, struct sesame_err *
 		sesame_err_set(err, "key file %s: out of memory", path);
 		goto out;
 	}
-	r = write_new_key_file(path, text, len, err);
+	r = sesame_write_new(path, text, len, 0600, "key file", err);
 	if (r == 0 && new_id != NULL)
 		*new_id = 1;
 out:

@@ -40,6 +40,13 @@ int sesame_read_fd(int fd, size_t max, char **out, size_t *len, const char *what
 int sesame_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			const char *what, struct sesame_err *err);
 
+/* Write data to a new file at path: created with O_EXCL (an existing file
+ * is never replaced) and the given mode, then fsync of the file and of its
+ * directory, so that the new name survives a crash. On failure the file
+ * is removed. */
+int sesame_write_new(const char *path, const void *data, size_t len, mode_t mode,
+		     const char *what, struct sesame_err *err);
+
 /* Parse a duration "90", "90s", "15m", "12h", "7d" into seconds.
  * Returns 0 or -1; rejects zero, negatives, overflow and junk. */
 int sesame_parse_duration(const char *s, int64_t *out);
