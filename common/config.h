@@ -14,6 +14,7 @@
 
 #define SESAME_PATH_MAX 1024
 #define SESAME_URL_MAX 1024
+#define SESAME_COMMAND_MAX 1024
 #define SESAME_PARAM_MAX 64
 #define SESAME_NAME_MAX 256
 
@@ -27,7 +28,7 @@ struct sesame_config {
 	char param[SESAME_PARAM_MAX];
 	int allow_root;
 	char group[SESAME_NAME_MAX];  /* "" = everyone */
-	char sendmail[SESAME_URL_MAX];
+	char sendmail[SESAME_COMMAND_MAX];
 	char mail_from[SESAME_NAME_MAX]; /* "" = root@<host name> */
 	/* pam_sesame's login by email: an empty reply at the prompt mails a link */
 	int mail;

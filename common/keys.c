@@ -29,17 +29,6 @@ static void free_text(char *text, size_t len)
 	free(text);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Parse one "ID HEX" line (no newline) into key. Returns 0 or -1. */
 static int parse_key_line(const char *line, size_t len, struct sesame_key *key)
 {
@@ -54,7 +43,7 @@ static int parse_key_line(const char *line, size_t len, struct sesame_key *key)
 	if (len - i != 2 * SESAME_KEY_BYTES)
 		return -1;
 	for (size_t k = 0; k < SESAME_KEY_BYTES; k++) {
-		int hi = hexval(line[i + 2 * k]), lo = hexval(line[i + 2 * k + 1]);
+		int hi = sesame_hex_value(line[i + 2 * k]), lo = sesame_hex_value(line[i + 2 * k + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		key->key[k] = (uint8_t)(hi << 4 | lo);

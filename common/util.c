@@ -244,6 +244,17 @@ out:
 	return r;
 }
 
+int sesame_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 int sesame_parse_duration(const char *s, int64_t *out)
 {
 	char *end = NULL;

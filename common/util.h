@@ -47,6 +47,9 @@ int sesame_write_atomic(const char *path, const void *data, size_t len, mode_t m
 int sesame_write_new(const char *path, const void *data, size_t len, mode_t mode,
 		     const char *what, struct sesame_err *err);
 
+/* The value of one hex digit, either case, or -1. */
+int sesame_hex_value(char c);
+
 /* Parse a duration "90", "90s", "15m", "12h", "7d" into seconds.
  * Returns 0 or -1; rejects zero, negatives, overflow and junk. */
 int sesame_parse_duration(const char *s, int64_t *out);
