@@ -181,27 +181,40 @@ static char *format_key_file(const struct sesame_keyring *kr, size_t *len)
 	return out;
 }
 
-int sesame_keyring_create(const char *path, uint8_t *new_id, struct sesame_err *err)
+/* Add a fresh key with this id to kr and write the key file: a new file
+ * (never replacing one) or, when replace, the old one replaced atomically. */
+static int add_key_and_write(struct sesame_keyring *kr, uint8_t id, const char *path,
+			     int replace, uint8_t *new_id, struct sesame_err *err)
 {
-	struct sesame_keyring kr;
 	char *text = NULL;
 	size_t len = 0;
 	int r = -1;
 
-	memset(&kr, 0, sizeof(kr));
-	if (fresh_key(&kr.keys[0], 1, err) != 0)
-		goto out;
-	kr.n = 1;
-	text = format_key_file(&kr, &len);
+	if (fresh_key(&kr->keys[kr->n], id, err) != 0)
+		return -1;
+	kr->n++;
+	text = format_key_file(kr, &len);
 	if (text == NULL) {
 		sesame_err_set(err, "key file %s: out of memory", path);
-		goto out;
+		return -1;
 	}
-	r = sesame_write_new(path, text, len, 0600, "key file", err);
+	if (replace)
+		r = sesame_write_atomic(path, text, len, 0600, "key file", err);
+	else
+		r = sesame_write_new(path, text, len, 0600, "key file", err);
 	if (r == 0 && new_id != NULL)
-		*new_id = 1;
-out:
+		*new_id = id;
 	free_text(text, len);
+	return r;
+}
+
+int sesame_keyring_create(const char *path, uint8_t *new_id, struct sesame_err *err)
+{
+	struct sesame_keyring kr;
+	int r;
+
+	memset(&kr, 0, sizeof(kr));
+	r = add_key_and_write(&kr, 1, path, 0, new_id, err);
 	sesame_keyring_wipe(&kr);
 	return r;
 }
@@ -224,31 +237,16 @@ static int next_key_id(const struct sesame_keyring *kr, uint8_t *id)
 int sesame_keyring_rotate(const char *path, uint8_t *new_id, struct sesame_err *err)
 {
 	struct sesame_keyring kr;
-	char *text = NULL;
-	size_t len = 0;
 	uint8_t id;
 	int r = -1;
 
 	if (sesame_keyring_load(&kr, path, err) != 0)
 		return -1;
-	if (kr.n == SESAME_MAX_KEYS || next_key_id(&kr, &id) != 0) {
+	if (kr.n == SESAME_MAX_KEYS || next_key_id(&kr, &id) != 0)
 		sesame_err_set(err, "key file %s: already holds %zu keys; drop old ones first",
 			       path, kr.n);
-		goto out;
-	}
-	if (fresh_key(&kr.keys[kr.n], id, err) != 0)
-		goto out;
-	kr.n++;
-	text = format_key_file(&kr, &len);
-	if (text == NULL) {
-		sesame_err_set(err, "key file %s: out of memory", path);
-		goto out;
-	}
-	r = sesame_write_atomic(path, text, len, 0600, "key file", err);
-	if (r == 0 && new_id != NULL)
-		*new_id = id;
-out:
-	free_text(text, len);
+	else
+		r = add_key_and_write(&kr, id, path, 1, new_id, err);
 	sesame_keyring_wipe(&kr);
 	return r;
 }
