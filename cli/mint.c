@@ -67,17 +67,14 @@ static int mint_request(const struct cli_options *o, const struct sesame_config 
 /* Root and group policy, the same check the module makes. */
 static int mint_allowed(const struct sesame_config *cfg, const struct sesame_account *acct)
 {
-	switch (sesame_policy_check(cfg, acct)) {
-	case SESAME_POLICY_OK:
-		return 1;
-	case SESAME_POLICY_ROOT:
+	enum sesame_policy p = sesame_policy_check(cfg, acct);
+
+	if (p == SESAME_POLICY_ROOT)
 		cli_error("refusing to mint for %s: uid 0 needs allow_root = yes", acct->name);
-		return 0;
-	case SESAME_POLICY_NOT_IN_GROUP:
-		break;
-	}
-	cli_error("refusing to mint for %s: not a member of group %s", acct->name, cfg->group);
-	return 0;
+	else if (p == SESAME_POLICY_NOT_IN_GROUP)
+		cli_error("refusing to mint for %s: not a member of group %s", acct->name,
+			  cfg->group);
+	return p == SESAME_POLICY_OK;
 }
 
 /* After `--revoke-user`, tokens issued in the same second are revoked too:
