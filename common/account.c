@@ -26,55 +26,98 @@ static enum sesame_reason copy_passwd(const struct passwd *pw, struct sesame_acc
 	return SESAME_OK;
 }
 
-/* The shadow entry of name into sp (strings in *buf): 0, ENOENT when
- * there is none, or another errno. */
-static int find_shadow(const char *name, struct spwd *sp, char **buf, size_t *size)
-{
-	struct spwd *found = NULL;
-	int e;
+/* A reentrant NSS call: fills the query's answer from buf, returns 0 or
+ * an errno value (ERANGE: buf too small). */
+typedef int (*nss_call_fn)(void *query, char *buf, size_t size);
 
-	/* malloc, not realloc: a buffer too small may already hold part of
-	 * the hash, and is wiped before it goes. */
+/* Run call with a buffer that doubles while the answer is ERANGE, up to
+ * NSS_BUF_MAX. Returns the buffer the answer points into, its size in
+ * *size (the caller wipes and frees it), or NULL when out of memory. A
+ * buffer too small may already hold part of a shadow hash: it is wiped
+ * before it goes, so the next one is a fresh malloc, not a realloc. */
+static char *nss_lookup(nss_call_fn call, void *query, size_t *size)
+{
+	char *buf = NULL;
+
 	for (*size = NSS_BUF_START;; *size *= 2) {
-		sesame_wipe(*buf, *buf != NULL ? *size / 2 : 0);
-		free(*buf);
-		*buf = malloc(*size);
-		if (*buf == NULL)
-			return ENOMEM;
-		e = getspnam_r(name, sp, *buf, *size, &found);
-		if (e != ERANGE || *size >= NSS_BUF_MAX)
-			break;
+		buf = malloc(*size);
+		if (buf == NULL)
+			return NULL;
+		if (call(query, buf, *size) != ERANGE || *size >= NSS_BUF_MAX)
+			return buf;
+		sesame_wipe(buf, *size);
+		free(buf);
 	}
-	if (e == 0 && found == NULL)
-		e = ENOENT;
-	return e == 0 && sp->sp_pwdp == NULL ? ENOENT : e;
+}
+
+static void nss_free(char *buf, size_t size)
+{
+	sesame_wipe(buf, buf != NULL ? size : 0);
+	free(buf);
+}
+
+struct passwd_query {
+	const char *name; /* by name when not NULL, else by uid */
+	uint32_t uid;
+	struct passwd pw, *found;
+};
+
+static int passwd_call(void *query, char *buf, size_t size)
+{
+	struct passwd_query *q = query;
+
+	return q->name ? getpwnam_r(q->name, &q->pw, buf, size, &q->found)
+		       : getpwuid_r((uid_t)q->uid, &q->pw, buf, size, &q->found);
+}
+
+struct group_query {
+	const char *name;
+	struct group gr, *found;
+};
+
+static int group_call(void *query, char *buf, size_t size)
+{
+	struct group_query *q = query;
+
+	return getgrnam_r(q->name, &q->gr, buf, size, &q->found);
+}
+
+struct shadow_query {
+	const char *name;
+	struct spwd sp, *found;
+	int error;
+};
+
+static int shadow_call(void *query, char *buf, size_t size)
+{
+	struct shadow_query *q = query;
+
+	q->error = getspnam_r(q->name, &q->sp, buf, size, &q->found);
+	return q->error;
 }
 
 /* The hash the tag binds to is the field without a lock's '!'s
- * (shadow_state.h). Without need_shadow, a missing or unreadable entry is no
- * error: the account's state is then unread and not checked. */
+ * (shadow_state.h). Without need_shadow, a missing or unreadable entry is
+ * no error: the account's state is then unread and not checked. */
 static enum sesame_reason read_shadow(struct sesame_account *acct, int need_shadow)
 {
-	struct spwd sp;
-	char *buf = NULL;
+	struct shadow_query q = {acct->name, {0}, NULL, 0};
+	enum sesame_reason r = SESAME_SYSTEM_ERROR;
 	size_t size = 0, lock = 0;
-	enum sesame_reason r = need_shadow ? SESAME_SHADOW_UNAVAILABLE : SESAME_OK;
-	int e = find_shadow(acct->name, &sp, &buf, &size);
+	char *buf = nss_lookup(shadow_call, &q, &size);
 
-	if (e == ENOMEM)
-		r = SESAME_SYSTEM_ERROR;
-	if (e != 0)
+	if (buf == NULL)
 		goto out;
-	acct->shadow = sesame_shadow_classify(sp.sp_pwdp, -1, 0, &lock);
-	acct->expire_days = sp.sp_expire;
-	acct->pwhash = strdup(sp.sp_pwdp + lock);
+	r = need_shadow ? SESAME_SHADOW_UNAVAILABLE : SESAME_OK;
+	if (q.error != 0 || q.found == NULL || q.found->sp_pwdp == NULL)
+		goto out;
+	acct->shadow = sesame_shadow_classify(q.found->sp_pwdp, -1, 0, &lock);
+	acct->expire_days = q.found->sp_expire;
+	acct->pwhash = strdup(q.found->sp_pwdp + lock);
 	r = acct->pwhash != NULL ? SESAME_OK : SESAME_SYSTEM_ERROR;
 out:
-	if (buf != NULL) {
-		sesame_wipe(buf, size);
-		free(buf);
-	}
-	sesame_wipe(&sp, sizeof(sp));
+	nss_free(buf, size);
+	sesame_wipe(&q, sizeof(q));
 	return r;
 }
 
@@ -82,33 +125,24 @@ out:
 static enum sesame_reason lookup(const char *name, uint32_t uid, int need_shadow,
 				 struct sesame_account *acct)
 {
-	struct passwd pw, *found = NULL;
-	size_t size = NSS_BUF_START;
-	char *buf = NULL;
+	struct passwd_query q = {name, uid, {0}, NULL};
 	enum sesame_reason r = SESAME_SYSTEM_ERROR;
-	int e;
+	size_t size = 0;
+	char *buf;
 
 	memset(acct, 0, sizeof(*acct));
-	for (;;) {
-		char *bigger = realloc(buf, size);
-		if (bigger == NULL)
-			goto out;
-		buf = bigger;
-		e = name ? getpwnam_r(name, &pw, buf, size, &found)
-			 : getpwuid_r((uid_t)uid, &pw, buf, size, &found);
-		if (e != ERANGE || size >= NSS_BUF_MAX)
-			break;
-		size *= 2;
-	}
-	if (found == NULL) {
+	buf = nss_lookup(passwd_call, &q, &size);
+	if (buf == NULL)
+		goto out;
+	if (q.found == NULL) {
 		r = SESAME_USER_UNKNOWN;
 		goto out;
 	}
-	r = copy_passwd(found, acct);
+	r = copy_passwd(q.found, acct);
 	if (r == SESAME_OK)
 		r = read_shadow(acct, need_shadow);
 out:
-	free(buf);
+	nss_free(buf, size);
 	/* Without its shadow entry the account is still known by name: keep
 	 * that for logs and --inspect, with no hash. */
 	if (r != SESAME_OK && r != SESAME_SHADOW_UNAVAILABLE)
@@ -144,25 +178,14 @@ static int member_of(const struct group *gr, const struct sesame_account *acct)
 
 int sesame_account_in_group(const struct sesame_account *acct, const char *group)
 {
-	struct group gr, *found = NULL;
-	size_t size = NSS_BUF_START;
-	char *buf = NULL;
-	int r = -1, e;
+	struct group_query q = {group, {0}, NULL};
+	size_t size = 0;
+	char *buf = nss_lookup(group_call, &q, &size);
+	int r = -1;
 
-	for (;;) {
-		char *bigger = realloc(buf, size);
-		if (bigger == NULL)
-			goto out;
-		buf = bigger;
-		e = getgrnam_r(group, &gr, buf, size, &found);
-		if (e != ERANGE || size >= NSS_BUF_MAX)
-			break;
-		size *= 2;
-	}
-	if (found != NULL)
-		r = member_of(found, acct);
-out:
-	free(buf);
+	if (buf != NULL && q.found != NULL)
+		r = member_of(q.found, acct);
+	nss_free(buf, size);
 	return r;
 }
 

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#include "log.h"
+#include "err.h"
 #include "reason.h"
 #include "token.h"
 

@@ -1,21 +1,32 @@
+/* Login by email. Delivery is synchronous, bounded by MAIL_TIMEOUT_SEC:
+ * the module runs in multi-threaded greeters too, where forking a worker
+ * that keeps running library code is unsafe. The cost is a timing
+ * difference between "sent" and "nothing to send", documented in
+ * pam_sesame(8) and docs/security.md. */
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <security/pam_ext.h>
 
 #include "account.h"
 #include "keys.h"
 #include "mail.h"
 #include "maillink.h"
+#include "policy.h"
+#include "report.h"
 #include "store.h"
 #include "util.h"
 #include "verify.h"
 
 #define MAP_FILE_MAX (1024 * 1024)
+#define MAIL_TIMEOUT_SEC 20
 
 const char *sesame_maillink_outcome_name(enum sesame_maillink_outcome o)
 {
@@ -132,35 +143,18 @@ static int mint_for(struct sesame_maillink *ml, const struct sesame_account *acc
 	return 0;
 }
 
-/* mail_from, else root@<host>: the From: header. */
-static void sender(const struct sesame_maillink *ml, char *from, size_t n)
-{
-	if (ml->cfg->mail_from[0] != '\0')
-		snprintf(from, n, "%s", ml->cfg->mail_from);
-	else
-		snprintf(from, n, "root@%.240s", ml->host);
-}
-
 /* The mail names the account as NSS spells it (acct->name), not as it was
  * typed at the prompt: a case-insensitive directory accepts "ALICE". */
 static char *compose(struct sesame_maillink *ml, const struct sesame_account *acct,
 		     const char *to, const struct sesame_token *t, const char *text)
 {
-	char from[SESAME_NAME_MAX + 8], *link = NULL, *msg;
+	char from[SESAME_MAIL_FROM_SIZE], *link = NULL, *msg;
 	struct sesame_mail m;
 
-	sender(ml, from, sizeof(from));
+	sesame_mail_from(ml->cfg->mail_from, ml->host, from);
 	if (ml->cfg->url[0] != '\0')
 		link = sesame_link_build(ml->cfg->url, ml->cfg->param, text);
-	memset(&m, 0, sizeof(m));
-	m.from = from;
-	m.to = to;
-	m.user = acct->name;
-	m.host = ml->host;
-	m.link = link ? link : text;
-	m.now = ml->now;
-	m.expires = (int64_t)t->issued + t->lifetime;
-	m.uses = t->uses;
+	sesame_mail_fill(&m, t, from, to, acct->name, ml->host, link ? link : text, ml->now);
 	msg = sesame_mail_compose(&m, &ml->err);
 	sesame_free_str(link);
 	return msg;
@@ -228,14 +222,6 @@ int sesame_maillink_source(const char *rhost, uint32_t ruid,
 	return ok ? 0 : -1;
 }
 
-/* Root and group policy, as the module applies it when the token comes back. */
-static int allowed(const struct sesame_config *cfg, const struct sesame_account *acct)
-{
-	if (acct->uid == 0 && !cfg->allow_root)
-		return 0;
-	return cfg->group[0] == '\0' || sesame_account_in_group(acct, cfg->group) == 1;
-}
-
 static void rate_limit_then_deliver(struct sesame_maillink *ml, const struct sesame_account *acct,
 				    const char *to)
 {
@@ -267,7 +253,8 @@ void sesame_maillink_send(struct sesame_maillink *ml)
 {
 	struct sesame_account acct;
 	char to[256];
-	enum sesame_reason r, usable;
+	enum sesame_reason r;
+	enum sesame_policy policy;
 	int found;
 
 	memset(&ml->err, 0, sizeof(ml->err));
@@ -282,15 +269,56 @@ void sesame_maillink_send(struct sesame_maillink *ml)
 		return;
 	}
 	found = sesame_maillink_address(ml->cfg->mail_to, acct.name, to, sizeof(to), &ml->err);
-	usable = sesame_account_usable(&acct, ml->now);
+	policy = found > 0 ? sesame_policy_check(ml->cfg, &acct, ml->now) : SESAME_POLICY_OK;
 	if (found < 0)
 		ml->outcome = SESAME_MAILLINK_FAILED;
-	else if (found > 0 && !allowed(ml->cfg, &acct))
+	else if (policy == SESAME_POLICY_LOCKED)
+		ml->outcome = SESAME_MAILLINK_LOCKED;
+	else if (policy == SESAME_POLICY_EXPIRED)
+		ml->outcome = SESAME_MAILLINK_EXPIRED;
+	else if (policy != SESAME_POLICY_OK)
 		ml->outcome = SESAME_MAILLINK_NOT_ALLOWED;
-	else if (found > 0 && usable != SESAME_OK)
-		ml->outcome = usable == SESAME_ACCOUNT_LOCKED ? SESAME_MAILLINK_LOCKED
-							      : SESAME_MAILLINK_EXPIRED;
 	else if (found > 0)
 		rate_limit_then_deliver(ml, &acct, to);
 	sesame_account_clear(&acct);
+}
+
+/* The rate limits count per source: the remote host, or for a local
+ * service (su, login: NULL here) the real uid of whoever asks. sudo sets
+ * PAM_RHOST to this host's own name: that is local too. */
+static const char *remote_host(pam_handle_t *pamh, const char *host)
+{
+	const char *rhost = pam_sesame_item(pamh, PAM_RHOST);
+
+	return rhost != NULL && strcmp(rhost, host) != 0 ? rhost : NULL;
+}
+
+void pam_sesame_mail_link(pam_handle_t *pamh, const struct pam_sesame_args *args,
+			  const char *user)
+{
+	struct sesame_maillink ml = {0};
+	char host[HOST_NAME_MAX + 1] = "";
+	const char *service = pam_sesame_item(pamh, PAM_SERVICE);
+
+	ml.outcome = SESAME_MAILLINK_FAILED;
+	/* The mailed token is scoped to this service and host: without both,
+	 * send nothing rather than an unscoped token. */
+	if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+		sesame_err_set(&ml.err, "no host name");
+	else if (service == NULL || service[0] == '\0')
+		sesame_err_set(&ml.err, "no PAM service name");
+	else {
+		ml.cfg = &args->cfg;
+		ml.user = user;
+		ml.service = service;
+		ml.host = host;
+		ml.rhost = remote_host(pamh, host);
+		ml.ruid = (uint32_t)getuid();
+		ml.now = (int64_t)time(NULL);
+		ml.timeout_sec = MAIL_TIMEOUT_SEC;
+		sesame_maillink_send(&ml);
+	}
+	pam_sesame_report_mail(pamh, user, ml.id_text[0] ? ml.id_text : NULL,
+			       sesame_maillink_outcome_name(ml.outcome), ml.err.msg);
+	(void)pam_info(pamh, "%s", PAM_SESAME_MAIL_NOTICE);
 }
