@@ -179,6 +179,10 @@ static int allowed(const struct sesame_config *cfg, const struct sesame_account 
 static void rate_limit_then_deliver(struct sesame_maillink *ml, const struct sesame_account *acct,
 				    const char *to)
 {
+	/* One source for every request until the module names them. */
+	static const uint8_t any_source[SESAME_MAIL_SOURCE_LEN];
+	struct sesame_mail_limits lim = { ml->cfg->mail_interval, ml->cfg->mail_per_hour,
+					  ml->cfg->mail_per_hour };
 	struct sesame_store st;
 	int r;
 
@@ -187,8 +191,7 @@ static void rate_limit_then_deliver(struct sesame_maillink *ml, const struct ses
 		sesame_store_close(&st);
 		return;
 	}
-	r = sesame_store_mail_allow(&st, acct->uid, ml->now, ml->cfg->mail_interval,
-				    ml->cfg->mail_per_hour, &ml->err);
+	r = sesame_store_mail_allow(&st, acct->uid, any_source, ml->now, &lim, &ml->err);
 	sesame_store_close(&st);
 	if (r > 0)
 		ml->outcome = SESAME_MAILLINK_RATE_LIMITED;

@@ -61,12 +61,14 @@ static void test_address(void)
 
 static int allow(const char *state, uint32_t uid, int64_t now, int64_t interval, unsigned per_hour)
 {
+	static const uint8_t source[SESAME_MAIL_SOURCE_LEN];
+	struct sesame_mail_limits lim = { interval, per_hour, per_hour };
 	struct sesame_store st;
 	struct sesame_err err;
 	int r = -1;
 
 	if (sesame_store_open(&st, state, 0, &err) == 0)
-		r = sesame_store_mail_allow(&st, uid, now, interval, per_hour, &err);
+		r = sesame_store_mail_allow(&st, uid, source, now, &lim, &err);
 	sesame_store_close(&st);
 	return r;
 }
