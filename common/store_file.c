@@ -400,7 +400,7 @@ static void append_undo(struct store_file *sf, off_t old_end, int restore_header
 		}
 		(void)fdatasync(sf->fd);
 	}
-	if (sf->created)
+	if (sf->created && sf->format == 0 && old_end == 0)
 		(void)unlinkat(sf->dirfd, sf->name, 0);
 }
 
@@ -416,7 +416,7 @@ int store_file_append(struct store_file *sf, const struct record *rec, struct se
 	at = sf->end;
 	unsynced = sf->format == 0 || (sf->hdr.flags & HEADER_UNSYNCED);
 	if (unsynced && sync_dirs(sf, err) != 0) {
-		if (sf->created)
+		if (sf->created && sf->format == 0 && sf->size == 0)
 			(void)unlinkat(sf->dirfd, sf->name, 0);
 		return -1;
 	}

@@ -156,8 +156,10 @@ enum sesame_reason sesame_store_redeem(struct sesame_store *st, const struct ses
 		rec = make_record(REC_USE, t->uid, t->id, token_expiry(t));
 		if (store_file_append(&sf, &rec, err) != 0)
 			r = SESAME_STORE_UNAVAILABLE;
-	} else if (sf.fd >= 0 && sf.created) {
-		/* a refusal leaves the store as it found it */
+	} else if (sf.fd >= 0 && sf.created && sf.format == 0 && sf.size == 0) {
+		/* A refusal leaves the store as it found it: the file we made
+		 * is still empty under our lock, so nobody recorded anything in
+		 * it (anyone waiting for it sees the name gone and starts over). */
 		(void)unlinkat(sf.dirfd, sf.name, 0);
 	}
 	store_file_release(&sf);
