@@ -24,7 +24,9 @@
  *   the old one. So after taking its lock every opener fstatat()s the name
  *   and compares st_dev and st_ino with its locked fd: if the file was
  *   replaced meanwhile, it closes and starts again (at most OPEN_ATTEMPTS
- *   times, then the store is unavailable). A redemption holds its bucket's
+ *   times, then the store is unavailable). A reader (LOCK_SH) needs no such
+ *   check: the file it holds has every record gc kept, and its operation
+ *   overlapped the replacement, so it may be ordered before it. A redemption holds its bucket's
  *   lock and then takes revoked-users' (LOCK_SH); nothing holds
  *   revoked-users' lock while it waits for a bucket's, so no lock order can
  *   deadlock. */
@@ -207,7 +209,10 @@ static int store_file_open(struct store_file *sf, int lock_op, int create, struc
 		if (lock_fd(sf, lock_op, err) != 0 ||
 		    store_check_fd(sf->fd, 0, sf->owner, "store file", sf->path, &locked, err) != 0)
 			goto fail;
-		same = still_named(sf, &locked);
+		/* A reader that locked a file gc has just replaced reads what gc
+		 * kept plus what it dropped; only a writer must not append to a
+		 * file that lost its name. */
+		same = lock_op == LOCK_SH ? 1 : still_named(sf, &locked);
 		if (same < 0) {
 			sesame_err_set(err, "store file %s: cannot stat: %s", sf->path,
 				       strerror(errno));
@@ -567,6 +572,7 @@ int store_is_open(const struct sesame_store *st, struct sesame_err *err)
 		sesame_err_set(err, "store is not open");
 		return 0;
 	}
+
 	if (store_check_fd(st->dirfd, 1, st->owner, "state directory", st->path, &sb, err) != 0)
 		return 0;
 	if (sb.st_nlink == 0) {
