@@ -15,8 +15,12 @@
  *       sesame_store_open to sesame_store_close (what pam_sesame does per
  *       login). Prints p50, p99, mean and max in microseconds.
  *   bench-store append DIR N
- *       The floor: N appends of 32 bytes, each followed by fdatasync, to
- *       one file in DIR. Prints the same figures. */
+ *       The floor: N appends of a use record's 28 bytes, each followed by
+ *       fdatasync, to one file in DIR. Prints the same figures.
+ *   bench-store prepare STATE_DIR
+ *       Make the store and every bucket file, as sesame-mint does.
+ *   bench-store gc STATE_DIR
+ *       sesame_store_gc at the current time, as sesame-mint --gc does. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -278,6 +282,21 @@ out:
 	return r;
 }
 
+static int cmd_prepare_or_gc(const char *state_dir, int gc)
+{
+	struct sesame_store st;
+	struct sesame_err err = { "" };
+	int r = sesame_store_open(&st, state_dir, 1, &err);
+
+	if (r == 0)
+		r = gc ? sesame_store_gc(&st, (int64_t)time(NULL), NULL, &err)
+		       : sesame_store_prepare(&st, &err);
+	sesame_store_close(&st);
+	if (r != 0)
+		fprintf(stderr, "bench-store: %s: %s\n", gc ? "gc" : "prepare", err.msg);
+	return r == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t seed;
@@ -292,8 +311,11 @@ int main(int argc, char **argv)
 		return cmd_redeem(argv[2], strtoul(argv[3], NULL, 10));
 	if (argc == 4 && strcmp(argv[1], "append") == 0 && atol(argv[3]) > 0)
 		return cmd_append(argv[2], strtoul(argv[3], NULL, 10));
+	if (argc == 3 && (strcmp(argv[1], "prepare") == 0 || strcmp(argv[1], "gc") == 0))
+		return cmd_prepare_or_gc(argv[2], strcmp(argv[1], "gc") == 0);
 	fprintf(stderr, "usage: bench-store fill STATE_DIR COUNT EXPIRY_OFFSET [spread]\n"
 			"       bench-store redeem STATE_DIR N\n"
-			"       bench-store append DIR N\n");
+			"       bench-store append DIR N\n"
+			"       bench-store prepare|gc STATE_DIR\n");
 	return 2;
 }
