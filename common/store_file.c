@@ -71,6 +71,14 @@ void store_file_init(struct store_file *sf, const struct sesame_store *st, enum 
 	snprintf(sf->path, sizeof(sf->path), "%s/%s", st->path, sf->name);
 }
 
+void store_file_none(struct store_file *sf)
+{
+	memset(sf, 0, sizeof(*sf));
+	sf->fd = -1;
+	sf->topfd = -1;
+	sf->dirfd = -1;
+}
+
 void store_file_release(struct store_file *sf)
 {
 	if (sf->fd >= 0)

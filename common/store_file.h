@@ -47,6 +47,9 @@ void store_file_init(struct store_file *sf, const struct sesame_store *st, enum 
  * without create), -1 with err set. */
 int store_file_read(struct store_file *sf, int lock_op, int create, struct sesame_err *err);
 
+/* A store_file that holds nothing yet: releasing it is a no-op. */
+void store_file_none(struct store_file *sf);
+
 /* Closing the descriptor is what releases the lock. */
 void store_file_release(struct store_file *sf);
 

@@ -114,9 +114,7 @@ static enum sesame_reason token_check(struct sesame_store *st, const struct sesa
 	int revoked = 0;
 
 	*used = 0;
-	sf->fd = -1;
-	sf->data = NULL;
-	sf->recs = NULL;
+	store_file_none(sf);
 	if (!store_is_open(st, err) || t == NULL)
 		return SESAME_STORE_UNAVAILABLE;
 	switch (open_bucket(st, t, lock_op, create, sf, err)) {
@@ -188,9 +186,7 @@ int sesame_store_revoke(struct sesame_store *st, const struct sesame_token *t,
 	unsigned used;
 	int revoked, r = -1;
 
-	sf.fd = -1;
-	sf.data = NULL;
-	sf.recs = NULL;
+	store_file_none(&sf);
 	if (!store_is_open(st, err) || t == NULL)
 		goto out;
 	if (open_bucket(st, t, LOCK_EX, 1, &sf, err) != 0)
@@ -214,9 +210,7 @@ int sesame_store_revoke_user(struct sesame_store *st, uint32_t uid, int64_t befo
 	struct record rec;
 	int r = -1;
 
-	sf.fd = -1;
-	sf.data = NULL;
-	sf.recs = NULL;
+	store_file_none(&sf);
 	if (!store_is_open(st, err))
 		goto out;
 	if (before < 0) {
@@ -289,9 +283,7 @@ int sesame_store_mail_allow(struct sesame_store *st, uint32_t uid,
 	struct record rec;
 	int r = -1;
 
-	sf.fd = -1;
-	sf.data = NULL;
-	sf.recs = NULL;
+	store_file_none(&sf);
 	if (!store_is_open(st, err) || source == NULL || lim == NULL)
 		goto out;
 	store_file_init(&sf, st, KIND_MAIL, 0);
