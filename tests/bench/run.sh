@@ -625,12 +625,13 @@ tables() {
 	echo "|---|---|---|---|"
 	local level label
 	for level in $STORE_LEVELS; do
-		label=$level
-		[ "$level" = 4096s ] && label="4,096 records, one in every bucket"
-		[ "$level" = 0 ] && label="**fresh**: made by sesame-mint, every bucket file, no record"
-		[ "$level" = 0u ] && label="made by \`install -d\`, not prepared (no bucket file)"
-		[ "$level" = gc ] && label="**after gc**: 100,000 expired records dropped"
-		[[ $level =~ ^[0-9]+$ ]] && label="$level live records"
+		case $level in
+		0) label="**fresh**: made by sesame-mint, every bucket file, no record" ;;
+		0u) label="made by \`install -d\`, not prepared (no bucket file)" ;;
+		gc) label="**after gc**: 100,000 expired records dropped" ;;
+		4096s) label="4,096 records, one in every bucket" ;;
+		*) label="$level live records" ;;
+		esac
 		if ! [[ ${level%s} =~ ^[0-9]+$ ]] || [ "${level%s}" = 0 ]; then
 			printf '| %s | %s | %s | – |\n' "$label" "$(fmt "redeem_p50_$level" 0)" \
 				"$(fmt "redeem_p99_$level" 0)"
