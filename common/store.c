@@ -97,8 +97,7 @@ static int create_file(int dirfd, const char *name, const char *path, enum store
 	return 1;
 }
 
-/* Create every missing bucket file and revoked-users; made[b] says which
- * (made[SESAME_STORE_BUCKETS]: revoked-users). */
+/* Create every missing file; made[b] says which. */
 static int create_missing(struct sesame_store *st, uint8_t *made, int *any,
 			  struct sesame_err *err)
 {
@@ -106,9 +105,8 @@ static int create_missing(struct sesame_store *st, uint8_t *made, int *any,
 	int r;
 
 	*any = 0;
-	for (unsigned b = 0; b <= SESAME_STORE_BUCKETS; b++) {
-		int is_users = b == SESAME_STORE_BUCKETS;
-		store_file_init(&sf, st, is_users ? KIND_USERS : KIND_BUCKET, b);
+	for (unsigned b = 0; b < STORE_FILES; b++) {
+		store_file_init(&sf, st, store_kind_of(b), b);
 		r = create_file(sf.dirfd, sf.name, sf.path, sf.kind, err);
 		if (r < 0)
 			return -1;
@@ -130,10 +128,10 @@ static int mark_made(struct sesame_store *st, const uint8_t *made, struct sesame
 			       strerror(errno));
 		return -1;
 	}
-	for (unsigned b = 0; b <= SESAME_STORE_BUCKETS && r == 0; b++) {
+	for (unsigned b = 0; b < STORE_FILES && r == 0; b++) {
 		if (!made[b])
 			continue;
-		store_file_init(&sf, st, b == SESAME_STORE_BUCKETS ? KIND_USERS : KIND_BUCKET, b);
+		store_file_init(&sf, st, store_kind_of(b), b);
 		r = store_file_read(&sf, LOCK_EX, 0, err);
 		if (r == 0)
 			r = store_file_mark_synced(&sf, err);
@@ -152,7 +150,7 @@ int sesame_store_prepare(struct sesame_store *st, struct sesame_err *err)
 
 	if (!store_is_open(st, err) || store_uses_dir(st, 1, err) != 0)
 		return -1;
-	made = calloc(SESAME_STORE_BUCKETS + 1, 1);
+	made = calloc(STORE_FILES, 1);
 	if (made == NULL) {
 		sesame_err_set(err, "store %s: out of memory", st->path);
 		return -1;

@@ -56,7 +56,7 @@ int sesame_store_open(struct sesame_store *st, const char *state_dir, int create
 void sesame_store_close(struct sesame_store *st);
 
 /* Make what the one-write path needs: uses/ and every bucket file (with a
- * durable name), revoked-users, and the format file last. Idempotent;
+ * durable name), revoked-users, mail-sent, and the format file last. Idempotent;
  * files that exist are left alone. Returns 0 or -1. */
 int sesame_store_prepare(struct sesame_store *st, struct sesame_err *err);
 

@@ -51,6 +51,13 @@ unsigned store_bucket_of(const uint8_t id[SESAME_ID_BYTES])
 	return (unsigned)id[0] << 4 | (unsigned)id[1] >> 4;
 }
 
+enum store_kind store_kind_of(unsigned n)
+{
+	if (n < SESAME_STORE_BUCKETS)
+		return KIND_BUCKET;
+	return n == SESAME_STORE_BUCKETS ? KIND_USERS : KIND_MAIL;
+}
+
 void store_file_init(struct store_file *sf, const struct sesame_store *st, enum store_kind kind,
 		     unsigned bucket)
 {

@@ -37,6 +37,11 @@ struct store_file {
 	size_t count;
 };
 
+/* Every file of a store, numbered: the buckets, then revoked-users and
+ * mail-sent. */
+#define STORE_FILES (SESAME_STORE_BUCKETS + 2)
+enum store_kind store_kind_of(unsigned n);
+
 /* Name a store file: kind and, for a bucket, its number. A bucket needs
  * st->usesfd open (store_uses_dir). One place builds every path. */
 void store_file_init(struct store_file *sf, const struct sesame_store *st, enum store_kind kind,

@@ -204,10 +204,8 @@ static int check_all(struct sesame_store *st, struct sesame_err *err)
 	struct store_file sf;
 	int r = 0;
 
-	for (unsigned b = 0; b < SESAME_STORE_BUCKETS + 2 && r == 0; b++) {
-		enum store_kind kind = b < SESAME_STORE_BUCKETS ? KIND_BUCKET :
-				       b == SESAME_STORE_BUCKETS ? KIND_USERS : KIND_MAIL;
-		store_file_init(&sf, st, kind, b);
+	for (unsigned b = 0; b < STORE_FILES && r == 0; b++) {
+		store_file_init(&sf, st, store_kind_of(b), b);
 		r = store_file_read(&sf, LOCK_SH, 0, err) < 0 ? -1 : 0;
 		store_file_release(&sf);
 	}
