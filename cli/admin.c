@@ -39,11 +39,18 @@ int cli_keygen(const struct cli_options *o)
 
 #define MAX_CANDIDATES 16
 
+/* The service and host an examined token was checked for: the attempt's
+ * context points into them, so they live as long as the attempt. */
+struct scope {
+	char service[SESAME_SCOPE_NAME_SIZE];
+	char host[SESAME_SCOPE_NAME_SIZE];
+};
+
 /* This host's PAM services whose keyed hint matches a service-scoped
  * token's (only the key holder can ask). An 8-bit hint can match more
  * than one name: the caller checks each in full. Returns how many. */
 static size_t service_candidates(const struct sesame_config *cfg, const struct sesame_token *t,
-				 char names[MAX_CANDIDATES][256])
+				 char names[MAX_CANDIDATES][SESAME_SCOPE_NAME_SIZE])
 {
 	struct sesame_keyring kr;
 	struct sesame_err err = {{0}};
@@ -59,7 +66,7 @@ static size_t service_candidates(const struct sesame_config *cfg, const struct s
 	while (d != NULL && found < MAX_CANDIDATES && (de = readdir(d)) != NULL) {
 		if (de->d_name[0] != '.' &&
 		    sesame_scope_hint_matches(key, t, "service", de->d_name) == 1)
-			snprintf(names[found++], 256, "%s", de->d_name);
+			snprintf(names[found++], SESAME_SCOPE_NAME_SIZE, "%s", de->d_name);
 	}
 	if (d != NULL)
 		closedir(d);
@@ -145,18 +152,18 @@ static enum sesame_reason attempt_as(struct sesame_config *cfg, struct sesame_at
  * ours. */
 static enum sesame_reason examine(const struct cli_options *o, const char *arg,
 				  struct sesame_config *cfg, struct sesame_attempt *a,
-				  char *svc, char *host)
+				  struct scope *sc)
 {
-	char input[INPUT_MAX], names[MAX_CANDIDATES][256];
+	char input[INPUT_MAX], names[MAX_CANDIDATES][SESAME_SCOPE_NAME_SIZE];
 	struct sesame_token t;
 	size_t count = 0;
 	long n;
 	enum sesame_reason r = SESAME_MALFORMED;
 
 	n = cli_read_input(arg, input, sizeof(input));
-	snprintf(host, 256, "%s", o->host ? o->host : "");
+	snprintf(sc->host, sizeof(sc->host), "%s", o->host ? o->host : "");
 	if (o->host == NULL)
-		cli_hostname(host, 256);
+		cli_hostname(sc->host, sizeof(sc->host));
 	sesame_attempt_init(a, cfg);
 	if (n < 0)
 		goto out;
@@ -164,12 +171,12 @@ static enum sesame_reason examine(const struct cli_options *o, const char *arg,
 	    (t.flags & SESAME_FLAG_SERVICE))
 		count = service_candidates(cfg, &t, names);
 	for (size_t i = 0; i < count; i++) {
-		memcpy(svc, names[i], sizeof(names[i]));
-		r = attempt_as(cfg, a, svc, host, input, (size_t)n);
+		memcpy(sc->service, names[i], sizeof(sc->service));
+		r = attempt_as(cfg, a, sc->service, sc->host, input, (size_t)n);
 		if (r != SESAME_WRONG_SERVICE && r != SESAME_BAD_SIGNATURE)
 			goto out;
 	}
-	r = attempt_as(cfg, a, o->service, host, input, (size_t)n);
+	r = attempt_as(cfg, a, o->service, sc->host, input, (size_t)n);
 out:
 	sesame_wipe(input, sizeof(input));
 	return r;
@@ -190,12 +197,12 @@ int cli_inspect(const struct cli_options *o)
 {
 	struct sesame_config cfg;
 	struct sesame_attempt a;
-	char svc[256] = "", host[256] = "";
+	struct scope sc = {"", ""};
 	enum sesame_reason r;
 
 	if (cli_load_config(o, &cfg) != 0)
 		return EXIT_ERROR;
-	r = examine(o, o->inspect, &cfg, &a, svc, host);
+	r = examine(o, o->inspect, &cfg, &a, &sc);
 	if (o->json) {
 		print_inspection_json(&a, r);
 	} else {
@@ -222,13 +229,13 @@ int cli_revoke(const struct cli_options *o)
 	struct sesame_attempt a;
 	struct sesame_store st;
 	struct sesame_err err = {{0}};
-	char svc[256] = "", host[256] = "";
+	struct scope sc = {"", ""};
 	enum sesame_reason r;
 	int rc = EXIT_ERROR;
 
 	if (cli_load_config(o, &cfg) != 0)
 		return EXIT_ERROR;
-	r = examine(o, o->revoke, &cfg, &a, svc, host);
+	r = examine(o, o->revoke, &cfg, &a, &sc);
 	if (r == SESAME_KEY_UNAVAILABLE || r == SESAME_SYSTEM_ERROR)
 		return exit_for(r, &a);
 	if (not_ours(r)) {

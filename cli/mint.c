@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "keys.h"
 #include "mail.h"
+#include "policy.h"
 #include "qr.h"
 #include "store.h"
 #include "util.h"
@@ -66,16 +67,14 @@ static int mint_request(const struct cli_options *o, const struct sesame_config 
 /* Root and group policy, the same check the module makes. */
 static int mint_allowed(const struct sesame_config *cfg, const struct sesame_account *acct)
 {
-	if (acct->uid == 0 && !cfg->allow_root) {
+	enum sesame_policy p = sesame_policy_check(cfg, acct);
+
+	if (p == SESAME_POLICY_ROOT)
 		cli_error("refusing to mint for %s: uid 0 needs allow_root = yes", acct->name);
-		return 0;
-	}
-	if (cfg->group[0] != '\0' && sesame_account_in_group(acct, cfg->group) != 1) {
+	else if (p == SESAME_POLICY_NOT_IN_GROUP)
 		cli_error("refusing to mint for %s: not a member of group %s", acct->name,
 			  cfg->group);
-		return 0;
-	}
-	return 1;
+	return p == SESAME_POLICY_OK;
 }
 
 /* After `--revoke-user`, tokens issued in the same second are revoked too:
@@ -258,26 +257,16 @@ static void print_json(const struct minted *m)
 static int send_mail(const struct cli_options *o, const struct sesame_config *cfg,
 		     const struct minted *m)
 {
-	char host[256], from[SESAME_NAME_MAX + 8];
+	char host[256], from[SESAME_MAIL_FROM_SIZE];
 	struct sesame_err err = {{0}};
 	struct sesame_mail mail;
 	char *msg;
 	int r;
 
 	cli_hostname(host, sizeof(host));
-	if (cfg->mail_from[0] != '\0')
-		snprintf(from, sizeof(from), "%s", cfg->mail_from);
-	else
-		snprintf(from, sizeof(from), "root@%s", host);
-	memset(&mail, 0, sizeof(mail));
-	mail.from = from;
-	mail.to = o->mail;
-	mail.user = m->user;
-	mail.host = m->host ? m->host : host;
-	mail.link = m->link ? m->link : m->text;
-	mail.now = (int64_t)time(NULL);
-	mail.expires = (int64_t)m->token.issued + m->token.lifetime;
-	mail.uses = m->token.uses;
+	sesame_mail_from(cfg->mail_from, host, from);
+	sesame_mail_fill(&mail, &m->token, from, o->mail, m->user, m->host ? m->host : host,
+			 m->link ? m->link : m->text, (int64_t)time(NULL));
 	msg = sesame_mail_compose(&mail, &err);
 	if (msg == NULL) {
 		cli_error("%s", err.msg);

@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#include "log.h"
+#include "err.h"
 
 /* Modules of light border around the code, as the QR standard asks. */
 #define SESAME_QR_QUIET_ZONE 4

@@ -38,33 +38,74 @@ static enum sesame_reason read_shadow(struct sesame_account *acct)
 	return acct->pwhash != NULL ? SESAME_OK : SESAME_SYSTEM_ERROR;
 }
 
+/* A reentrant NSS call: fills the query's answer from buf, returns 0 or
+ * an errno value (ERANGE: buf too small). */
+typedef int (*nss_call_fn)(void *query, char *buf, size_t size);
+
+/* Run call with a buffer that doubles while the answer is ERANGE, up to
+ * NSS_BUF_MAX. Returns the buffer the answer points into (the caller
+ * frees it), or NULL when out of memory. */
+static char *nss_lookup(nss_call_fn call, void *query)
+{
+	size_t size = NSS_BUF_START;
+	char *buf = NULL;
+
+	for (;;) {
+		char *bigger = realloc(buf, size);
+		if (bigger == NULL) {
+			free(buf);
+			return NULL;
+		}
+		buf = bigger;
+		if (call(query, buf, size) != ERANGE || size >= NSS_BUF_MAX)
+			return buf;
+		size *= 2;
+	}
+}
+
+struct passwd_query {
+	const char *name; /* by name when not NULL, else by uid */
+	uint32_t uid;
+	struct passwd pw, *found;
+};
+
+static int passwd_call(void *query, char *buf, size_t size)
+{
+	struct passwd_query *q = query;
+
+	return q->name ? getpwnam_r(q->name, &q->pw, buf, size, &q->found)
+		       : getpwuid_r((uid_t)q->uid, &q->pw, buf, size, &q->found);
+}
+
+struct group_query {
+	const char *name;
+	struct group gr, *found;
+};
+
+static int group_call(void *query, char *buf, size_t size)
+{
+	struct group_query *q = query;
+
+	return getgrnam_r(q->name, &q->gr, buf, size, &q->found);
+}
+
 /* by_name when name != NULL, else by uid. */
 static enum sesame_reason lookup(const char *name, uint32_t uid, int need_shadow,
 				 struct sesame_account *acct)
 {
-	struct passwd pw, *found = NULL;
-	size_t size = NSS_BUF_START;
-	char *buf = NULL;
+	struct passwd_query q = {name, uid, {0}, NULL};
 	enum sesame_reason r = SESAME_SYSTEM_ERROR;
-	int e;
+	char *buf;
 
 	memset(acct, 0, sizeof(*acct));
-	for (;;) {
-		char *bigger = realloc(buf, size);
-		if (bigger == NULL)
-			goto out;
-		buf = bigger;
-		e = name ? getpwnam_r(name, &pw, buf, size, &found)
-			 : getpwuid_r((uid_t)uid, &pw, buf, size, &found);
-		if (e != ERANGE || size >= NSS_BUF_MAX)
-			break;
-		size *= 2;
-	}
-	if (found == NULL) {
+	buf = nss_lookup(passwd_call, &q);
+	if (buf == NULL)
+		goto out;
+	if (q.found == NULL) {
 		r = SESAME_USER_UNKNOWN;
 		goto out;
 	}
-	r = copy_passwd(found, acct);
+	r = copy_passwd(q.found, acct);
 	if (r == SESAME_OK && need_shadow)
 		r = read_shadow(acct);
 out:
@@ -104,24 +145,12 @@ static int member_of(const struct group *gr, const struct sesame_account *acct)
 
 int sesame_account_in_group(const struct sesame_account *acct, const char *group)
 {
-	struct group gr, *found = NULL;
-	size_t size = NSS_BUF_START;
-	char *buf = NULL;
-	int r = -1, e;
+	struct group_query q = {group, {0}, NULL};
+	char *buf = nss_lookup(group_call, &q);
+	int r = -1;
 
-	for (;;) {
-		char *bigger = realloc(buf, size);
-		if (bigger == NULL)
-			goto out;
-		buf = bigger;
-		e = getgrnam_r(group, &gr, buf, size, &found);
-		if (e != ERANGE || size >= NSS_BUF_MAX)
-			break;
-		size *= 2;
-	}
-	if (found != NULL)
-		r = member_of(found, acct);
-out:
+	if (buf != NULL && q.found != NULL)
+		r = member_of(q.found, acct);
 	free(buf);
 	return r;
 }

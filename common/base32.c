@@ -21,6 +21,11 @@ void sesame_base32_encode(const uint8_t *in, size_t n, char *out)
 	out[o] = '\0';
 }
 
+char sesame_base32_char(int v)
+{
+	return alphabet[v & 31];
+}
+
 int sesame_base32_value(char c)
 {
 	if (c >= 'a' && c <= 'z')

@@ -15,6 +15,9 @@ void sesame_base32_encode(const uint8_t *in, size_t n, char *out);
  * character outside the alphabet or non-zero padding bits. */
 int sesame_base32_decode(const char *in, size_t len, uint8_t *out);
 
+/* The character for a 5-bit value (its canonical spelling). */
+char sesame_base32_char(int v);
+
 /* Map one character to its 5-bit value, or -1. */
 int sesame_base32_value(char c);
 

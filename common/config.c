@@ -5,6 +5,7 @@
  * the key, never the value: a confused admin may paste a token there. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,20 +18,9 @@
 
 #define CONFIG_FILE_MAX (64 * 1024)
 
-void sesame_config_defaults(struct sesame_config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	snprintf(cfg->key_file, sizeof(cfg->key_file), "%s", SESAME_DEFAULT_KEY_FILE);
-	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s", SESAME_DEFAULT_STATE_DIR);
-	cfg->max_age = 15 * 60;
-	cfg->max_age_limit = 7 * 86400;
-	cfg->bind_password = 1;
-	snprintf(cfg->param, sizeof(cfg->param), "sesame");
-	snprintf(cfg->sendmail, sizeof(cfg->sendmail), "%s", SESAME_DEFAULT_SENDMAIL);
-	cfg->mail_max_age = 10 * 60;
-	cfg->mail_interval = 60;
-	cfg->mail_per_hour = 5;
-}
+/* ---- what a value of each kind must look like ----
+ * A check returns NULL when the value is fine, else what was expected
+ * ("expected <that>" follows the key's name in the error). */
 
 static int printable_ascii(const char *s, int allow_space)
 {
@@ -38,17 +28,6 @@ static int printable_ascii(const char *s, int allow_space)
 		if ((unsigned char)*s < 0x20 + !allow_space || (unsigned char)*s >= 0x7f)
 			return 0;
 	return 1;
-}
-
-static int set_string(char *dst, size_t size, const char *value, const char *key,
-		      struct sesame_err *err)
-{
-	if (strlen(value) >= size) {
-		sesame_err_set(err, "%s: value longer than %zu bytes", key, size - 1);
-		return -1;
-	}
-	snprintf(dst, size, "%s", value);
-	return 0;
 }
 
 /* One spelling per path ("/a//b", "/a/./b", "/a/../b" and a trailing '/'
@@ -63,111 +42,71 @@ static int plain_path(const char *p)
 	       (n < 2 || strcmp(p + n - 2, "/.") != 0) && (n < 3 || strcmp(p + n - 3, "/..") != 0);
 }
 
-static int set_path(char *dst, size_t size, const char *value, const char *key,
-		    struct sesame_err *err)
+static const char *check_path(const char *value)
 {
-	if (value[0] != '/' || !printable_ascii(value, 0) || !plain_path(value)) {
-		sesame_err_set(err, "%s: expected an absolute path, without '//', '.' or '..' "
-			       "parts or a trailing '/'", key);
-		return -1;
-	}
-	return set_string(dst, size, value, key, err);
-}
-
-static int set_duration(int64_t *dst, const char *value, const char *key, struct sesame_err *err)
-{
-	int64_t secs;
-
-	if (sesame_parse_duration(value, &secs) != 0 || secs > SESAME_MAX_LIFETIME) {
-		sesame_err_set(err, "%s: expected a duration such as 90s, 15m, 12h or 7d, "
-			       "at most 22d", key);
-		return -1;
-	}
-	*dst = secs;
-	return 0;
-}
-
-static int set_bool(int *dst, const char *value, const char *key, struct sesame_err *err)
-{
-	if (sesame_parse_bool(value, dst) != 0) {
-		sesame_err_set(err, "%s: expected yes or no", key);
-		return -1;
-	}
-	return 0;
+	if (value[0] != '/' || !printable_ascii(value, 0) || !plain_path(value))
+		return "an absolute path, without '//', '.' or '..' parts or a trailing '/'";
+	return NULL;
 }
 
 /* http(s) URL of printable ASCII, with '#' allowed only as the last
- * character (it selects the fragment form of links). */
-static int set_url(char *dst, size_t size, const char *value, struct sesame_err *err)
+ * character (it selects the fragment form of links). "" = no url. */
+static const char *check_url(const char *value)
 {
 	const char *hash = strchr(value, '#');
 
-	if (*value == '\0') {
-		dst[0] = '\0';
-		return 0;
-	}
+	if (*value == '\0')
+		return NULL;
 	if ((strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0) ||
 	    !printable_ascii(value, 0) || strpbrk(value, "\"'<>\\`") != NULL ||
-	    (hash != NULL && hash[1] != '\0')) {
-		sesame_err_set(err, "url: expected an http:// or https:// URL, with '#' only "
-			       "as its last character");
-		return -1;
-	}
-	return set_string(dst, size, value, "url", err);
+	    (hash != NULL && hash[1] != '\0'))
+		return "an http:// or https:// URL, with '#' only as its last character";
+	return NULL;
 }
 
-static int set_param(char *dst, size_t size, const char *value, struct sesame_err *err)
+static const char *check_param(const char *value)
 {
 	size_t n = strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 				 "0123456789_.~-");
 
-	if (n == 0 || value[n] != '\0') {
-		sesame_err_set(err, "param: expected letters, digits, '_', '.', '~' or '-'");
-		return -1;
-	}
-	return set_string(dst, size, value, "param", err);
+	if (n == 0 || value[n] != '\0')
+		return "letters, digits, '_', '.', '~' or '-'";
+	return NULL;
 }
 
-static int set_group(char *dst, size_t size, const char *value, struct sesame_err *err)
+/* "" = everyone. */
+static const char *check_group(const char *value)
 {
-	if (!printable_ascii(value, 0) || strchr(value, ':') != NULL) {
-		sesame_err_set(err, "group: expected a group name");
-		return -1;
-	}
-	return set_string(dst, size, value, "group", err);
+	if (!printable_ascii(value, 0) || strchr(value, ':') != NULL)
+		return "a group name";
+	return NULL;
 }
 
-static int set_sendmail(char *dst, size_t size, const char *value, struct sesame_err *err)
+static const char *check_sendmail(const char *value)
 {
-	if (value[0] != '/' || !printable_ascii(value, 1)) {
-		sesame_err_set(err, "sendmail: expected a command starting with an absolute path");
-		return -1;
-	}
-	return set_string(dst, size, value, "sendmail", err);
+	if (value[0] != '/' || !printable_ascii(value, 1))
+		return "a command starting with an absolute path";
+	return NULL;
 }
 
-static int set_mail_from(char *dst, size_t size, const char *value, struct sesame_err *err)
+/* "" = root@<host name>. */
+static const char *check_mail_from(const char *value)
 {
-	if (*value != '\0' && !sesame_mail_address_ok(value)) {
-		sesame_err_set(err, "mail_from: expected a plain address such as "
-			       "sesame@host.example");
-		return -1;
-	}
-	return set_string(dst, size, value, "mail_from", err);
+	if (*value != '\0' && !sesame_mail_address_ok(value))
+		return "a plain address such as sesame@host.example";
+	return NULL;
 }
 
 /* An absolute path names a map file ("user address" lines); anything
  * else is a template whose %u becomes the user name (%% is a '%'). */
-static int set_mail_to(char *dst, size_t size, const char *value, struct sesame_err *err)
+static const char *check_mail_to(const char *value)
 {
 	int has_user = 0;
 
-	if (*value == '\0') {
-		dst[0] = '\0';
-		return 0;
-	}
+	if (*value == '\0')
+		return NULL;
 	if (value[0] == '/')
-		return set_path(dst, size, value, "mail_to", err);
+		return check_path(value);
 	for (const char *p = value; *p; p++) {
 		if (*p != '%')
 			continue;
@@ -177,100 +116,168 @@ static int set_mail_to(char *dst, size_t size, const char *value, struct sesame_
 		p++;
 	}
 	if (has_user && printable_ascii(value, 0) && strchr(value, '@') != NULL)
-		return set_string(dst, size, value, "mail_to", err);
+		return NULL;
 bad:
-	sesame_err_set(err, "mail_to: expected a template such as %%u@example.org, or the "
-		       "absolute path of a map file");
-	return -1;
+	return "a template such as %u@example.org, or the absolute path of a map file";
 }
 
-static int set_interval(int64_t *dst, const char *value, struct sesame_err *err)
-{
-	int64_t secs;
+/* ---- the keys ---- */
 
-	if (sesame_parse_duration(value, &secs) != 0 || secs > 3600) {
-		sesame_err_set(err, "mail_interval: expected a duration up to 1h");
-		return -1;
-	}
-	*dst = secs;
-	return 0;
-}
+enum key_kind { KEY_STRING, KEY_DURATION, KEY_BOOL, KEY_UINT };
 
-static int set_per_hour(unsigned *dst, const char *value, struct sesame_err *err)
-{
-	unsigned long n;
-
-	if (sesame_parse_uint(value, 1, 1000, &n) != 0) {
-		sesame_err_set(err, "mail_per_hour: expected a number from 1 to 1000");
-		return -1;
-	}
-	*dst = (unsigned)n;
-	return 0;
-}
-
-static const char *const config_keys[] = {
-	"key_file", "state_dir", "max_age", "max_age_limit", "bind_password", "url",
-	"param", "allow_root", "group", "sendmail", "mail_from", "mail", "mail_to",
-	"mail_max_age", "mail_interval", "mail_per_hour", NULL,
+struct config_key {
+	const char *name;
+	const char *default_value; /* read through the same checks as a config file */
+	enum key_kind kind;
+	size_t offset;             /* of the field in struct sesame_config */
+	size_t size;               /* KEY_STRING: of the field */
+	const char *(*check)(const char *value); /* KEY_STRING */
+	unsigned long min;         /* KEY_UINT */
+	int64_t max;               /* KEY_DURATION, KEY_UINT */
+	const char *expected;      /* KEY_DURATION, KEY_BOOL, KEY_UINT: for the error */
 };
 
-const char *const *sesame_config_keys(void)
+/* The field's offset, refused at compile time unless it has the type the
+ * kind writes. */
+#define FIELD(f, type)                                                   \
+	.offset = offsetof(struct sesame_config, f) +                    \
+		  0 * sizeof(_Generic(((struct sesame_config *)0)->f, type : 1))
+#define STRING(f, fn) \
+	.kind = KEY_STRING, FIELD(f, char *), .size = sizeof(((struct sesame_config *)0)->f), \
+	.check = fn
+#define DURATION(f, most, what) .kind = KEY_DURATION, FIELD(f, int64_t), .max = most, .expected = what
+#define BOOL(f) .kind = KEY_BOOL, FIELD(f, int), .expected = "yes or no"
+#define UINT(f, least, most, what) \
+	.kind = KEY_UINT, FIELD(f, unsigned), .min = least, .max = most, .expected = what
+
+#define LIFETIME_EXPECTED "a duration such as 90s, 15m, 12h or 7d, at most 22d"
+
+/* Every key of sesame.conf and of the module's arguments: the parser, the
+ * defaults and tests/docs/check-docs.sh (which reads the .name fields)
+ * all come from here, so a new key is one row (and its field). */
+static const struct config_key config_keys[] = {
+	{.name = "key_file", .default_value = SESAME_DEFAULT_KEY_FILE, STRING(key_file, check_path)},
+	{.name = "state_dir", .default_value = SESAME_DEFAULT_STATE_DIR,
+	 STRING(state_dir, check_path)},
+	{.name = "max_age", .default_value = "15m",
+	 DURATION(max_age, SESAME_MAX_LIFETIME, LIFETIME_EXPECTED)},
+	{.name = "max_age_limit", .default_value = "7d",
+	 DURATION(max_age_limit, SESAME_MAX_LIFETIME, LIFETIME_EXPECTED)},
+	{.name = "bind_password", .default_value = "yes", BOOL(bind_password)},
+	{.name = "url", .default_value = "", STRING(url, check_url)},
+	{.name = "param", .default_value = "sesame", STRING(param, check_param)},
+	{.name = "allow_root", .default_value = "no", BOOL(allow_root)},
+	{.name = "group", .default_value = "", STRING(group, check_group)},
+	{.name = "sendmail", .default_value = SESAME_DEFAULT_SENDMAIL,
+	 STRING(sendmail, check_sendmail)},
+	{.name = "mail_from", .default_value = "", STRING(mail_from, check_mail_from)},
+	{.name = "mail", .default_value = "no", BOOL(mail)},
+	{.name = "mail_to", .default_value = "", STRING(mail_to, check_mail_to)},
+	{.name = "mail_max_age", .default_value = "10m",
+	 DURATION(mail_max_age, SESAME_MAX_LIFETIME, LIFETIME_EXPECTED)},
+	{.name = "mail_interval", .default_value = "60s",
+	 DURATION(mail_interval, 3600, "a duration up to 1h")},
+	{.name = "mail_per_hour", .default_value = "5",
+	 UINT(mail_per_hour, 1, 1000, "a number from 1 to 1000")},
+};
+
+#define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
+static const struct config_key *find_key(const char *name)
 {
-	return config_keys;
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (strcmp(config_keys[i].name, name) == 0)
+			return &config_keys[i];
+	return NULL;
 }
 
 int sesame_config_is_key(const char *key)
 {
-	for (size_t i = 0; config_keys[i] != NULL; i++)
-		if (strcmp(config_keys[i], key) == 0)
-			return 1;
+	return find_key(key) != NULL;
+}
+
+static int set_string(char *dst, const struct config_key *k, const char *value,
+		      struct sesame_err *err)
+{
+	const char *expected = k->check(value);
+
+	if (expected != NULL) {
+		sesame_err_set(err, "%s: expected %s", k->name, expected);
+		return -1;
+	}
+	if (strlen(value) >= k->size) {
+		sesame_err_set(err, "%s: value longer than %zu bytes", k->name, k->size - 1);
+		return -1;
+	}
+	memcpy(dst, value, strlen(value) + 1);
 	return 0;
 }
 
-static int set_known(struct sesame_config *cfg, const char *key, const char *value,
-		     struct sesame_err *err)
+/* Parse value as k says; 0, or -1 with dst untouched. */
+static int parse_number(const struct config_key *k, const char *value, int64_t *out)
 {
-	if (!strcmp(key, "key_file"))
-		return set_path(cfg->key_file, sizeof(cfg->key_file), value, key, err);
-	if (!strcmp(key, "state_dir"))
-		return set_path(cfg->state_dir, sizeof(cfg->state_dir), value, key, err);
-	if (!strcmp(key, "max_age"))
-		return set_duration(&cfg->max_age, value, key, err);
-	if (!strcmp(key, "max_age_limit"))
-		return set_duration(&cfg->max_age_limit, value, key, err);
-	if (!strcmp(key, "bind_password"))
-		return set_bool(&cfg->bind_password, value, key, err);
-	if (!strcmp(key, "url"))
-		return set_url(cfg->url, sizeof(cfg->url), value, err);
-	if (!strcmp(key, "param"))
-		return set_param(cfg->param, sizeof(cfg->param), value, err);
-	if (!strcmp(key, "allow_root"))
-		return set_bool(&cfg->allow_root, value, key, err);
-	if (!strcmp(key, "group"))
-		return set_group(cfg->group, sizeof(cfg->group), value, err);
-	if (!strcmp(key, "sendmail"))
-		return set_sendmail(cfg->sendmail, sizeof(cfg->sendmail), value, err);
-	if (!strcmp(key, "mail_from"))
-		return set_mail_from(cfg->mail_from, sizeof(cfg->mail_from), value, err);
-	if (!strcmp(key, "mail"))
-		return set_bool(&cfg->mail, value, key, err);
-	if (!strcmp(key, "mail_to"))
-		return set_mail_to(cfg->mail_to, sizeof(cfg->mail_to), value, err);
-	if (!strcmp(key, "mail_max_age"))
-		return set_duration(&cfg->mail_max_age, value, key, err);
-	if (!strcmp(key, "mail_interval"))
-		return set_interval(&cfg->mail_interval, value, err);
-	return set_per_hour(&cfg->mail_per_hour, value, err);
+	unsigned long n;
+	int b;
+
+	switch (k->kind) {
+	case KEY_DURATION:
+		return sesame_parse_duration(value, out) != 0 || *out > k->max ? -1 : 0;
+	case KEY_BOOL:
+		if (sesame_parse_bool(value, &b) != 0)
+			return -1;
+		*out = b;
+		return 0;
+	case KEY_UINT:
+		if (sesame_parse_uint(value, k->min, (unsigned long)k->max, &n) != 0)
+			return -1;
+		*out = (int64_t)n;
+		return 0;
+	case KEY_STRING:
+		break;
+	}
+	return -1;
+}
+
+static int set_key(struct sesame_config *cfg, const struct config_key *k, const char *value,
+		   struct sesame_err *err)
+{
+	char *field = (char *)cfg + k->offset;
+	int64_t n;
+
+	if (k->kind == KEY_STRING)
+		return set_string(field, k, value, err);
+	if (parse_number(k, value, &n) != 0) {
+		sesame_err_set(err, "%s: expected %s", k->name, k->expected);
+		return -1;
+	}
+	if (k->kind == KEY_DURATION)
+		*(int64_t *)(void *)field = n;
+	else if (k->kind == KEY_BOOL)
+		*(int *)(void *)field = (int)n;
+	else
+		*(unsigned *)(void *)field = (unsigned)n;
+	return 0;
+}
+
+void sesame_config_defaults(struct sesame_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	/* A default the checks refuse would leave its field zero: the unit
+	 * tests compare every default with its documented value. */
+	for (size_t i = 0; i < N_KEYS; i++)
+		(void)set_key(cfg, &config_keys[i], config_keys[i].default_value, NULL);
 }
 
 enum sesame_config_result sesame_config_set(struct sesame_config *cfg, const char *key,
 					    const char *value, struct sesame_err *err)
 {
-	if (!sesame_config_is_key(key)) {
+	const struct config_key *k = find_key(key);
+
+	if (k == NULL) {
 		sesame_err_set(err, "unknown key '%.64s'", key);
 		return SESAME_CONFIG_UNKNOWN_KEY;
 	}
-	if (value == NULL || set_known(cfg, key, value, err) != 0)
+	if (value == NULL || set_key(cfg, k, value, err) != 0)
 		return SESAME_CONFIG_BAD_VALUE;
 	return SESAME_CONFIG_OK;
 }

@@ -2,9 +2,10 @@
 #ifndef SESAME_CONFIG_H
 #define SESAME_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
-#include "log.h"
+#include "err.h"
 
 #define SESAME_DEFAULT_CONF "/etc/security/sesame.conf"
 #define SESAME_DEFAULT_KEY_FILE "/etc/security/sesame.key"
@@ -13,6 +14,7 @@
 
 #define SESAME_PATH_MAX 1024
 #define SESAME_URL_MAX 1024
+#define SESAME_COMMAND_MAX 1024
 #define SESAME_PARAM_MAX 64
 #define SESAME_NAME_MAX 256
 
@@ -26,7 +28,7 @@ struct sesame_config {
 	char param[SESAME_PARAM_MAX];
 	int allow_root;
 	char group[SESAME_NAME_MAX];  /* "" = everyone */
-	char sendmail[SESAME_URL_MAX];
+	char sendmail[SESAME_COMMAND_MAX];
 	char mail_from[SESAME_NAME_MAX]; /* "" = root@<host name> */
 	/* pam_sesame's login by email: an empty reply at the prompt mails a link */
 	int mail;
@@ -51,9 +53,6 @@ enum sesame_config_result sesame_config_set(struct sesame_config *cfg, const cha
 
 /* Is key one of the config file's keys? */
 int sesame_config_is_key(const char *key);
-
-/* NULL-terminated list of the config file's keys (for docs tests). */
-const char *const *sesame_config_keys(void);
 
 /* Read a config file over cfg. A missing file is fine when !must_exist
  * (the default path); anything else wrong is an error naming file:line.

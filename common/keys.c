@@ -29,17 +29,6 @@ static void free_text(char *text, size_t len)
 	free(text);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Parse one "ID HEX" line (no newline) into key. Returns 0 or -1. */
 static int parse_key_line(const char *line, size_t len, struct sesame_key *key)
 {
@@ -54,7 +43,7 @@ static int parse_key_line(const char *line, size_t len, struct sesame_key *key)
 	if (len - i != 2 * SESAME_KEY_BYTES)
 		return -1;
 	for (size_t k = 0; k < SESAME_KEY_BYTES; k++) {
-		int hi = hexval(line[i + 2 * k]), lo = hexval(line[i + 2 * k + 1]);
+		int hi = sesame_hex_value(line[i + 2 * k]), lo = sesame_hex_value(line[i + 2 * k + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		key->key[k] = (uint8_t)(hi << 4 | lo);
@@ -192,58 +181,40 @@ static char *format_key_file(const struct sesame_keyring *kr, size_t *len)
 	return out;
 }
 
-static int write_new_key_file(const char *path, const char *text, size_t len,
-			      struct sesame_err *err)
+/* Add a fresh key with this id to kr and write the key file: a new file
+ * (never replacing one) or, when replace, the old one replaced atomically. */
+static int add_key_and_write(struct sesame_keyring *kr, uint8_t id, const char *path,
+			     int replace, uint8_t *new_id, struct sesame_err *err)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	size_t done = 0;
+	char *text = NULL;
+	size_t len = 0;
 	int r = -1;
 
-	if (fd < 0) {
-		sesame_err_set(err, "key file %s: cannot create: %s", path, strerror(errno));
+	if (fresh_key(&kr->keys[kr->n], id, err) != 0)
+		return -1;
+	kr->n++;
+	text = format_key_file(kr, &len);
+	if (text == NULL) {
+		sesame_err_set(err, "key file %s: out of memory", path);
 		return -1;
 	}
-	while (done < len) {
-		ssize_t n = write(fd, text + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			goto out;
-		done += (size_t)n;
-	}
-	if (fchmod(fd, 0600) != 0 || fsync(fd) != 0)
-		goto out;
-	r = 0;
-out:
-	if (r != 0) {
-		sesame_err_set(err, "key file %s: cannot write: %s", path, strerror(errno));
-		unlink(path);
-	}
-	close(fd);
+	if (replace)
+		r = sesame_write_atomic(path, text, len, 0600, "key file", err);
+	else
+		r = sesame_write_new(path, text, len, 0600, "key file", err);
+	if (r == 0 && new_id != NULL)
+		*new_id = id;
+	free_text(text, len);
 	return r;
 }
 
 int sesame_keyring_create(const char *path, uint8_t *new_id, struct sesame_err *err)
 {
 	struct sesame_keyring kr;
-	char *text = NULL;
-	size_t len = 0;
-	int r = -1;
+	int r;
 
 	memset(&kr, 0, sizeof(kr));
-	if (fresh_key(&kr.keys[0], 1, err) != 0)
-		goto out;
-	kr.n = 1;
-	text = format_key_file(&kr, &len);
-	if (text == NULL) {
-		sesame_err_set(err, "key file %s: out of memory", path);
-		goto out;
-	}
-	r = write_new_key_file(path, text, len, err);
-	if (r == 0 && new_id != NULL)
-		*new_id = 1;
-out:
-	free_text(text, len);
+	r = add_key_and_write(&kr, 1, path, 0, new_id, err);
 	sesame_keyring_wipe(&kr);
 	return r;
 }
@@ -266,31 +237,16 @@ static int next_key_id(const struct sesame_keyring *kr, uint8_t *id)
 int sesame_keyring_rotate(const char *path, uint8_t *new_id, struct sesame_err *err)
 {
 	struct sesame_keyring kr;
-	char *text = NULL;
-	size_t len = 0;
 	uint8_t id;
 	int r = -1;
 
 	if (sesame_keyring_load(&kr, path, err) != 0)
 		return -1;
-	if (kr.n == SESAME_MAX_KEYS || next_key_id(&kr, &id) != 0) {
+	if (kr.n == SESAME_MAX_KEYS || next_key_id(&kr, &id) != 0)
 		sesame_err_set(err, "key file %s: already holds %zu keys; drop old ones first",
 			       path, kr.n);
-		goto out;
-	}
-	if (fresh_key(&kr.keys[kr.n], id, err) != 0)
-		goto out;
-	kr.n++;
-	text = format_key_file(&kr, &len);
-	if (text == NULL) {
-		sesame_err_set(err, "key file %s: out of memory", path);
-		goto out;
-	}
-	r = sesame_write_atomic(path, text, len, 0600, "key file", err);
-	if (r == 0 && new_id != NULL)
-		*new_id = id;
-out:
-	free_text(text, len);
+	else
+		r = add_key_and_write(&kr, id, path, 1, new_id, err);
 	sesame_keyring_wipe(&kr);
 	return r;
 }

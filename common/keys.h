@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "log.h"
+#include "err.h"
 
 #define SESAME_KEY_BYTES 32
 #define SESAME_MAX_KEYS 32

@@ -283,6 +283,30 @@ static void compose_body(struct mail_buf *b, const struct sesame_mail *m, const 
 	buf_printf(b, "If you did not ask for it, tell your administrator.\n");
 }
 
+void sesame_mail_from(const char *mail_from, const char *local_host,
+		      char from[SESAME_MAIL_FROM_SIZE])
+{
+	if (mail_from[0] != '\0')
+		snprintf(from, SESAME_MAIL_FROM_SIZE, "%s", mail_from);
+	else
+		snprintf(from, SESAME_MAIL_FROM_SIZE, "root@%s", local_host);
+}
+
+void sesame_mail_fill(struct sesame_mail *m, const struct sesame_token *t, const char *from,
+		      const char *to, const char *user, const char *host, const char *link,
+		      int64_t now)
+{
+	memset(m, 0, sizeof(*m));
+	m->from = from;
+	m->to = to;
+	m->user = user;
+	m->host = host;
+	m->link = link;
+	m->now = now;
+	m->expires = (int64_t)t->issued + t->lifetime;
+	m->uses = t->uses;
+}
+
 char *sesame_mail_compose(const struct sesame_mail *m, struct sesame_err *err)
 {
 	struct mail_buf b = {NULL, 0, 0, 0};

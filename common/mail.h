@@ -4,7 +4,8 @@
 
 #include <stdint.h>
 
-#include "log.h"
+#include "err.h"
+#include "token.h"
 
 /* A single addr-spec with no header injection: no CR/LF, no control
  * characters, no spaces, commas, angle brackets or quotes, one '@' with
@@ -21,6 +22,18 @@ struct sesame_mail {
 	int64_t expires;     /* Unix seconds */
 	unsigned uses;
 };
+
+/* From is mail_from, or root@local_host when mail_from is empty. */
+#define SESAME_MAIL_FROM_SIZE 264
+void sesame_mail_from(const char *mail_from, const char *local_host,
+		      char from[SESAME_MAIL_FROM_SIZE]);
+
+/* The mail for minted token t (its expiry and uses), to address to for
+ * account user on host; link is the link, or the token's text when there
+ * is no url. The strings are borrowed, not copied. */
+void sesame_mail_fill(struct sesame_mail *m, const struct sesame_token *t, const char *from,
+		      const char *to, const char *user, const char *host, const char *link,
+		      int64_t now);
 
 /* RFC 5322 message (From, To, Subject, Date, Message-ID, MIME-Version,
  * Content-Type text/plain; charset=UTF-8, Content-Transfer-Encoding 8bit)

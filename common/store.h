@@ -27,7 +27,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "log.h"
+#include "err.h"
 #include "reason.h"
 #include "token.h"
 

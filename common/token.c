@@ -11,7 +11,6 @@
  *   21-22  check
  *   23-34  tag
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,16 +182,6 @@ static void strip_wrapping(char **s, size_t *n)
 	}
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)tolower((unsigned char)c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Percent-decode [s, s+n) into out (at most n bytes + NUL). '+' is a space
  * in a query. Returns the length, or -1 on a bad escape or a NUL. */
 static long percent_decode(const char *s, size_t n, char *out)
@@ -204,8 +193,8 @@ static long percent_decode(const char *s, size_t n, char *out)
 			int hi, lo;
 			if (i + 2 >= n)
 				return -1;
-			hi = hex_value(s[i + 1]);
-			lo = hex_value(s[i + 2]);
+			hi = sesame_hex_value(s[i + 1]);
+			lo = sesame_hex_value(s[i + 2]);
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				return -1;
 			out[o++] = (char)(hi << 4 | lo);
@@ -273,7 +262,7 @@ static int bare_token(const char *s, size_t n, struct sesame_token *t)
 		v = sesame_base32_value(s[i]);
 		if (v < 0 || o == SESAME_TOKEN_TEXT_LEN)
 			goto out;
-		canon[o++] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"[v];
+		canon[o++] = sesame_base32_char(v);
 	}
 	if (o != SESAME_TOKEN_TEXT_LEN ||
 	    memcmp(canon, SESAME_TOKEN_PREFIX, SESAME_TOKEN_PREFIX_LEN) != 0)

@@ -172,17 +172,34 @@ static void dir_of(const char *path, char *dir, size_t n)
 		snprintf(dir, n, "%.*s", (int)(slash - path), path);
 }
 
+/* fsync the directory holding path: what makes a new name durable. */
+static int sync_dir_of(const char *path, const char *what, struct sesame_err *err)
+{
+	char dir[PATH_MAX];
+	int dfd, r = -1;
+
+	dir_of(path, dir, sizeof(dir));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0 && fsync(dfd) == 0)
+		r = 0;
+	else
+		sesame_err_set(err, "%s %s: cannot sync directory %s: %s", what, path, dir,
+			       strerror(errno));
+	if (dfd >= 0)
+		close(dfd);
+	return r;
+}
+
 int sesame_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			const char *what, struct sesame_err *err)
 {
-	char tmp[PATH_MAX], dir[PATH_MAX];
-	int fd = -1, dfd = -1, r = -1;
+	char tmp[PATH_MAX];
+	int fd = -1, r = -1;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
 		sesame_err_set(err, "%s %s: path too long", what, path);
 		return -1;
 	}
-	dir_of(path, dir, sizeof(dir));
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0) {
 		sesame_err_set(err, "%s %s: cannot create %s: %s", what, path, tmp, strerror(errno));
@@ -196,21 +213,46 @@ int sesame_write_atomic(const char *path, const void *data, size_t len, mode_t m
 		sesame_err_set(err, "%s %s: cannot rename: %s", what, path, strerror(errno));
 		goto out;
 	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) != 0) {
-		sesame_err_set(err, "%s %s: cannot sync directory %s: %s", what, path, dir,
-			       strerror(errno));
-		goto out;
-	}
-	r = 0;
+	r = sync_dir_of(path, what, err);
 out:
 	if (fd >= 0)
 		close(fd);
-	if (dfd >= 0)
-		close(dfd);
 	if (r != 0)
 		unlink(tmp); /* harmless when already renamed: tmp no longer exists */
 	return r;
+}
+
+int sesame_write_new(const char *path, const void *data, size_t len, mode_t mode,
+		     const char *what, struct sesame_err *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	int r = -1;
+
+	if (fd < 0) {
+		sesame_err_set(err, "%s %s: cannot create: %s", what, path, strerror(errno));
+		return -1;
+	}
+	if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+		sesame_err_set(err, "%s %s: cannot write: %s", what, path, strerror(errno));
+		goto out;
+	}
+	r = sync_dir_of(path, what, err);
+out:
+	close(fd);
+	if (r != 0)
+		unlink(path); /* we created it (O_EXCL): a half-made file must not stay */
+	return r;
+}
+
+int sesame_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
 }
 
 int sesame_parse_duration(const char *s, int64_t *out)

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "log.h"
+#include "err.h"
 
 /* Wipe a buffer in a way the compiler cannot drop. */
 void sesame_wipe(void *p, size_t n);
@@ -39,6 +39,16 @@ int sesame_read_fd(int fd, size_t max, char **out, size_t *len, const char *what
  * The new file has the given mode and is created with O_EXCL. */
 int sesame_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			const char *what, struct sesame_err *err);
+
+/* Write data to a new file at path: created with O_EXCL (an existing file
+ * is never replaced) and the given mode, then fsync of the file and of its
+ * directory, so that the new name survives a crash. On failure the file
+ * is removed. */
+int sesame_write_new(const char *path, const void *data, size_t len, mode_t mode,
+		     const char *what, struct sesame_err *err);
+
+/* The value of one hex digit, either case, or -1. */
+int sesame_hex_value(char c);
 
 /* Parse a duration "90", "90s", "15m", "12h", "7d" into seconds.
  * Returns 0 or -1; rejects zero, negatives, overflow and junk. */

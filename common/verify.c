@@ -23,6 +23,7 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
+#include "policy.h"
 #include "util.h"
 #include "verify.h"
 
@@ -350,16 +351,6 @@ static enum sesame_reason check_times(const struct sesame_config *cfg,
 	return SESAME_OK;
 }
 
-static enum sesame_reason check_policy(const struct sesame_config *cfg,
-				       const struct sesame_account *acct)
-{
-	if (acct->uid == 0 && !cfg->allow_root)
-		return SESAME_USER_NOT_ALLOWED;
-	if (cfg->group[0] != '\0' && sesame_account_in_group(acct, cfg->group) != 1)
-		return SESAME_USER_NOT_ALLOWED;
-	return SESAME_OK;
-}
-
 enum sesame_reason sesame_check(const struct sesame_config *cfg, const struct sesame_keyring *kr,
 				const struct sesame_token *t, const struct sesame_account *acct,
 				const struct sesame_context *ctx)
@@ -382,5 +373,6 @@ enum sesame_reason sesame_check(const struct sesame_config *cfg, const struct se
 	r = check_times(cfg, t, ctx->now);
 	if (r != SESAME_OK)
 		return r;
-	return check_policy(cfg, acct);
+	return sesame_policy_check(cfg, acct) == SESAME_POLICY_OK ? SESAME_OK
+								 : SESAME_USER_NOT_ALLOWED;
 }

@@ -55,6 +55,7 @@ enum sesame_reason sesame_check(const struct sesame_config *cfg, const struct se
 
 /* Can s be a token's scope (a PAM service or host name)? 1 to 255
  * printable ASCII characters, no spaces. NULL (no scope) is fine. */
+#define SESAME_SCOPE_NAME_SIZE 256
 int sesame_scope_name_ok(const char *s);
 
 /* Does value match the token's keyed hint for label ("service", "host")?

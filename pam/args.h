@@ -6,7 +6,7 @@
 #define PAM_SESAME_ARGS_H
 
 #include "config.h"
-#include "log.h"
+#include "err.h"
 
 #define PAM_SESAME_DEFAULT_PROMPT "Sesame token or link: "
 

@@ -7,7 +7,7 @@
 #define MAIL_ROUNDS 3
 
 #include "input.h"
-#include "mail.h"
+#include "maillink.h"
 #include "token.h"
 #include "util.h"
 

@@ -502,7 +502,7 @@ HASH_RE='[0-9a-f]{64}'
 		[ -z "${SESAME_PAM_DRIVER:-}" ] || [ ! -x "$SESAME_PAM_DRIVER" ]; then
 		skip "no PAM driver (set PAM_SESAME and SESAME_PAM_DRIVER)"
 	fi
-	pam_wrapper=$(cli_find_lib pam_wrapper libpam_wrapper.so) || skip "libpam_wrapper.so not found"
+	pam_wrapper=$(find_lib pam_wrapper libpam_wrapper.so) || skip "libpam_wrapper.so not found"
 	mkdir "$T/pam.d"
 	printf 'auth required %s conf=%s\n' "$PAM_SESAME" "$CONF" >"$T/pam.d/login"
 	printf 'auth required pam_deny.so\n' >"$T/pam.d/other"

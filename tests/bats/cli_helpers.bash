@@ -8,6 +8,9 @@
 # meson passes SESAME_MINT (the built CLI). Optional, for the one test that
 # redeems a token through the module: PAM_SESAME and SESAME_PAM_DRIVER.
 
+# shellcheck source-path=SCRIPTDIR source=shared_helpers.bash
+source "${BASH_SOURCE[0]%/*}/shared_helpers.bash"
+
 : "${SESAME_MINT:?SESAME_MINT must name the built sesame-mint}"
 
 # Exit codes, checked as numbers throughout: 0 ok, 1 token invalid or
@@ -16,36 +19,6 @@
 # What a token looks like: prefix and 56 Crockford base32 characters.
 # shellcheck disable=SC2034 # used by cli.bats
 TOKEN_RE='^SSM1[0-9A-HJKMNP-TV-Z]{56}$'
-
-# Find a preload library: pkg-config's Libs may name it by full path; else
-# the multiarch and plain library directories; else the linker cache.
-cli_find_lib() {
-	local pc=$1 file=$2 dir candidate
-	candidate=$(pkg-config --libs "$pc" 2>/dev/null | tr ' ' '\n' | grep "/$file\$" | head -n 1)
-	if [ -n "$candidate" ] && [ -e "$candidate" ]; then
-		echo "$candidate"
-		return 0
-	fi
-	for dir in "/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)" \
-		/usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 /usr/lib \
-		/usr/local/lib; do
-		if [ -e "$dir/$file" ]; then
-			echo "$dir/$file"
-			return 0
-		fi
-	done
-	candidate=$(/sbin/ldconfig -p 2>/dev/null | awk -v f="$file" '$1 == f { print $NF; exit }')
-	if [ -n "$candidate" ] && [ -e "$candidate" ]; then
-		echo "$candidate"
-		return 0
-	fi
-	return 1
-}
-
-# With a sanitizer build, the runtime must be the first preloaded library.
-cli_sanitizer_preload() {
-	ldd "$SESAME_MINT" 2>/dev/null | awk '/lib(a|ub)san/ { printf "%s:", $3 }'
-}
 
 # python3 that any user can run (a pyenv shim under /root is not).
 cli_python() {
@@ -61,8 +34,8 @@ cli_python() {
 
 # Once per file (setup_file): find the tools; tests skip when one is missing.
 cli_suite_setup() {
-	NSS_WRAPPER_LIB=$(cli_find_lib nss_wrapper libnss_wrapper.so) || NSS_WRAPPER_LIB=
-	SAN_PRELOAD=$(cli_sanitizer_preload)
+	NSS_WRAPPER_LIB=$(find_lib nss_wrapper libnss_wrapper.so) || NSS_WRAPPER_LIB=
+	SAN_PRELOAD=$(sanitizer_preload "$SESAME_MINT")
 	PYTHON=$(cli_python) || PYTHON=
 	export NSS_WRAPPER_LIB SAN_PRELOAD PYTHON
 }
@@ -70,26 +43,14 @@ cli_suite_setup() {
 # Fake accounts: alice, bob, carol (a member of group sesame through the
 # group's member list, not her primary group) and root.
 cli_write_accounts() {
-	cat >"$T/passwd" <<-'END'
-	root:x:0:0:root:/root:/bin/sh
-	alice:x:1501:1501:Alice:/home/alice:/bin/sh
-	bob:x:1502:1502:Bob:/home/bob:/bin/sh
-	carol:x:1503:1503:Carol:/home/carol:/bin/sh
-	END
-	cat >"$T/group" <<-'END'
-	root:x:0:
-	alice:x:1501:
-	bob:x:1502:
-	carol:x:1503:
-	sesame:x:1600:carol
-	END
-	cat >"$T/shadow" <<-'END'
-	root:$y$j9T$rootsalt$roothashroothashroothashroothash:19000:0:99999:7:::
-	alice:$y$j9T$alicesalt$alicehashalicehashalicehashalice:19000:0:99999:7:::
-	bob:$y$j9T$bobsalt$bobhashbobhashbobhashbobhashbobhash:19000:0:99999:7:::
-	carol:$y$j9T$carolsalt$carolhashcarolhashcarolhashcarol:19000:0:99999:7:::
-	END
-	chmod 0600 "$T/shadow"
+	fake_accounts "$T"
+	echo 'carol:x:1503:1503:Carol:/home/carol:/bin/sh' >>"$T/passwd"
+	printf 'carol:x:1503:
+sesame:x:1600:carol
+' >>"$T/group"
+	# shellcheck disable=SC2016 # a made-up hash, not an expansion
+	echo 'carol:$y$j9T$carolsalt$carolhashcarolhashcarolhashcarol:19000:0:99999:7:::' \
+		>>"$T/shadow"
 	cut -d: -f2 "$T/shadow" >>"$T/secrets"
 }
 

@@ -1,4 +1,5 @@
-# Shared set-up for the module's Bats suites (pam.bats, pam_soak.bats).
+# Shared set-up for the module's Bats suites (pam.bats, pam_mail.bats,
+# pam_soak.bats, security/hostile_input.bats).
 #
 # Everything runs under pam_wrapper + nss_wrapper: service files in a temp
 # pam.d naming the module by absolute path, fake users and shadow entries,
@@ -9,73 +10,29 @@
 # SESAME_PAM_DRIVER (tests/pam/driver.c), SESAME_PAM_STANDIN
 # (tests/pam/pam_unix_standin.c) and, for the soak suite, SESAME_PAM_SOAK.
 
+# shellcheck source-path=SCRIPTDIR source=shared_helpers.bash
+source "${BASH_SOURCE[0]%/*}/shared_helpers.bash"
+
 : "${PAM_SESAME:?PAM_SESAME must name the built pam_sesame.so}"
 : "${SESAME_MINT:?SESAME_MINT must name the built sesame-mint}"
 : "${SESAME_PAM_DRIVER:?SESAME_PAM_DRIVER must name tests/pam/driver}"
 
-# Linux-PAM return codes (security/_pam_types.h).
-PAM_SUCCESS=0
-PAM_SERVICE_ERR=3
-PAM_AUTH_ERR=7
-PAM_AUTHINFO_UNAVAIL=9
-PAM_USER_UNKNOWN=10
-PAM_CONV_ERR=19
-
-# Find a preload library: pkg-config's Libs names it by full path for
-# these two; else the multiarch and plain library directories.
-pam_find_lib() {
-	local pc=$1 file=$2 dir candidate
-	candidate=$(pkg-config --libs "$pc" 2>/dev/null | tr ' ' '\n' | grep "/$file\$" | head -n 1)
-	if [ -n "$candidate" ] && [ -e "$candidate" ]; then
-		echo "$candidate"
-		return 0
-	fi
-	for dir in "/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)" \
-		/usr/lib64 /usr/lib /usr/local/lib; do
-		if [ -e "$dir/$file" ]; then
-			echo "$dir/$file"
-			return 0
-		fi
-	done
-	return 1
-}
-
-# With a sanitizer build, the runtime must be the first preloaded library.
-pam_sanitizer_preload() {
-	ldd "$SESAME_PAM_DRIVER" 2>/dev/null | awk '/lib(a|ub)san/ { printf "%s:", $3 }'
-}
-
 pam_suite_setup() {
-	PAM_WRAPPER_LIB=$(pam_find_lib pam_wrapper libpam_wrapper.so) ||
+	PAM_WRAPPER_LIB=$(find_lib pam_wrapper libpam_wrapper.so) ||
 		skip "libpam_wrapper.so not found"
-	NSS_WRAPPER_LIB=$(pam_find_lib nss_wrapper libnss_wrapper.so) ||
+	NSS_WRAPPER_LIB=$(find_lib nss_wrapper libnss_wrapper.so) ||
 		skip "libnss_wrapper.so not found"
-	SAN_PRELOAD=$(pam_sanitizer_preload)
+	SAN_PRELOAD=$(sanitizer_preload "$SESAME_PAM_DRIVER")
 	export PAM_WRAPPER_LIB NSS_WRAPPER_LIB SAN_PRELOAD
 }
 
 # Fake accounts: alice and bob (staff is alice's supplementary group),
 # root, and nobody to own things in the "wrong owner" cases.
 pam_write_accounts() {
-	cat >"$T/passwd" <<-'END'
-	root:x:0:0:root:/root:/bin/sh
-	alice:x:1501:1501:Alice:/home/alice:/bin/sh
-	bob:x:1502:1502:Bob:/home/bob:/bin/sh
-	nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
-	END
-	cat >"$T/group" <<-'END'
-	root:x:0:
-	alice:x:1501:
-	bob:x:1502:
-	staff:x:1600:alice
-	nogroup:x:65534:
-	END
-	cat >"$T/shadow" <<-'END'
-	root:$y$j9T$rootsalt$roothashroothashroothashroothash:19000:0:99999:7:::
-	alice:$y$j9T$alicesalt$alicehashalicehashalicehashalice:19000:0:99999:7:::
-	bob:$y$j9T$bobsalt$bobhashbobhashbobhashbobhashbobhash:19000:0:99999:7:::
-	nobody:*:19000:0:99999:7:::
-	END
+	fake_accounts "$T"
+	echo 'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin' >>"$T/passwd"
+	printf 'staff:x:1600:alice\nnogroup:x:65534:\n' >>"$T/group"
+	echo 'nobody:*:19000:0:99999:7:::' >>"$T/shadow"
 	# Passwords for the pam_unix stand-in.
 	printf 'alice:alice-password\nbob:bob-password\n' >"$T/passdb"
 }
@@ -132,24 +89,6 @@ pam_wrapped() {
 	LD_PRELOAD="$SAN_PRELOAD$PAM_WRAPPER_LIB:$NSS_WRAPPER_LIB" "$@"
 }
 
-# pam_auth [driver options] SERVICE USER|- [REPLY...]: run the driver.
-# Sets PAM_RC (the number pam_authenticate returned), PAM_OUT (the
-# driver's stdout) and PAM_USER_OUT (PAM_USER at the end). Prompts and the
-# module's log lines go to $LOG.
-pam_auth() {
-	PAM_OUT=$(pam_wrapped "$SESAME_PAM_DRIVER" "$@" 2>>"$LOG") || true
-	PAM_RC=$(sed -n 's/^rc=\([0-9]*\) .*/\1/p' <<<"$PAM_OUT")
-	PAM_USER_OUT=$(sed -n 's/^rc=.* user=\(.*\)$/\1/p' <<<"$PAM_OUT")
-}
-
-expect_rc() {
-	if [ "$PAM_RC" != "$1" ]; then
-		echo "expected rc=$1, driver said: ${PAM_OUT:-<nothing>}" >&2
-		tail -n 8 "$LOG" >&2
-		return 1
-	fi
-}
-
 # The module's one line for the latest attempt.
 last_result() {
 	grep -a 'sesame: user=' "$LOG" | tail -n 1
@@ -175,12 +114,6 @@ expect_hinted_reason() {
 		echo "expected reason \"$1\" (or \"bad signature\"): ${line:-<none>}" >&2
 		return 1
 	fi
-}
-
-# Run pamtester with the token on stdin; echoes its exit status.
-pamtester_auth() {
-	local service=$1 user=$2 input=$3
-	printf '%s\n' "$input" | pam_wrapped pamtester -v "$service" "$user" authenticate >>"$LOG" 2>&1
 }
 
 # Fail (with a message) when a fixed string, or a regex, is in a file.

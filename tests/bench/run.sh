@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # sesame's benchmarks, side by side with its peers and the physical floor,
-# in one run on one machine (issue 7). Prints a table and writes a report.
+# in one run on one machine. Prints a table and writes a report.
 #
 #   tests/bench/run.sh [-o REPORT.md] [-R] BUILDDIR
 #

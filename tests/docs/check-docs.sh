@@ -1,9 +1,9 @@
 #!/bin/bash
 # Keep the manual pages, the example config and the bash completion in step
-# with the code (issue 5):
+# with the code:
 #   - every option of `sesame-mint --help` is in sesame-mint(1) and in the
 #     completion, and every option sesame-mint(1) documents is accepted;
-#   - every key of common/config.c's config_keys[] is in sesame.conf(5) and in
+#   - every key of common/config.c's table config_keys[] is in sesame.conf(5) and in
 #     the example config, and every key sesame.conf(5) documents is accepted
 #     by the parser (a config file with that key, `sesame-mint -c FILE --gc`);
 #   - every module argument of pam/args.c is in pam_sesame(8), and back;
@@ -70,10 +70,10 @@ page_reasons() {
 	sed -nE 's/^\.It Sy (.*)$/\1/p' "$1" | sort -u
 }
 
-# config_keys[] of common/config.c.
+# The .name of every row of common/config.c's table config_keys[].
 code_config_keys() {
 	sed -n '/config_keys\[\] = {/,/};/p' "$src/common/config.c" |
-		grep -oE '"[a-z_]+"' | tr -d '"' | sort -u
+		grep -oE '\.name = "[a-z_]+"' | grep -oE '"[a-z_]+"' | tr -d '"' | sort -u
 }
 
 # Arguments pam/args.c knows by name (flags, conf, prompt), plus every

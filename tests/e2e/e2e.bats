@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# End to end: real clients against pam_sesame.so and sesame-mint (issue 4).
+# End to end: real clients against pam_sesame.so and sesame-mint.
 #   1. SSH: OpenSSH's sshd and ssh, keyboard-interactive through PAM.
 #   2. A console stack: the real pam_unix.so, pam_sesame.so use_first_pass,
 #      pam_deny.so, and pam_faillock.so.

@@ -14,15 +14,13 @@
 # (tests/e2e/getspnam_r_shim.c, so that the real pam_unix.so reads the
 # fake shadow file).
 
+# shellcheck source-path=SCRIPTDIR source=../bats/shared_helpers.bash
+source "${BASH_SOURCE[0]%/*}/../bats/shared_helpers.bash"
+
 : "${PAM_SESAME:?PAM_SESAME must name the built pam_sesame.so}"
 : "${SESAME_MINT:?SESAME_MINT must name the built sesame-mint}"
 : "${SESAME_PAM_DRIVER:?SESAME_PAM_DRIVER must name tests/pam/driver}"
 : "${SESAME_E2E_SHIM:?SESAME_E2E_SHIM must name the getspnam_r shim}"
-
-# Linux-PAM return codes (security/_pam_types.h).
-PAM_SUCCESS=0
-PAM_PERM_DENIED=6
-PAM_AUTH_ERR=7
 
 # The PAM service sshd uses: its program name, so the name of the symlink.
 SSHD_SERVICE=sesame-e2e-sshd
@@ -34,23 +32,6 @@ E2E_PASSWORD_ALICE=alice-Pa55word
 E2E_PASSWORD_BOB=bob-Pa55word
 
 # ---- finding things ----
-
-e2e_find_lib() {
-	local pc=$1 file=$2 dir candidate
-	candidate=$(pkg-config --libs "$pc" 2>/dev/null | tr ' ' '\n' | grep "/$file\$" | head -n 1)
-	if [ -n "$candidate" ] && [ -e "$candidate" ]; then
-		echo "$candidate"
-		return 0
-	fi
-	for dir in "/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)" \
-		/usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 /usr/lib; do
-		if [ -e "$dir/$file" ]; then
-			echo "$dir/$file"
-			return 0
-		fi
-	done
-	return 1
-}
 
 # A system PAM module by name (pam_unix.so, pam_faillock.so).
 e2e_find_pam_module() {
@@ -84,7 +65,7 @@ e2e_find_cmd() {
 # and a libcrypt that arrives later with pam_unix.so would leave it NULL.
 e2e_sanitizer_preload() {
 	local san crypt
-	san=$(ldd "$SESAME_PAM_DRIVER" 2>/dev/null | awk '/lib(a|ub)san/ { printf "%s:", $3 }')
+	san=$(sanitizer_preload "$SESAME_PAM_DRIVER")
 	[ -n "$san" ] || return 0
 	crypt=$(/sbin/ldconfig -p 2>/dev/null | awk '$1 == "libcrypt.so.1" { print $NF; exit }')
 	printf '%s%s' "$san" "${crypt:+$crypt:}"
@@ -218,8 +199,8 @@ e2e_write_sshd_service() {
 }
 
 e2e_suite_setup() {
-	PAM_WRAPPER_LIB=$(e2e_find_lib pam_wrapper libpam_wrapper.so) || PAM_WRAPPER_LIB=
-	NSS_WRAPPER_LIB=$(e2e_find_lib nss_wrapper libnss_wrapper.so) || NSS_WRAPPER_LIB=
+	PAM_WRAPPER_LIB=$(find_lib pam_wrapper libpam_wrapper.so) || PAM_WRAPPER_LIB=
+	NSS_WRAPPER_LIB=$(find_lib nss_wrapper libnss_wrapper.so) || NSS_WRAPPER_LIB=
 	SAN_PRELOAD=$(e2e_sanitizer_preload)
 	E2E_SKIP=
 	[ -n "$PAM_WRAPPER_LIB" ] || E2E_SKIP="libpam_wrapper.so not found (libpam-wrapper)"
@@ -401,27 +382,6 @@ pam_wrapped() {
 		timeout "$CLIENT_TIMEOUT" "$@"
 }
 
-# pam_auth SERVICE USER|- [REPLY...]: the driver; sets PAM_RC, PAM_OUT and
-# PAM_USER_OUT. Prompts and the modules' log lines go to $LOG.
-pam_auth() {
-	PAM_OUT=$(pam_wrapped "$SESAME_PAM_DRIVER" "$@" 2>>"$LOG") || true
-	PAM_RC=$(sed -n 's/^rc=\([0-9]*\) .*/\1/p' <<<"$PAM_OUT")
-	PAM_USER_OUT=$(sed -n 's/^rc=.* user=\(.*\)$/\1/p' <<<"$PAM_OUT")
-}
-
-expect_rc() {
-	if [ "$PAM_RC" != "$1" ]; then
-		echo "expected rc=$1, driver said: ${PAM_OUT:-<nothing>}" >&2
-		tail -n 8 "$LOG" >&2
-		return 1
-	fi
-}
-
-# pamtester SERVICE USER INPUT: the text typed at every prompt on stdin.
-pamtester_auth() {
-	printf '%s\n' "$3" | pam_wrapped pamtester -v "$1" "$2" authenticate >>"$LOG" 2>&1
-}
-
 SSH_OPTS=(-F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
 	-o GlobalKnownHostsFile=/dev/null -o PreferredAuthentications=keyboard-interactive
 	-o NumberOfPasswordPrompts=1 -o BatchMode=no -o ConnectTimeout=10 -o LogLevel=ERROR)
@@ -463,16 +423,6 @@ expect_same_sshd() {
 # The token's status line from --inspect, e.g. "invalid: used up".
 token_status() {
 	mint --inspect "$1" | sed -n 's/^status: *//p'
-}
-
-# A copy of token $1 with the character at $2 replaced by another digit.
-change_char() {
-	local token=$1 i=$2 alphabet=0123456789ABCDEFGHJKMNPQRSTVWXYZ
-	local c=${token:i:1} rest=${alphabet#*"${token:i:1}"} new
-	new=${rest:0:1}
-	[ -n "$new" ] || new=0
-	[ "$c" != "$new" ] || new=1
-	printf '%s%s%s' "${token:0:i}" "$new" "${token:i+1}"
 }
 
 # zbarimg's text from a QR image (--nodbus where the build has it).

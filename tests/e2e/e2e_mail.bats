@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# End to end: login by email over real SSH (issue 8). OpenSSH's sshd runs
+# End to end: login by email over real SSH. OpenSSH's sshd runs
 # pam_sesame.so with `mail`; the person at ssh_mail.exp's terminal presses
 # Enter at "Sesame token or link:", msmtp (the configured sendmail) hands
 # the link to an SMTP server on 127.0.0.1 (aiosmtpd), check_mail.py takes

@@ -1,4 +1,4 @@
-/* Shared set-up for the security tests (issue 6): a scratch key file,
+/* Shared set-up for the security tests: a scratch key file,
  * config and store, tokens minted for the effective user, redemptions
  * through sesame_attempt_run (the module's core), snapshots of a tree,
  * and a runner that names each test by the property it proves.

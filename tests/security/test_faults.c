@@ -24,12 +24,14 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "args.h"
 #include "config.h"
+#include "keys.h"
 #include "sec.h"
 #include "store.h"
 #include "testutil.h"
@@ -691,6 +693,48 @@ static void module_argument_errors_never_echo_values(void)
 			      secret);
 }
 
+/* ---- key creation ---- */
+
+/* While set, fsync of a directory fails with EIO: a disk error at the
+ * moment that makes a new file's name durable. common/ is linked into
+ * this binary, so its fsync calls land here before libc's. */
+static int fail_directory_fsync;
+
+int fsync(int fd)
+{
+	struct stat st;
+
+	if (fail_directory_fsync && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		errno = EIO;
+		return -1;
+	}
+	return (int)syscall(SYS_fsync, fd);
+}
+
+/* --keygen syncs the key file's directory: a key that a crash could still
+ * take away is not reported as made, and no half-made file is left. */
+static void keygen_syncs_its_directory(void)
+{
+	char path[1200];
+	struct sesame_keyring kr;
+	struct sesame_err err = {""};
+	struct stat st;
+
+	if (fresh(0) != 0)
+		return;
+	snprintf(path, sizeof(path), "%s", scratch("new.key"));
+	fail_directory_fsync = 1;
+	CHECK_EQ_INT(sesame_keyring_create(path, NULL, &err), -1);
+	fail_directory_fsync = 0;
+	printf("  directory fsync fails: %s\n", err.msg);
+	CHECK(strstr(err.msg, "cannot sync directory") != NULL);
+	CHECK(lstat(path, &st) != 0 && errno == ENOENT);
+	CHECK_EQ_INT(sesame_keyring_create(path, NULL, &err), 0);
+	CHECK_EQ_INT(sesame_keyring_load(&kr, path, &err), 0);
+	CHECK_EQ_INT((int)kr.n, 1);
+	sesame_keyring_wipe(&kr);
+}
+
 int main(void)
 {
 	sec_property("store directory missing: refused with its reason, nothing created",
@@ -735,6 +779,8 @@ int main(void)
 		     key_file_inside_store_refused_however_spelled);
 	sec_property("a refused module argument never echoes its value",
 		     module_argument_errors_never_echo_values);
+	sec_property("a new key file is reported made only once its directory is synced",
+		     keygen_syncs_its_directory);
 	sec_env_free(&env);
 	return sec_finish("security-faults");
 }

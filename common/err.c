@@ -1,6 +1,6 @@
 #include <stdio.h>
 
-#include "log.h"
+#include "err.h"
 
 void sesame_err_set(struct sesame_err *err, const char *fmt, ...)
 {

@@ -6,9 +6,17 @@
 
 #include <stdint.h>
 
+#include <security/pam_modules.h>
+
+#include "args.h"
 #include "config.h"
-#include "log.h"
+#include "err.h"
 #include "token.h"
+
+/* What the person at the prompt reads, whether or not a mail went out:
+ * the prompt must not tell who exists or who has an address. */
+#define PAM_SESAME_MAIL_NOTICE \
+	"If this account has a mail address, a login link is on its way. Paste it here."
 
 enum sesame_maillink_outcome {
 	SESAME_MAILLINK_SENT,
@@ -44,5 +52,10 @@ void sesame_maillink_send(struct sesame_maillink *ml);
  * Returns 1 found, 0 none, -1 error (err says why). */
 int sesame_maillink_address(const char *mail_to, const char *user, char *out, size_t n,
 			    struct sesame_err *err);
+
+/* Mail user a one-use link for this service and host (rate limits,
+ * delivery with a timeout), log what happened, and show the notice. */
+void pam_sesame_mail_link(pam_handle_t *pamh, const struct pam_sesame_args *args,
+			  const char *user);
 
 #endif

@@ -1,8 +1,8 @@
 /* common/ never prints or logs: it returns a reason and a one-line
  * description, and the caller logs it (pam_syslog in the module, stderr
  * in the CLI). */
-#ifndef SESAME_LOG_H
-#define SESAME_LOG_H
+#ifndef SESAME_ERR_H
+#define SESAME_ERR_H
 
 #include <stdarg.h>
 

@@ -1,18 +1,30 @@
+/* Login by email. Delivery is synchronous, bounded by MAIL_TIMEOUT_SEC:
+ * the module runs in multi-threaded greeters too, where forking a worker
+ * that keeps running library code is unsafe. The cost is a timing
+ * difference between "sent" and "nothing to send", documented in
+ * pam_sesame(8) and docs/security.md. */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <security/pam_ext.h>
 
 #include "account.h"
 #include "keys.h"
 #include "mail.h"
 #include "maillink.h"
+#include "policy.h"
+#include "report.h"
 #include "store.h"
 #include "util.h"
 #include "verify.h"
 
 #define MAP_FILE_MAX (1024 * 1024)
+#define MAIL_TIMEOUT_SEC 20
 
 const char *sesame_maillink_outcome_name(enum sesame_maillink_outcome o)
 {
@@ -127,24 +139,13 @@ static int mint_for(struct sesame_maillink *ml, const struct sesame_account *acc
 static char *compose(struct sesame_maillink *ml, const char *to, const struct sesame_token *t,
 		     const char *text)
 {
-	char from[SESAME_NAME_MAX + 8], *link = NULL, *msg;
+	char from[SESAME_MAIL_FROM_SIZE], *link = NULL, *msg;
 	struct sesame_mail m;
 
-	if (ml->cfg->mail_from[0] != '\0')
-		snprintf(from, sizeof(from), "%s", ml->cfg->mail_from);
-	else
-		snprintf(from, sizeof(from), "root@%.240s", ml->host);
+	sesame_mail_from(ml->cfg->mail_from, ml->host, from);
 	if (ml->cfg->url[0] != '\0')
 		link = sesame_link_build(ml->cfg->url, ml->cfg->param, text);
-	memset(&m, 0, sizeof(m));
-	m.from = from;
-	m.to = to;
-	m.user = ml->user;
-	m.host = ml->host;
-	m.link = link ? link : text;
-	m.now = ml->now;
-	m.expires = (int64_t)t->issued + t->lifetime;
-	m.uses = t->uses;
+	sesame_mail_fill(&m, t, from, to, ml->user, ml->host, link ? link : text, ml->now);
 	msg = sesame_mail_compose(&m, &ml->err);
 	sesame_free_str(link);
 	return msg;
@@ -166,14 +167,6 @@ out:
 	sesame_free_str(msg);
 	sesame_wipe(text, sizeof(text));
 	sesame_wipe(&t, sizeof(t));
-}
-
-/* Root and group policy, as the module applies it when the token comes back. */
-static int allowed(const struct sesame_config *cfg, const struct sesame_account *acct)
-{
-	if (acct->uid == 0 && !cfg->allow_root)
-		return 0;
-	return cfg->group[0] == '\0' || sesame_account_in_group(acct, cfg->group) == 1;
 }
 
 static void rate_limit_then_deliver(struct sesame_maillink *ml, const struct sesame_account *acct,
@@ -220,9 +213,37 @@ void sesame_maillink_send(struct sesame_maillink *ml)
 	found = sesame_maillink_address(ml->cfg->mail_to, acct.name, to, sizeof(to), &ml->err);
 	if (found < 0)
 		ml->outcome = SESAME_MAILLINK_FAILED;
-	else if (found > 0 && !allowed(ml->cfg, &acct))
+	else if (found > 0 && sesame_policy_check(ml->cfg, &acct) != SESAME_POLICY_OK)
 		ml->outcome = SESAME_MAILLINK_NOT_ALLOWED;
 	else if (found > 0)
 		rate_limit_then_deliver(ml, &acct, to);
 	sesame_account_clear(&acct);
+}
+
+void pam_sesame_mail_link(pam_handle_t *pamh, const struct pam_sesame_args *args,
+			  const char *user)
+{
+	struct sesame_maillink ml = {0};
+	char host[HOST_NAME_MAX + 1] = "";
+	const char *service = pam_sesame_item(pamh, PAM_SERVICE);
+
+	ml.outcome = SESAME_MAILLINK_FAILED;
+	/* The mailed token is scoped to this service and host: without both,
+	 * send nothing rather than an unscoped token. */
+	if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+		sesame_err_set(&ml.err, "no host name");
+	else if (service == NULL || service[0] == '\0')
+		sesame_err_set(&ml.err, "no PAM service name");
+	else {
+		ml.cfg = &args->cfg;
+		ml.user = user;
+		ml.service = service;
+		ml.host = host;
+		ml.now = (int64_t)time(NULL);
+		ml.timeout_sec = MAIL_TIMEOUT_SEC;
+		sesame_maillink_send(&ml);
+	}
+	pam_sesame_report_mail(pamh, user, ml.id_text[0] ? ml.id_text : NULL,
+			       sesame_maillink_outcome_name(ml.outcome), ml.err.msg);
+	(void)pam_info(pamh, "%s", PAM_SESAME_MAIL_NOTICE);
 }
