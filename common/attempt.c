@@ -48,9 +48,9 @@ static enum sesame_reason use_store(struct sesame_attempt *a)
 	if (sesame_store_open(&st, a->cfg->state_dir, 0, &a->err) != 0)
 		goto out;
 	if (a->consume)
-		r = sesame_store_redeem(&st, &a->token, &a->err);
+		r = sesame_store_redeem(&st, &a->token, a->ctx.now, &a->err);
 	else
-		r = sesame_store_status(&st, &a->token, &a->used, &a->err);
+		r = sesame_store_status(&st, &a->token, a->ctx.now, &a->used, &a->err);
 out:
 	sesame_store_close(&st);
 	return r;

@@ -22,6 +22,7 @@ static const char *const reason_names[SESAME_REASON_COUNT] = {
 	[SESAME_KEY_UNAVAILABLE] = "key unavailable",
 	[SESAME_SHADOW_UNAVAILABLE] = "shadow entry unavailable",
 	[SESAME_SYSTEM_ERROR] = "system error",
+	[SESAME_CLOCK_BEHIND] = "clock behind store",
 };
 
 const char *sesame_reason_name(enum sesame_reason r)
@@ -34,5 +35,6 @@ const char *sesame_reason_name(enum sesame_reason r)
 int sesame_reason_is_unavailable(enum sesame_reason r)
 {
 	return r == SESAME_STORE_UNAVAILABLE || r == SESAME_KEY_UNAVAILABLE ||
-	       r == SESAME_SHADOW_UNAVAILABLE || r == SESAME_SYSTEM_ERROR;
+	       r == SESAME_SHADOW_UNAVAILABLE || r == SESAME_SYSTEM_ERROR ||
+	       r == SESAME_CLOCK_BEHIND;
 }

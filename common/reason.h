@@ -26,6 +26,7 @@ enum sesame_reason {
 	SESAME_KEY_UNAVAILABLE,    /* key file missing or refused */
 	SESAME_SHADOW_UNAVAILABLE, /* no shadow entry to bind to */
 	SESAME_SYSTEM_ERROR,       /* out of memory, crypto library failure */
+	SESAME_CLOCK_BEHIND,       /* the clock reads before the store's last gc, beyond its grace */
 	SESAME_REASON_COUNT
 };
 

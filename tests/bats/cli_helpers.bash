@@ -240,9 +240,10 @@ mode() {
 }
 
 # store_record_use TOKEN: append a "use" record for TOKEN to the store the
-# way a redemption does, following the record format documented at the top
-# of common/store.c (32 bytes: type 1, id, uid, expiry, FNV-1a 32). This
-# stands in for the module so "used up" can be checked without it.
+# way a redemption does, following the format documented in
+# common/store_format.h (a 32-byte file header when the file is new; a
+# 28-byte record: length, type 1, uid, id, expiry, FNV-1a 32). This stands
+# in for the module so "used up" can be checked without it.
 store_record_use() {
 	sm 0 -c "$CONF" --json --inspect "$1"
 	"$PYTHON" - "$T/stdout" "$T/state" <<-'END'
@@ -258,10 +259,14 @@ store_record_use() {
 	if not os.path.isdir(uses):
 	    os.mkdir(uses)
 	    os.chmod(uses, 0o700)
-	rec = struct.pack("<B6sBIIqI", 1, bytes.fromhex(d["id"]), 0, d["uid"], 0, d["expires"], 0)
+	header = b"SSMS" + bytes([2, 1, 0, 0]) + bytes(20)
+	header += struct.pack("<I", fnv1a32(header))
+	rec = struct.pack("<HBBI6sHq", 28, 1, 0, d["uid"], bytes.fromhex(d["id"]), 0, d["expires"])
 	rec += struct.pack("<I", fnv1a32(rec))
 	fd = os.open(os.path.join(uses, d["id"][:3]), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 	os.fchmod(fd, 0o600)
+	if os.fstat(fd).st_size == 0:
+	    os.write(fd, header)
 	os.write(fd, rec)
 	os.close(fd)
 	END

@@ -453,6 +453,28 @@ unix_stack() {
 	expect_result 'result=unavailable reason="store unavailable" detail='
 }
 
+@test "a clock more than a day behind the last gc: PAM_AUTHINFO_UNAVAIL, nothing written" {
+	tok=$(mint alice)
+	# gc's time in revoked-users' header (common/store_format.h), set two
+	# days ahead: as if the clock had been stepped back after that gc.
+	python3 - "$T/state/revoked-users" <<-'END'
+	import struct, sys, time
+	def fnv1a32(b):
+	    h = 2166136261
+	    for c in b:
+	        h = ((h ^ c) * 16777619) & 0xffffffff
+	    return h
+	head = b"SSMS" + bytes([2, 2, 0, 0]) + struct.pack("<q", int(time.time()) + 2 * 86400) + bytes(12)
+	with open(sys.argv[1], "r+b") as f:
+	    f.write(head + struct.pack("<I", fnv1a32(head)))
+	END
+	before=$(cd "$T/state" && find . -type f -exec sha256sum {} + | sort)
+	pam_auth login alice "$tok"
+	expect_rc $PAM_AUTHINFO_UNAVAIL
+	expect_result 'result=unavailable reason="clock behind store" detail='
+	[ "$(cd "$T/state" && find . -type f -exec sha256sum {} + | sort)" = "$before" ]
+}
+
 @test "store directory mode 0755: PAM_AUTHINFO_UNAVAIL" {
 	tok=$(mint alice)
 	chmod 0755 "$T/state"

@@ -15,8 +15,12 @@
  *       sesame_store_open to sesame_store_close (what pam_sesame does per
  *       login). Prints p50, p99, mean and max in microseconds.
  *   bench-store append DIR N
- *       The floor: N appends of 32 bytes, each followed by fdatasync, to
- *       one file in DIR. Prints the same figures. */
+ *       The floor: N appends of a use record's 28 bytes, each followed by
+ *       fdatasync, to one file in DIR. Prints the same figures.
+ *   bench-store prepare STATE_DIR
+ *       Make the store and every bucket file, as sesame-mint does.
+ *   bench-store gc STATE_DIR
+ *       sesame_store_gc at the current time, as sesame-mint --gc does. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -29,9 +33,11 @@
 
 #include "benchutil.h"
 #include "store.h"
+#include "store_format.h"
 
 #define BENCH_UID 1501
 #define SAMPLE 64
+#define RECORD_SIZE 28 /* a use record without fields */
 
 static uint64_t rng_state;
 
@@ -66,43 +72,36 @@ static unsigned bucket_of(const uint8_t id[SESAME_ID_BYTES])
 	return (unsigned)id[0] << 4 | (unsigned)id[1] >> 4;
 }
 
-static uint32_t fnv1a32(const uint8_t *p, size_t n)
+/* A use record in the store's format 2 (common/store_format.h). */
+static size_t encode_use(const struct sesame_token *t, int64_t expiry, uint8_t *out)
 {
-	uint32_t h = 2166136261u;
+	struct record rec;
 
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 16777619u;
-	}
-	return h;
+	memset(&rec, 0, sizeof(rec));
+	rec.type = REC_USE;
+	rec.uid = t->uid;
+	memcpy(rec.id, t->id, SESAME_ID_BYTES);
+	rec.time = expiry;
+	return record_encode(&rec, out);
 }
 
-/* A type-1 (use) record, as documented at the top of common/store.c. */
-static void encode_use(const struct sesame_token *t, int64_t expiry, uint8_t out[32])
-{
-	uint32_t sum;
-
-	memset(out, 0, SESAME_STORE_RECORD);
-	out[0] = 1;
-	memcpy(out + 1, t->id, SESAME_ID_BYTES);
-	for (int i = 0; i < 4; i++)
-		out[8 + i] = (uint8_t)(t->uid >> (8 * i));
-	for (int i = 0; i < 8; i++)
-		out[16 + i] = (uint8_t)((uint64_t)expiry >> (8 * i));
-	sum = fnv1a32(out, 28);
-	for (int i = 0; i < 4; i++)
-		out[28 + i] = (uint8_t)(sum >> (8 * i));
-}
-
+/* Append to a bucket file, starting it with a header when it is new or
+ * empty (a store nobody prepared). */
 static int append_file(int dirfd, unsigned bucket, const uint8_t *data, size_t len)
 {
+	struct store_header h = { KIND_BUCKET, 0, 0 };
+	uint8_t header[STORE_HEADER_SIZE];
+	struct stat sb;
 	char name[8];
 	int fd, r = -1;
 
 	snprintf(name, sizeof(name), "%03x", bucket);
 	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
+	if (fd < 0 || fstat(fd, &sb) != 0)
+		goto out;
+	header_encode(&h, header);
+	if (sb.st_size == 0 && write(fd, header, sizeof(header)) != (ssize_t)sizeof(header))
+		goto out;
 	while (len > 0) {
 		ssize_t n = write(fd, data, len);
 		if (n <= 0)
@@ -112,7 +111,8 @@ static int append_file(int dirfd, unsigned bucket, const uint8_t *data, size_t l
 	}
 	r = 0;
 out:
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return r;
 }
 
@@ -122,7 +122,7 @@ static int write_buckets(int usesfd, const struct sesame_token *toks, size_t cou
 {
 	size_t *start = calloc(SESAME_STORE_BUCKETS + 1, sizeof(*start));
 	size_t *fill = calloc(SESAME_STORE_BUCKETS, sizeof(*fill));
-	uint8_t *buf = malloc(count * SESAME_STORE_RECORD + 1);
+	uint8_t *buf = malloc(count * RECORD_SIZE + 1);
 	int r = -1;
 
 	if (start == NULL || fill == NULL || buf == NULL)
@@ -133,12 +133,11 @@ static int write_buckets(int usesfd, const struct sesame_token *toks, size_t cou
 		start[b + 1] += start[b];
 	for (size_t i = 0; i < count; i++) {
 		unsigned b = bucket_of(toks[i].id);
-		encode_use(&toks[i], expiry, buf + (start[b] + fill[b]++) * SESAME_STORE_RECORD);
+		encode_use(&toks[i], expiry, buf + (start[b] + fill[b]++) * RECORD_SIZE);
 	}
 	for (unsigned b = 0; b < SESAME_STORE_BUCKETS; b++) {
 		size_t n = start[b + 1] - start[b];
-		if (n > 0 && append_file(usesfd, b, buf + start[b] * SESAME_STORE_RECORD,
-					 n * SESAME_STORE_RECORD) != 0)
+		if (n > 0 && append_file(usesfd, b, buf + start[b] * RECORD_SIZE, n * RECORD_SIZE) != 0)
 			goto out;
 	}
 	r = 0;
@@ -150,7 +149,8 @@ out:
 }
 
 /* The library must read what we wrote: each sampled token used once. */
-static int check_sample(const char *state_dir, const struct sesame_token *toks, size_t n)
+static int check_sample(const char *state_dir, const struct sesame_token *toks, size_t n,
+			int64_t now)
 {
 	struct sesame_store st;
 	struct sesame_err err = { "" };
@@ -160,7 +160,7 @@ static int check_sample(const char *state_dir, const struct sesame_token *toks, 
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		unsigned used = 0;
-		enum sesame_reason why = sesame_store_status(&st, &toks[i], &used, &err);
+		enum sesame_reason why = sesame_store_status(&st, &toks[i], now, &used, &err);
 		if (why != SESAME_USED_UP || used != 1) {
 			snprintf(err.msg, sizeof(err.msg), "synthetic token %zu: used %u, reason %d",
 				 i, used, (int)why);
@@ -199,7 +199,7 @@ static int cmd_fill(const char *state_dir, size_t count, int64_t offset)
 	if (write_buckets(usesfd, toks, count, now + offset) != 0)
 		goto out;
 	/* Expired records are still records: status still counts them. */
-	r = check_sample(state_dir, toks, count < SAMPLE ? count : SAMPLE) == 0 ? 0 : 1;
+	r = check_sample(state_dir, toks, count < SAMPLE ? count : SAMPLE, now) == 0 ? 0 : 1;
 out:
 	if (r != 0 && errno != 0)
 		perror("bench-store: fill");
@@ -235,7 +235,7 @@ static int cmd_redeem(const char *state_dir, size_t n)
 		random_token(&t, now);
 		t0 = bench_wall();
 		if (sesame_store_open(&st, state_dir, 0, &err) == 0)
-			why = sesame_store_redeem(&st, &t, &err);
+			why = sesame_store_redeem(&st, &t, now, &err);
 		sesame_store_close(&st);
 		us[i] = (bench_wall() - t0) * 1e6;
 		if (why != SESAME_OK) {
@@ -252,7 +252,7 @@ static int cmd_redeem(const char *state_dir, size_t n)
 
 static int cmd_append(const char *dir, size_t n)
 {
-	uint8_t record[SESAME_STORE_RECORD];
+	uint8_t record[RECORD_SIZE];
 	double *us = calloc(n, sizeof(*us));
 	char path[4096];
 	int fd, r = 1;
@@ -282,6 +282,21 @@ out:
 	return r;
 }
 
+static int cmd_prepare_or_gc(const char *state_dir, int gc)
+{
+	struct sesame_store st;
+	struct sesame_err err = { "" };
+	int r = sesame_store_open(&st, state_dir, 1, &err);
+
+	if (r == 0)
+		r = gc ? sesame_store_gc(&st, (int64_t)time(NULL), NULL, &err)
+		       : sesame_store_prepare(&st, &err);
+	sesame_store_close(&st);
+	if (r != 0)
+		fprintf(stderr, "bench-store: %s: %s\n", gc ? "gc" : "prepare", err.msg);
+	return r == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t seed;
@@ -296,8 +311,11 @@ int main(int argc, char **argv)
 		return cmd_redeem(argv[2], strtoul(argv[3], NULL, 10));
 	if (argc == 4 && strcmp(argv[1], "append") == 0 && atol(argv[3]) > 0)
 		return cmd_append(argv[2], strtoul(argv[3], NULL, 10));
+	if (argc == 3 && (strcmp(argv[1], "prepare") == 0 || strcmp(argv[1], "gc") == 0))
+		return cmd_prepare_or_gc(argv[2], strcmp(argv[1], "gc") == 0);
 	fprintf(stderr, "usage: bench-store fill STATE_DIR COUNT EXPIRY_OFFSET [spread]\n"
 			"       bench-store redeem STATE_DIR N\n"
-			"       bench-store append DIR N\n");
+			"       bench-store append DIR N\n"
+			"       bench-store prepare|gc STATE_DIR\n");
 	return 2;
 }

@@ -333,9 +333,15 @@ static void corrupt_or_oversized_bucket(void)
 	if (fresh(1) != 0)
 		return;
 	fd = open(state("uses/123"), O_WRONLY | O_CLOEXEC);
-	CHECK(fd >= 0 && pwrite(fd, "\x01", 1, 5) == 1); /* breaks the checksum */
+	CHECK(fd >= 0 && pwrite(fd, "\x01", 1, 32 + 5) == 1); /* breaks the checksum */
 	close(fd);
-	expect_refusal(SESAME_STORE_UNAVAILABLE, "corrupt record at offset 0");
+	expect_refusal(SESAME_STORE_UNAVAILABLE, "corrupt record at offset 32");
+	if (fresh(1) != 0)
+		return;
+	fd = open(state("uses/123"), O_WRONLY | O_CLOEXEC);
+	CHECK(fd >= 0 && pwrite(fd, "\x07", 1, 5) == 1); /* the header: its kind */
+	close(fd);
+	expect_refusal(SESAME_STORE_UNAVAILABLE, "damaged header");
 	if (fresh(1) != 0)
 		return;
 	CHECK_EQ_INT(truncate(state("uses/123"), (off_t)65 << 20), 0); /* sparse */

@@ -22,6 +22,10 @@
 #define ISSUED 1000000u
 #define LIFETIME 900u
 #define EXPIRES ((int64_t)ISSUED + LIFETIME)
+#define NOW ((int64_t)ISSUED + 1)
+#define GRACE SESAME_STORE_GRACE
+#define HDR 32 /* a format 2 file header */
+#define REC 28 /* a use or revoke record */
 #define CHILD_BASE 100 /* exit code of a child = CHILD_BASE + reason */
 
 static char root[1024];  /* this run's temporary directory */
@@ -94,6 +98,7 @@ static uint32_t fnv1a32(const uint8_t *p, size_t n)
 	return h;
 }
 
+/* A record of sesame 0.1 (format 1): 32 bytes. */
 static void encode(uint8_t out[32], uint8_t type, const uint8_t *id, uint32_t uid, int64_t time)
 {
 	uint32_t sum;
@@ -111,6 +116,25 @@ static void encode(uint8_t out[32], uint8_t type, const uint8_t *id, uint32_t ui
 		out[28 + i] = (uint8_t)(sum >> (8 * i));
 }
 
+/* A format 2 record without fields (store_format.h): 28 bytes. */
+static void encode2(uint8_t out[REC], uint8_t type, const uint8_t *id, uint32_t uid, int64_t time)
+{
+	uint32_t sum;
+
+	memset(out, 0, REC);
+	out[0] = REC;
+	out[2] = type;
+	for (int i = 0; i < 4; i++)
+		out[4 + i] = (uint8_t)(uid >> (8 * i));
+	if (id != NULL)
+		memcpy(out + 8, id, 6);
+	for (int i = 0; i < 8; i++)
+		out[16 + i] = (uint8_t)((uint64_t)time >> (8 * i));
+	sum = fnv1a32(out, REC - 4);
+	for (int i = 0; i < 4; i++)
+		out[REC - 4 + i] = (uint8_t)(sum >> (8 * i));
+}
+
 static void append_bytes(const char *path, const void *data, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -124,7 +148,7 @@ static void append_bytes(const char *path, const void *data, size_t len)
 
 /* --- snapshot of a tree, to show a refused operation changed nothing --- */
 
-static char snap_buf[1 << 16];
+static char snap_buf[1 << 20]; /* 4096 bucket files */
 static size_t snap_len;
 
 static int snap_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -159,13 +183,14 @@ static char *snapshot(const char *dir)
 	return strdup(snap_buf);
 }
 
-static void check_unchanged(const char *before, const char *dir)
+#define check_unchanged(before, dir) check_unchanged_at(before, dir, __LINE__)
+static void check_unchanged_at(const char *before, const char *dir, int line)
 {
 	char *after = snapshot(dir);
 
 	CHECK(after != NULL && strcmp(before, after) == 0);
 	if (after != NULL && strcmp(before, after) != 0)
-		fprintf(stderr, "before:\n%safter:\n%s", before, after);
+		fprintf(stderr, "line %d: before:\n%safter:\n%s", line, before, after);
 	free(after);
 }
 
@@ -176,14 +201,14 @@ static void check_unavailable(struct sesame_store *st, const struct sesame_token
 	struct sesame_err err = { "" };
 	unsigned used = 99;
 
-	CHECK_EQ_INT(sesame_store_redeem(st, t, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK_EQ_INT(sesame_store_redeem(st, t, NOW, &err), SESAME_STORE_UNAVAILABLE);
 	CHECK(err.msg[0] != '\0');
 	if (expect_in_msg != NULL && strstr(err.msg, expect_in_msg) == NULL) {
 		fprintf(stderr, "message \"%s\" lacks \"%s\"\n", err.msg, expect_in_msg);
 		CHECK(0);
 	}
 	err.msg[0] = '\0';
-	CHECK_EQ_INT(sesame_store_status(st, t, &used, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK_EQ_INT(sesame_store_status(st, t, NOW, &used, &err), SESAME_STORE_UNAVAILABLE);
 	CHECK(err.msg[0] != '\0');
 	err.msg[0] = '\0';
 	CHECK_EQ_INT(sesame_store_revoke(st, t, &err), -1);
@@ -202,29 +227,29 @@ static void test_counting(void)
 	unsigned used = 99;
 
 	open_fresh(&st, "counting");
-	CHECK_EQ_INT(sesame_store_status(&st, &one, &used, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_status(&st, &one, NOW, &used, &err), SESAME_OK);
 	CHECK_EQ_INT(used, 0);
-	CHECK_EQ_INT(sesame_store_status(&st, &one, &used, &err), SESAME_OK);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &one, &err), SESAME_OK);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &one, &err), SESAME_USED_UP);
-	CHECK_EQ_INT(sesame_store_status(&st, &one, &used, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_status(&st, &one, NOW, &used, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &one, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &one, NOW, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_status(&st, &one, NOW, &used, &err), SESAME_USED_UP);
 	CHECK_EQ_INT(used, 1);
 
 	for (int i = 0; i < 3; i++)
-		CHECK_EQ_INT(sesame_store_redeem(&st, &three, &err), SESAME_OK);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &three, &err), SESAME_USED_UP);
-	CHECK_EQ_INT(sesame_store_status(&st, &three, &used, &err), SESAME_USED_UP);
+		CHECK_EQ_INT(sesame_store_redeem(&st, &three, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &three, NOW, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_status(&st, &three, NOW, &used, &err), SESAME_USED_UP);
 	CHECK_EQ_INT(used, 3);
 	/* a used-up redemption writes nothing */
-	CHECK_EQ_INT(file_size(bucket_path(path, sizeof(path), 0x001)), 4 * 32);
+	CHECK_EQ_INT(file_size(bucket_path(path, sizeof(path), 0x001)), HDR + 4 * REC);
 
 	for (int i = 0; i < 50; i++)
-		CHECK_EQ_INT(sesame_store_redeem(&st, &any, &err), SESAME_OK);
-	CHECK(!exists(bucket_path(path, sizeof(path), 0x002)));
+		CHECK_EQ_INT(sesame_store_redeem(&st, &any, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(file_size(bucket_path(path, sizeof(path), 0x002)), HDR); /* no write */
 
 	/* identity is (id, uid) */
 	other_uid.uid = UID + 1;
-	CHECK_EQ_INT(sesame_store_redeem(&st, &other_uid, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &other_uid, NOW, &err), SESAME_OK);
 	sesame_store_close(&st);
 	sesame_store_close(&st); /* twice is fine */
 }
@@ -238,19 +263,19 @@ static void test_revoke(void)
 	unsigned used;
 
 	open_fresh(&st, "revoke");
-	CHECK_EQ_INT(sesame_store_redeem(&st, &a, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &a, NOW, &err), SESAME_OK);
 	CHECK_EQ_INT(sesame_store_revoke(&st, &a, &err), 0);
 	/* revoked takes precedence over used up */
-	CHECK_EQ_INT(sesame_store_redeem(&st, &a, &err), SESAME_REVOKED);
-	CHECK_EQ_INT(sesame_store_status(&st, &a, &used, &err), SESAME_REVOKED);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &a, NOW, &err), SESAME_REVOKED);
+	CHECK_EQ_INT(sesame_store_status(&st, &a, NOW, &used, &err), SESAME_REVOKED);
 	CHECK_EQ_INT(used, 1);
 	CHECK_EQ_INT(sesame_store_revoke(&st, &b, &err), 0);
 	CHECK_EQ_INT(sesame_store_revoke(&st, &b, &err), 0);
-	CHECK_EQ_INT(file_size(bucket_path(path, sizeof(path), 0x010)), 3 * 32);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &b, &err), SESAME_REVOKED);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &any, &err), SESAME_OK);
+	CHECK_EQ_INT(file_size(bucket_path(path, sizeof(path), 0x010)), HDR + 3 * REC);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &b, NOW, &err), SESAME_REVOKED);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &any, NOW, &err), SESAME_OK);
 	CHECK_EQ_INT(sesame_store_revoke(&st, &any, &err), 0);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &any, &err), SESAME_REVOKED);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &any, NOW, &err), SESAME_REVOKED);
 	sesame_store_close(&st);
 }
 
@@ -272,16 +297,16 @@ static void test_revoke_user(void)
 	CHECK_EQ_INT(sesame_store_revoke_user(&st, UID, 500, &err), 0); /* older: no effect */
 	CHECK_EQ_INT(sesame_store_revoke_user(&st, UID, ISSUED, &err), 0);
 	snprintf(path, sizeof(path), "%s/revoked-users", state);
-	CHECK_EQ_INT(file_size(path), 32);
+	CHECK_EQ_INT(file_size(path), HDR + REC);
 	CHECK_EQ_INT(sesame_store_revoke_user(&st, UID, -5, &err), -1);
 	CHECK_EQ_INT(sesame_store_user_revoked_before(&st, UID, &before, &err), 0);
 	CHECK_EQ_INT(before, ISSUED);
 	CHECK_EQ_INT(sesame_store_user_revoked_before(&st, UID + 7, &before, &err), 0);
 	CHECK_EQ_INT(before, -1);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &at, &err), SESAME_REVOKED);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &any, &err), SESAME_REVOKED);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &after, &err), SESAME_OK);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &other, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &at, NOW, &err), SESAME_REVOKED);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &any, NOW, &err), SESAME_REVOKED);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &after, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &other, NOW, &err), SESAME_OK);
 	sesame_store_close(&st);
 }
 
@@ -305,7 +330,7 @@ static int race_redeem(const struct sesame_token *t, int n)
 			close(gate[1]);
 			if (sesame_store_open(&st, state, 0, &err) == 0 &&
 			    read(gate[0], &c, 1) == 0)
-				r = (int)sesame_store_redeem(&st, t, &err);
+				r = (int)sesame_store_redeem(&st, t, NOW, &err);
 			if (err.msg[0] != '\0')
 				fprintf(stderr, "child: %s\n", err.msg);
 			_exit(CHILD_BASE + r);
@@ -335,7 +360,7 @@ static void test_concurrency(void)
 	open_fresh(&st, "race");
 	CHECK_EQ_INT(race_redeem(&one, 32), 1);
 	CHECK_EQ_INT(race_redeem(&five, 32), 5);
-	CHECK_EQ_INT(sesame_store_status(&st, &five, &used, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_status(&st, &five, NOW, &used, &err), SESAME_USED_UP);
 	CHECK_EQ_INT(used, 5);
 	sesame_store_close(&st);
 }
@@ -349,6 +374,7 @@ static void test_gc(void)
 	struct sesame_gc_stats gs;
 	struct sesame_token live = tok(0x040, 1, 1), dead = tok(0x040, 2, 2);
 	struct sesame_token gone = tok(0x041, 3, 1), revoked = tok(0x040, 4, 1);
+	const int64_t user_until = 1000 + SESAME_MAX_LIFETIME + GRACE;
 	char path[1200];
 	int64_t before;
 
@@ -356,12 +382,13 @@ static void test_gc(void)
 	dead.lifetime = 100;
 	gone.issued = 100;
 	gone.lifetime = 100;
+	live.lifetime = (uint32_t)(user_until + 10 - ISSUED);
 	open_fresh(&st, "gc");
-	CHECK_EQ_INT(sesame_store_gc(&st, 10, &gs, &err), 0); /* no uses/ yet */
-	CHECK_EQ_INT(sesame_store_redeem(&st, &live, &err), SESAME_OK);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &dead, &err), SESAME_OK);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &dead, &err), SESAME_OK);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &gone, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_gc(&st, 10, &gs, &err), 0); /* nothing yet */
+	CHECK_EQ_INT(sesame_store_redeem(&st, &live, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &dead, 150, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &dead, 150, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &gone, 150, &err), SESAME_OK);
 	CHECK_EQ_INT(sesame_store_revoke(&st, &revoked, &err), 0);
 	CHECK_EQ_INT(sesame_store_revoke_user(&st, UID + 1, 1000, &err), 0);
 
@@ -370,32 +397,36 @@ static void test_gc(void)
 	CHECK_EQ_INT(gs.kept, 6);
 	CHECK_EQ_INT(gs.files_rewritten, 0);
 
-	CHECK_EQ_INT(sesame_store_gc(&st, 200, &gs, &err), 0); /* expires <= now goes */
+	/* records outlive their token by the grace period */
+	CHECK_EQ_INT(sesame_store_gc(&st, 200 + GRACE - 1, &gs, &err), 0);
+	CHECK_EQ_INT(gs.removed, 0);
+	CHECK_EQ_INT(sesame_store_gc(&st, 200 + GRACE, &gs, &err), 0);
 	CHECK_EQ_INT(gs.removed, 3);
 	CHECK_EQ_INT(gs.kept, 3);
 	CHECK_EQ_INT(gs.files_rewritten, 2);
-	CHECK_EQ_INT(file_size(bucket_path(path, sizeof(path), 0x040)), 2 * 32);
-	CHECK(!exists(bucket_path(path, sizeof(path), 0x041)));
+	/* every bucket file stays, for the one-write path */
+	CHECK_EQ_INT(file_size(bucket_path(path, sizeof(path), 0x040)), HDR + 2 * REC);
+	CHECK_EQ_INT(file_size(bucket_path(path, sizeof(path), 0x041)), HDR);
 	snprintf(path, sizeof(path), "%s/uses/040.tmp", state);
 	CHECK(!exists(path));
-	CHECK_EQ_INT(sesame_store_redeem(&st, &live, &err), SESAME_USED_UP);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &revoked, &err), SESAME_REVOKED);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &live, NOW, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &revoked, NOW, &err), SESAME_REVOKED);
 
-	/* a user revocation lasts as long as a token issued before it can */
-	CHECK_EQ_INT(sesame_store_gc(&st, 1000 + SESAME_MAX_LIFETIME - 1, &gs, &err), 0);
-	CHECK_EQ_INT(gs.removed, 2);
-	CHECK_EQ_INT(gs.kept, 1);
+	/* a user revocation lasts as long as a token issued before it can,
+	 * plus the grace */
+	CHECK_EQ_INT(sesame_store_gc(&st, user_until - 1, &gs, &err), 0);
+	CHECK_EQ_INT(gs.removed, 1); /* revoked's record */
+	CHECK_EQ_INT(gs.kept, 2);
 	CHECK_EQ_INT(sesame_store_user_revoked_before(&st, UID + 1, &before, &err), 0);
 	CHECK_EQ_INT(before, 1000);
-	CHECK_EQ_INT(sesame_store_gc(&st, 1000 + SESAME_MAX_LIFETIME, &gs, &err), 0);
+	CHECK_EQ_INT(sesame_store_gc(&st, user_until, &gs, &err), 0);
 	CHECK_EQ_INT(gs.removed, 1);
-	CHECK_EQ_INT(gs.kept, 0);
+	CHECK_EQ_INT(gs.kept, 1);
 	CHECK_EQ_INT(sesame_store_user_revoked_before(&st, UID + 1, &before, &err), 0);
 	CHECK_EQ_INT(before, -1);
 	snprintf(path, sizeof(path), "%s/revoked-users", state);
-	CHECK(!exists(path));
-	CHECK(!exists(bucket_path(path, sizeof(path), 0x040)));
-	CHECK_EQ_INT(sesame_store_gc(&st, EXPIRES, NULL, &err), 0);
+	CHECK_EQ_INT(file_size(path), HDR);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &live, user_until, &err), SESAME_USED_UP);
 	sesame_store_close(&st);
 }
 
@@ -417,12 +448,12 @@ static void gc_race_child(int is_gc, const struct sesame_token *live, int gate, 
 		dead.issued = 10;
 		dead.lifetime = 10;
 		if (is_gc) {
-			if (sesame_store_redeem(&st, &dead, &err) != SESAME_OK ||
-			    sesame_store_gc(&st, 1000, NULL, &err) != 0)
+			if (sesame_store_revoke(&st, &dead, &err) != 0 ||
+			    sesame_store_gc(&st, 20 + GRACE, NULL, &err) != 0)
 				seen[1]++;
 			continue;
 		}
-		r = sesame_store_redeem(&st, live, &err);
+		r = sesame_store_redeem(&st, live, NOW, &err);
 		if (r == SESAME_OK)
 			seen[0]++;
 		else if (r == SESAME_STORE_UNAVAILABLE)
@@ -470,7 +501,7 @@ static void test_gc_race(void)
 	CHECK_EQ_INT(total[2], 0);
 	CHECK(total[0] >= 1 && total[0] <= 3);
 	CHECK_EQ_INT(sesame_store_open(&st, state, 0, &err), 0);
-	CHECK_EQ_INT(sesame_store_status(&st, &live, &used, &err), total[0] == 3 ? SESAME_USED_UP
+	CHECK_EQ_INT(sesame_store_status(&st, &live, NOW, &used, &err), total[0] == 3 ? SESAME_USED_UP
 									       : SESAME_OK);
 	CHECK_EQ_INT(used, total[0]);
 	if (total[1] > 0)
@@ -492,17 +523,17 @@ static void test_torn_tail(void)
 
 	open_fresh(&st, "torn");
 	bucket_path(path, sizeof(path), 0x0cd);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &a, &err), SESAME_OK);
-	encode(partial, 1, b.id, UID, EXPIRES); /* half of b's use: a crash mid-append */
+	CHECK_EQ_INT(sesame_store_redeem(&st, &a, NOW, &err), SESAME_OK);
+	encode2(partial, 1, b.id, UID, EXPIRES); /* half of b's use: a crash mid-append */
 	append_bytes(path, partial, 13);
-	CHECK_EQ_INT(file_size(path), 32 + 13);
-	CHECK_EQ_INT(sesame_store_status(&st, &a, &used, &err), SESAME_USED_UP);
-	CHECK_EQ_INT(sesame_store_status(&st, &b, &used, &err), SESAME_OK);
+	CHECK_EQ_INT(file_size(path), HDR + REC + 13);
+	CHECK_EQ_INT(sesame_store_status(&st, &a, NOW, &used, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_status(&st, &b, NOW, &used, &err), SESAME_OK);
 	CHECK_EQ_INT(used, 0);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &b, &err), SESAME_OK);
-	CHECK_EQ_INT(file_size(path), 64);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &b, &err), SESAME_USED_UP);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &a, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &b, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(file_size(path), HDR + 2 * REC);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &b, NOW, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &a, NOW, &err), SESAME_USED_UP);
 	sesame_store_close(&st);
 }
 
@@ -520,22 +551,22 @@ static void test_short_write(void)
 	pid_t pid;
 
 	open_fresh(&st, "short");
-	CHECK_EQ_INT(sesame_store_redeem(&st, &a, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &a, NOW, &err), SESAME_OK);
 	pid = fork();
 	if (pid == 0) {
-		struct rlimit lim = { 32 + 10, 32 + 10 };
+		struct rlimit lim = { HDR + REC + 10, HDR + REC + 10 };
 		signal(SIGXFSZ, SIG_IGN);
 		if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
 			_exit(1);
-		_exit(CHILD_BASE + (int)sesame_store_redeem(&st, &b, &err));
+		_exit(CHILD_BASE + (int)sesame_store_redeem(&st, &b, NOW, &err));
 	}
 	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
 	CHECK(WIFEXITED(status));
 	CHECK_EQ_INT(WEXITSTATUS(status), CHILD_BASE + SESAME_STORE_UNAVAILABLE);
-	CHECK_EQ_INT(file_size(bucket_path(path, sizeof(path), 0x0d0)), 32);
-	CHECK_EQ_INT(sesame_store_status(&st, &b, &used, &err), SESAME_OK);
+	CHECK_EQ_INT(file_size(bucket_path(path, sizeof(path), 0x0d0)), HDR + REC);
+	CHECK_EQ_INT(sesame_store_status(&st, &b, NOW, &used, &err), SESAME_OK);
 	CHECK_EQ_INT(used, 0);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &b, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &b, NOW, &err), SESAME_OK);
 	sesame_store_close(&st);
 }
 
@@ -544,7 +575,7 @@ static void test_short_write(void)
  * only in every 32nd, to keep gc's syncs few. */
 static void test_scale(void)
 {
-	static uint8_t recs[4000 * 32];
+	static uint8_t recs[4000 * REC];
 	struct sesame_store st;
 	struct sesame_err err = { "" };
 	struct sesame_gc_stats gs;
@@ -552,38 +583,36 @@ static void test_scale(void)
 	unsigned used;
 
 	open_fresh(&st, "scale");
-	snprintf(path, sizeof(path), "%s/uses", state);
-	CHECK_EQ_INT(mkdir(path, 0700), 0);
 	for (unsigned b = 0; b < SESAME_STORE_BUCKETS; b += 8) {
-		uint8_t some[32 * 32];
+		uint8_t some[32 * REC];
 		for (uint32_t i = 0; i < 32; i++) {
 			struct sesame_token t = tok(b, i, 1);
-			encode(some + i * 32, 1, t.id, UID, i < 2 && b % 256 == 0 ? 100 : EXPIRES);
+			encode2(some + i * REC, 1, t.id, UID, i < 2 && b % 256 == 0 ? 100 : EXPIRES);
 		}
 		append_bytes(bucket_path(path, sizeof(path), b), some, sizeof(some));
 	}
 	for (uint32_t i = 0; i < 4000; i++) {
 		struct sesame_token t = tok(0x777, 1000 + i, 2);
-		encode(recs + i * 32, 1, t.id, UID, EXPIRES);
+		encode2(recs + i * REC, 1, t.id, UID, EXPIRES);
 	}
 	append_bytes(bucket_path(path, sizeof(path), 0x777), recs, sizeof(recs));
 	for (uint32_t i = 0; i < 200; i++) {
 		struct sesame_token t = tok(0x777, 1000 + i * 19, 2);
-		CHECK_EQ_INT(sesame_store_redeem(&st, &t, &err), SESAME_OK);
-		CHECK_EQ_INT(sesame_store_redeem(&st, &t, &err), SESAME_USED_UP);
+		CHECK_EQ_INT(sesame_store_redeem(&st, &t, NOW, &err), SESAME_OK);
+		CHECK_EQ_INT(sesame_store_redeem(&st, &t, NOW, &err), SESAME_USED_UP);
 	}
 	{
 		struct sesame_token t = tok(0x128, 3, 1), fresh = tok(0x128, 99, 1);
-		CHECK_EQ_INT(sesame_store_redeem(&st, &t, &err), SESAME_USED_UP);
-		CHECK_EQ_INT(sesame_store_redeem(&st, &fresh, &err), SESAME_OK);
+		CHECK_EQ_INT(sesame_store_redeem(&st, &t, NOW, &err), SESAME_USED_UP);
+		CHECK_EQ_INT(sesame_store_redeem(&st, &fresh, NOW, &err), SESAME_OK);
 	}
-	CHECK_EQ_INT(sesame_store_gc(&st, 100, &gs, &err), 0);
+	CHECK_EQ_INT(sesame_store_gc(&st, 100 + GRACE, &gs, &err), 0);
 	CHECK_EQ_INT(gs.removed, 2 * 16);
 	CHECK_EQ_INT(gs.kept, 32 * 512 - 2 * 16 + 4000 + 200 + 1);
 	CHECK_EQ_INT(gs.files_rewritten, 16);
 	{
 		struct sesame_token t = tok(0x777, 1000 + 19, 2);
-		CHECK_EQ_INT(sesame_store_status(&st, &t, &used, &err), SESAME_USED_UP);
+		CHECK_EQ_INT(sesame_store_status(&st, &t, NOW, &used, &err), SESAME_USED_UP);
 		CHECK_EQ_INT(used, 2);
 	}
 	sesame_store_close(&st);
@@ -616,7 +645,7 @@ static void test_no_growth(void)
 
 	open_fresh(&st, "growth");
 	for (int k = 0; k < 3; k++)
-		CHECK_EQ_INT(sesame_store_redeem(&st, &bad[k], &err), SESAME_OK);
+		CHECK_EQ_INT(sesame_store_redeem(&st, &bad[k], NOW, &err), SESAME_OK);
 	fds = count_fds(); /* with uses/ open */
 	CHECK_EQ_INT(unlink(bucket_path(path, sizeof(path), 0x000)), 0);
 	CHECK_EQ_INT(symlink("/nonexistent", path), 0);
@@ -626,9 +655,9 @@ static void test_no_growth(void)
 	close(fd);
 	for (uint32_t i = 0; i < 33334; i++) {
 		struct sesame_token t = tok(0x100 + i % 64, i, 0);
-		(void)sesame_store_redeem(&st, &t, &err);
-		(void)sesame_store_status(&st, &t, &used, &err);
-		if (sesame_store_redeem(&st, &bad[i % 3], &err) != SESAME_STORE_UNAVAILABLE)
+		(void)sesame_store_redeem(&st, &t, NOW, &err);
+		(void)sesame_store_status(&st, &t, NOW, &used, &err);
+		if (sesame_store_redeem(&st, &bad[i % 3], NOW, &err) != SESAME_STORE_UNAVAILABLE)
 			CHECK(0);
 	}
 	CHECK_EQ_INT(count_fds(), fds);
@@ -663,7 +692,7 @@ static void test_open_faults(void)
 	CHECK_EQ_INT(chmod(state, 0750), 0);
 	check_unavailable(&st, &t, "mode 0750");
 	CHECK_EQ_INT(chmod(state, 0700), 0);
-	CHECK_EQ_INT(rmdir(state), 0);
+	test_rmtree(state);
 	check_unavailable(&st, &t, "removed");
 	sesame_store_close(&st);
 
@@ -704,7 +733,7 @@ static void test_file_faults(void)
 	open_fresh(&st, "bucket-symlink");
 	snprintf(target, sizeof(target), "%s/bucket-symlink-target", root);
 	append_bytes(target, "precious", 8);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &u, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &u, NOW, &err), SESAME_OK);
 	CHECK_EQ_INT(unlink(bucket_path(path, sizeof(path), 0x0ab)), 0);
 	CHECK_EQ_INT(symlink(target, path), 0);
 	snap = snapshot(root);
@@ -721,7 +750,7 @@ static void test_file_faults(void)
 
 	/* a bucket others can read */
 	open_fresh(&st, "bucket-mode");
-	CHECK_EQ_INT(sesame_store_redeem(&st, &u, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &u, NOW, &err), SESAME_OK);
 	CHECK_EQ_INT(chmod(bucket_path(path, sizeof(path), 0x0ab), 0644), 0);
 	snap = snapshot(state);
 	check_unavailable(&st, &t, "mode 0644");
@@ -733,11 +762,12 @@ static void test_file_faults(void)
 	/* a regular file where uses/ belongs */
 	open_fresh(&st, "uses-file");
 	snprintf(path, sizeof(path), "%s/uses", state);
+	test_rmtree(path);
 	append_bytes(path, "x", 1);
 	snap = snapshot(state);
 	check_unavailable(&st, &t, "uses");
 	t.uses = 0;
-	CHECK_EQ_INT(sesame_store_redeem(&st, &t, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &t, NOW, &err), SESAME_STORE_UNAVAILABLE);
 	t.uses = 1;
 	CHECK_EQ_INT(sesame_store_gc(&st, 0, NULL, &err), -1);
 	check_unchanged(snap, state);
@@ -746,7 +776,7 @@ static void test_file_faults(void)
 
 	/* closed store */
 	err.msg[0] = '\0';
-	CHECK_EQ_INT(sesame_store_redeem(&st, &t, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &t, NOW, &err), SESAME_STORE_UNAVAILABLE);
 	CHECK(err.msg[0] != '\0');
 }
 
@@ -757,44 +787,47 @@ static void test_corrupt(void)
 	struct sesame_token a = tok(0x0ef, 1, 1), b = tok(0x0ef, 2, 1), c = tok(0x0ef, 3, 1);
 	struct sesame_token d = tok(0x0ef, 4, 1);
 	const struct sesame_token elsewhere = tok(0x100, 1, 1);
-	uint8_t rec[32];
+	uint8_t rec[REC];
 	char path[1200], *snap;
 	int fd;
 
 	open_fresh(&st, "corrupt");
-	CHECK_EQ_INT(sesame_store_redeem(&st, &a, &err), SESAME_OK);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &b, &err), SESAME_OK);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &c, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &a, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &b, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &c, NOW, &err), SESAME_OK);
 	fd = open(bucket_path(path, sizeof(path), 0x0ef), O_RDWR | O_CLOEXEC);
 	CHECK(fd >= 0);
-	CHECK_EQ_INT(pwrite(fd, "\x7f", 1, 32 + 10), 1); /* b's uid, checksum now wrong */
+	CHECK_EQ_INT(pwrite(fd, "\x7f", 1, HDR + REC + 10), 1); /* b's id, checksum now wrong */
 	snap = snapshot(state);
-	check_unavailable(&st, &d, "corrupt record at offset 32");
+	check_unavailable(&st, &d, "corrupt record at offset 60");
 	CHECK_EQ_INT(sesame_store_gc(&st, EXPIRES, NULL, &err), -1);
-	CHECK(strstr(err.msg, "corrupt record at offset 32") != NULL);
+	CHECK(strstr(err.msg, "corrupt record at offset 60") != NULL);
 	check_unchanged(snap, state);
 	free(snap);
 
 	/* a well-formed checksum does not make an unknown type acceptable */
-	encode(rec, 9, b.id, UID, EXPIRES);
-	CHECK_EQ_INT(pwrite(fd, rec, 32, 32), 32);
-	check_unavailable(&st, &d, "corrupt record at offset 32");
-	encode(rec, 3, b.id, UID, EXPIRES); /* a user revocation has no place here */
-	CHECK_EQ_INT(pwrite(fd, rec, 32, 32), 32);
-	check_unavailable(&st, &d, "corrupt record at offset 32");
-	encode(rec, 1, b.id, UID, EXPIRES);
-	CHECK_EQ_INT(pwrite(fd, rec, 32, 32), 32);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &d, &err), SESAME_OK);
+	encode2(rec, 9, b.id, UID, EXPIRES);
+	CHECK_EQ_INT(pwrite(fd, rec, REC, HDR + REC), REC);
+	check_unavailable(&st, &d, "corrupt record at offset 60");
+	encode2(rec, 3, b.id, UID, EXPIRES); /* a user revocation has no place here */
+	CHECK_EQ_INT(pwrite(fd, rec, REC, HDR + REC), REC);
+	check_unavailable(&st, &d, "corrupt record at offset 60");
+	rec[0] = 2; /* a length below any record's */
+	CHECK_EQ_INT(pwrite(fd, rec, REC, HDR + REC), REC);
+	check_unavailable(&st, &d, "corrupt record at offset 60");
+	encode2(rec, 1, b.id, UID, EXPIRES);
+	CHECK_EQ_INT(pwrite(fd, rec, REC, HDR + REC), REC);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &d, NOW, &err), SESAME_OK);
 	close(fd);
 
 	/* revoked-users is checked on every redemption */
 	snprintf(path, sizeof(path), "%s/revoked-users", state);
-	encode(rec, 1, a.id, UID, EXPIRES);
+	encode2(rec, 1, a.id, UID, EXPIRES);
 	append_bytes(path, rec, sizeof(rec));
 	snap = snapshot(state);
 	err.msg[0] = '\0';
-	CHECK_EQ_INT(sesame_store_redeem(&st, &elsewhere, &err), SESAME_STORE_UNAVAILABLE);
-	CHECK(strstr(err.msg, "revoked-users: corrupt record at offset 0") != NULL);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &elsewhere, NOW, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK(strstr(err.msg, "revoked-users: corrupt record at offset 32") != NULL);
 	CHECK_EQ_INT(sesame_store_revoke_user(&st, UID, 5, &err), -1);
 	check_unchanged(snap, state);
 	free(snap);
@@ -808,37 +841,35 @@ static void readonly_cases(void)
 	struct sesame_store st;
 	struct sesame_err err = { "" };
 	struct sesame_token t = tok(0x0aa, 1, 1), u = tok(0x0bb, 1, 1), any = tok(0x0cc, 1, 0);
-	char path[1200], *snap;
+	char path[1200], uses[1200], *snap;
 	unsigned used;
 
 	CHECK_EQ_INT(sesame_store_open(&st, state, 0, &err), 0);
-	CHECK_EQ_INT(chmod(state, 0500), 0); /* uses/ cannot be made */
+	snprintf(uses, sizeof(uses), "%s/uses", state);
+	CHECK_EQ_INT(chmod(bucket_path(path, sizeof(path), 0x0aa), 0400), 0);
 	snap = snapshot(state);
 	err.msg[0] = '\0';
-	CHECK_EQ_INT(sesame_store_redeem(&st, &t, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &t, NOW, &err), SESAME_STORE_UNAVAILABLE);
 	CHECK(strstr(err.msg, "Permission denied") != NULL);
-	CHECK_EQ_INT(sesame_store_status(&st, &t, &used, &err), SESAME_OK); /* reading is fine */
-	CHECK_EQ_INT(sesame_store_redeem(&st, &any, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_status(&st, &t, NOW, &used, &err), SESAME_OK); /* reading is fine */
+	CHECK_EQ_INT(sesame_store_redeem(&st, &any, NOW, &err), SESAME_OK);
 	check_unchanged(snap, state);
 	free(snap);
-	CHECK_EQ_INT(chmod(state, 0700), 0);
+	CHECK_EQ_INT(chmod(bucket_path(path, sizeof(path), 0x0aa), 0600), 0);
 
-	CHECK_EQ_INT(sesame_store_redeem(&st, &u, &err), SESAME_OK);
-	snprintf(path, sizeof(path), "%s/uses", state);
-	CHECK_EQ_INT(chmod(path, 0500), 0); /* no new bucket */
-	CHECK_EQ_INT(chmod(bucket_path(path, sizeof(path), 0x0bb), 0400), 0);
+	/* a bucket file missing (a store nobody prepared) cannot be made */
+	CHECK_EQ_INT(unlink(bucket_path(path, sizeof(path), 0x0bb)), 0);
+	CHECK_EQ_INT(chmod(uses, 0500), 0);
 	snap = snapshot(state);
 	err.msg[0] = '\0';
-	CHECK_EQ_INT(sesame_store_redeem(&st, &t, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &u, NOW, &err), SESAME_STORE_UNAVAILABLE);
 	CHECK(strstr(err.msg, "Permission denied") != NULL);
-	u.id[5] ^= 1; /* same bucket, which is read-only now */
-	err.msg[0] = '\0';
-	CHECK_EQ_INT(sesame_store_redeem(&st, &u, &err), SESAME_STORE_UNAVAILABLE);
-	CHECK(strstr(err.msg, "Permission denied") != NULL);
+	CHECK_EQ_INT(sesame_store_status(&st, &u, NOW, &used, &err), SESAME_OK);
 	check_unchanged(snap, state);
 	free(snap);
-	snprintf(path, sizeof(path), "%s/uses", state);
-	CHECK_EQ_INT(chmod(path, 0700), 0);
+	CHECK_EQ_INT(chmod(uses, 0700), 0);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &u, NOW, &err), SESAME_OK); /* made now */
+	CHECK_EQ_INT(sesame_store_redeem(&st, &u, NOW, &err), SESAME_USED_UP);
 	sesame_store_close(&st);
 }
 
@@ -882,6 +913,215 @@ static void test_readonly(void)
 	chmod(root, 0700);
 }
 
+/* --- grace period and a clock stepped back --- */
+
+/* Used up, gc at the expiry, then a clock one second before the expiry:
+ * the use must still count (records outlive expiry by the grace). After
+ * gc drops the record, a clock further back than the grace is refused,
+ * with its reason and without a write. */
+static void test_clock_step(void)
+{
+	struct sesame_store st;
+	struct sesame_err err = { "" };
+	struct sesame_gc_stats gs;
+	struct sesame_token t = tok(0x061, 1, 1), u = tok(0x061, 2, 1);
+	char path[1200], *snap;
+	unsigned used;
+
+	open_fresh(&st, "clock");
+	CHECK_EQ_INT(sesame_store_redeem(&st, &t, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &t, NOW, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_gc(&st, EXPIRES, &gs, &err), 0);
+	CHECK_EQ_INT(gs.removed, 0);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &t, EXPIRES - 1, &err), SESAME_USED_UP);
+	/* the expiry is checked again by the store, under the bucket's lock */
+	CHECK_EQ_INT(sesame_store_redeem(&st, &u, EXPIRES, &err), SESAME_EXPIRED);
+	CHECK_EQ_INT(file_size(bucket_path(path, sizeof(path), 0x061)), HDR + REC);
+
+	CHECK_EQ_INT(sesame_store_gc(&st, EXPIRES + GRACE, &gs, &err), 0);
+	CHECK_EQ_INT(gs.removed, 1);
+	snap = snapshot(state);
+	err.msg[0] = '\0';
+	CHECK_EQ_INT(sesame_store_redeem(&st, &t, EXPIRES - 1, &err), SESAME_CLOCK_BEHIND);
+	CHECK(strstr(err.msg, "before the last gc") != NULL);
+	CHECK_EQ_INT(sesame_store_status(&st, &u, EXPIRES - 1, &used, &err), SESAME_CLOCK_BEHIND);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &u, NOW, &err), SESAME_CLOCK_BEHIND);
+	/* a gc with the clock behind refuses too, rather than move its time back */
+	CHECK_EQ_INT(sesame_store_gc(&st, EXPIRES - 1, &gs, &err), -1);
+	CHECK(strstr(err.msg, "clock behind") != NULL);
+	check_unchanged(snap, state);
+	free(snap);
+	/* within the grace the store answers */
+	t.lifetime += 2 * GRACE;
+	CHECK_EQ_INT(sesame_store_redeem(&st, &t, EXPIRES + 1, &err), SESAME_OK);
+	sesame_store_close(&st);
+}
+
+/* --- upgrade from sesame 0.1 (format 1) --- */
+
+static void plant_v1(const char *name, uint8_t type, const struct sesame_token *t, uint32_t uid,
+		     int64_t time)
+{
+	char path[1200];
+	uint8_t rec[32];
+
+	snprintf(path, sizeof(path), "%s/%s", state, name);
+	encode(rec, type, t != NULL ? t->id : NULL, uid, time);
+	append_bytes(path, rec, sizeof(rec));
+}
+
+static int has_header(const char *path)
+{
+	char magic[4] = "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, magic, sizeof(magic)) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return n == 4 && memcmp(magic, "SSMS", 4) == 0;
+}
+
+/* A store as 0.1 left it: uses/ with format 1 buckets, revoked-users and
+ * mail-sent, no format file. What it recorded keeps its meaning through
+ * the first append to each file, gc, and after. */
+static void test_upgrade(void)
+{
+	static const uint8_t source[SESAME_MAIL_SOURCE_LEN] = "rhost-a";
+	struct sesame_mail_limits lim = { 60, 5, 5 };
+	struct sesame_store st;
+	struct sesame_err err = { "" };
+	struct sesame_gc_stats gs;
+	struct sesame_token used1 = tok(0x0a1, 1, 1), rev = tok(0x0a1, 2, 3), dead = tok(0x0a1, 3, 1);
+	struct sesame_token fresh = tok(0x0a1, 4, 1), used2 = tok(0x0a2, 1, 2);
+	struct sesame_token banned = tok(0x0a3, 1, 1);
+	char path[1200];
+	unsigned used;
+
+	banned.uid = UID + 2;
+	fresh_state("upgrade");
+	CHECK_EQ_INT(mkdir(state, 0700), 0);
+	snprintf(path, sizeof(path), "%s/uses", state);
+	CHECK_EQ_INT(mkdir(path, 0700), 0);
+	plant_v1("uses/0a1", 1, &used1, UID, EXPIRES);
+	plant_v1("uses/0a1", 2, &rev, UID, EXPIRES);
+	plant_v1("uses/0a1", 1, &dead, UID, 100);
+	plant_v1("uses/0a2", 1, &used2, UID, EXPIRES);
+	plant_v1("uses/0a2", 1, &used2, UID, EXPIRES);
+	plant_v1("revoked-users", 3, NULL, UID + 2, ISSUED);
+	plant_v1("mail-sent", 4, NULL, UID, NOW - 10);
+
+	/* as the module opens it: no creation, no preparation */
+	CHECK_EQ_INT(sesame_store_open(&st, state, 0, &err), 0);
+	CHECK_EQ_INT(sesame_store_status(&st, &used1, NOW, &used, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &rev, NOW, &err), SESAME_REVOKED);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &banned, NOW, &err), SESAME_REVOKED);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &used2, NOW, &err), SESAME_USED_UP);
+	/* a 0.1 mail record has no source: it holds back every source */
+	CHECK_EQ_INT(sesame_store_mail_allow(&st, UID, source, NOW, &lim, &err), 1);
+	/* the first append to a format 1 file rewrites it in format 2 */
+	CHECK_EQ_INT(sesame_store_redeem(&st, &fresh, NOW, &err), SESAME_OK);
+	CHECK(has_header(bucket_path(path, sizeof(path), 0x0a1)));
+	CHECK(!has_header(bucket_path(path, sizeof(path), 0x0a2)));
+	CHECK_EQ_INT(sesame_store_redeem(&st, &used1, NOW, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &fresh, NOW, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_revoke(&st, &used2, &err), 0);
+
+	/* gc in between: format 2 everywhere, the dead record gone */
+	CHECK_EQ_INT(sesame_store_gc(&st, NOW, &gs, &err), 0);
+	CHECK_EQ_INT(gs.removed, 1);
+	for (unsigned b = 0; b < SESAME_STORE_BUCKETS; b++) {
+		if (!has_header(bucket_path(path, sizeof(path), b)))
+			fprintf(stderr, "no header: %s\n", path);
+		CHECK(has_header(path));
+	}
+	snprintf(path, sizeof(path), "%s/revoked-users", state);
+	CHECK(has_header(path));
+	snprintf(path, sizeof(path), "%s/mail-sent", state);
+	CHECK(has_header(path));
+	snprintf(path, sizeof(path), "%s/format", state);
+	CHECK(exists(path));
+	CHECK_EQ_INT(sesame_store_status(&st, &used1, NOW, &used, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(used, 1);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &rev, NOW, &err), SESAME_REVOKED);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &banned, NOW, &err), SESAME_REVOKED);
+	CHECK_EQ_INT(sesame_store_status(&st, &used2, NOW, &used, &err), SESAME_REVOKED);
+	CHECK_EQ_INT(used, 2);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &fresh, NOW, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_mail_allow(&st, UID, source, NOW, &lim, &err), 1);
+	CHECK_EQ_INT(sesame_store_mail_allow(&st, UID, source, NOW + 60, &lim, &err), 0);
+	sesame_store_close(&st);
+}
+
+/* --- login-link mail limits --- */
+
+static int mail_at(struct sesame_store *st, uint32_t uid, const char *src, int64_t now,
+		   const struct sesame_mail_limits *lim)
+{
+	uint8_t source[SESAME_MAIL_SOURCE_LEN] = { 0 };
+	struct sesame_err err = { "" };
+
+	memcpy(source, src, strlen(src) < sizeof(source) ? strlen(src) : sizeof(source));
+	return sesame_store_mail_allow(st, uid, source, now, lim, &err);
+}
+
+/* n children ask for a mail at the same moment; how many were allowed. */
+static int race_mail(const struct sesame_mail_limits *lim, int n)
+{
+	int gate[2], allowed = 0;
+
+	if (pipe(gate) != 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		if (fork() == 0) {
+			struct sesame_store st;
+			struct sesame_err err = { "" };
+			char c;
+			int r = -1;
+			close(gate[1]);
+			if (sesame_store_open(&st, state, 0, &err) == 0 && read(gate[0], &c, 1) == 0)
+				r = mail_at(&st, UID + 5, "flood", 5000, lim);
+			_exit(r == 0 ? 0 : 1);
+		}
+	}
+	close(gate[0]);
+	close(gate[1]);
+	for (int status; wait(&status) > 0;)
+		allowed += WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	return allowed;
+}
+
+static void test_mail_limits(void)
+{
+	const struct sesame_mail_limits lim = { 60, 3, 5 };
+	struct sesame_store st;
+	struct sesame_err err = { "" };
+	struct sesame_gc_stats gs;
+
+	open_fresh(&st, "mail");
+	CHECK_EQ_INT(mail_at(&st, UID, "a", 0, &lim), 0);
+	CHECK_EQ_INT(mail_at(&st, UID, "a", 30, &lim), 1);  /* interval, per source */
+	CHECK_EQ_INT(mail_at(&st, UID, "b", 30, &lim), 0);  /* another source is not held */
+	CHECK_EQ_INT(mail_at(&st, UID, "a", 60, &lim), 0);
+	CHECK_EQ_INT(mail_at(&st, UID, "a", 120, &lim), 0);
+	CHECK_EQ_INT(mail_at(&st, UID, "a", 180, &lim), 1); /* 3 an hour from a */
+	CHECK_EQ_INT(mail_at(&st, UID, "c", 181, &lim), 0); /* 5 for the account */
+	CHECK_EQ_INT(mail_at(&st, UID, "d", 182, &lim), 1); /* the account's cap */
+	CHECK_EQ_INT(mail_at(&st, UID + 1, "a", 183, &lim), 0);
+	CHECK_EQ_INT(mail_at(&st, UID, "d", 3600, &lim), 0); /* the first left the hour */
+	CHECK_EQ_INT(mail_at(&st, UID, "a", 3661, &lim), 0);
+	/* gc drops what is older than an hour */
+	CHECK_EQ_INT(sesame_store_gc(&st, 3600 + 121, &gs, &err), 0);
+	CHECK_EQ_INT(gs.removed, 4);
+	CHECK_EQ_INT(gs.kept, 4);
+	CHECK_EQ_INT(mail_at(&st, UID, "a", 3722, &lim), 0);
+	/* one exclusive lock from count to append: one of 16 at once */
+	{
+		const struct sesame_mail_limits one = { 60, 1, 5 };
+		CHECK_EQ_INT(race_mail(&one, 16), 1);
+	}
+	sesame_store_close(&st);
+}
+
 int main(void)
 {
 	snprintf(root, sizeof(root), "%s", test_tmpdir("store"));
@@ -899,6 +1139,9 @@ int main(void)
 	test_file_faults();
 	test_corrupt();
 	test_readonly();
+	test_clock_step();
+	test_upgrade();
+	test_mail_limits();
 	test_rmtree(root);
 	return test_finish("store");
 }
