@@ -599,6 +599,7 @@ int store_is_open(const struct sesame_store *st, struct sesame_err *err)
 
 int store_uses_dir(struct sesame_store *st, int create, struct sesame_err *err)
 {
+	const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 	char path[DISPLAY_PATH_SIZE];
 	struct stat sb;
 	int made = 0, fd;
@@ -606,7 +607,10 @@ int store_uses_dir(struct sesame_store *st, int create, struct sesame_err *err)
 	if (st->usesfd >= 0)
 		return 0;
 	snprintf(path, sizeof(path), "%s/" USES_DIR, st->path);
-	if (create) {
+	fd = openat(st->dirfd, USES_DIR, flags); /* it exists but in a new store */
+	if (fd < 0 && errno == ENOENT && !create)
+		return 1;
+	if (fd < 0 && errno == ENOENT) {
 		made = mkdirat(st->dirfd, USES_DIR, 0700) == 0;
 		if (!made && errno != EEXIST) {
 			sesame_err_set(err, "store directory %s: cannot create: %s", path,
@@ -615,10 +619,8 @@ int store_uses_dir(struct sesame_store *st, int create, struct sesame_err *err)
 		}
 		if (made && store_sync_dir(st->dirfd, "state directory", st->path, err) != 0)
 			return -1;
+		fd = openat(st->dirfd, USES_DIR, flags);
 	}
-	fd = openat(st->dirfd, USES_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT && !create)
-		return 1;
 	if (fd < 0) {
 		sesame_err_set(err, "store directory %s: %s", path,
 			       store_open_failure(st->dirfd, USES_DIR, errno));
