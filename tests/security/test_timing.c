@@ -4,10 +4,12 @@
  * The argument is the code (docs/security.md): verify.c computes the
  * whole expected tag and compares it with CRYPTO_memcmp, which reads all
  * 12 bytes whatever they hold. The first property checks that claim in
- * the source; the second measures it. The measurement only reports
- * medians and asserts a loose bound (within 1.5x): an HMAC costs about a
- * microsecond and a 12-byte compare a few nanoseconds, so a tight bound
- * would measure the machine's noise, not sesame. */
+ * the source; the second measures it. The measurement compares the
+ * fastest batch of each kind, the one least disturbed by whatever else the
+ * machine runs (a median moved by 2x under a load of 15 on 2 cores), and
+ * asserts a loose bound (within 1.5x): an HMAC costs about a microsecond
+ * and a 12-byte compare a few nanoseconds, so a tight bound would measure
+ * the machine's noise, not sesame. meson runs it alone (is_parallel). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,11 +102,11 @@ static void tag_check_time_does_not_depend_on_matching_bytes(void)
 	}
 	qsort(t0, BATCHES, sizeof(double), cmp_double);
 	qsort(t11, BATCHES, sizeof(double), cmp_double);
-	m0 = t0[BATCHES / 2];
-	m11 = t11[BATCHES / 2];
+	m0 = t0[0];
+	m11 = t11[0];
 	ratio = m11 / m0;
-	printf("  median time of sesame_tag_ok over %d x %d calls: 0 bytes right %.0f ns, "
-	       "11 bytes right %.0f ns (ratio %.3f)\n", BATCHES, PER_BATCH, m0, m11, ratio);
+	printf("  fastest batch of sesame_tag_ok over %d x %d calls: 0 bytes right %.0f ns, "
+	       "11 bytes right %.0f ns per call (ratio %.3f)\n", BATCHES, PER_BATCH, m0, m11, ratio);
 	CHECK(sink == 0);
 	CHECK(ratio > 1 / 1.5 && ratio < 1.5);
 	sec_env_free(&env);
