@@ -365,6 +365,27 @@ static int get_int(json_object *o, const char *name, int64_t *out, struct sesame
 	return -1;
 }
 
+/* Member and cluster ids are uint64 (and do exceed INT64_MAX). */
+static int get_uint(json_object *o, const char *name, uint64_t *out, struct sesame_err *err)
+{
+	json_object *v;
+	const char *s;
+	char *end = NULL;
+
+	*out = 0;
+	if (!json_object_object_get_ex(o, name, &v))
+		return 0;
+	if (json_object_is_type(v, json_type_string)) {
+		s = json_object_get_string(v);
+		errno = 0;
+		*out = strtoull(s, &end, 10);
+		if (errno == 0 && end != s && *end == '\0' && *s >= '0' && *s <= '9')
+			return 0;
+	}
+	sesame_err_set(err, "unparsable answer: \"%s\" is not an unsigned 64-bit number", name);
+	return -1;
+}
+
 static int get_bool(json_object *o, const char *name, int *out, struct sesame_err *err)
 {
 	json_object *v;
@@ -690,8 +711,8 @@ int sesame_etcd_decode_status(const char *json, size_t len, struct sesame_etcd_s
 	memset(out, 0, sizeof(*out));
 	if (o != NULL && get_header(o, &out->revision, err) == 0 &&
 	    get_typed(o, "header", json_type_object, &h, err) == 0 &&
-	    get_int(h, "member_id", &out->member_id, err) == 0 &&
-	    get_int(o, "leader", &out->leader, err) == 0 &&
+	    get_uint(h, "member_id", &out->member_id, err) == 0 &&
+	    get_uint(o, "leader", &out->leader, err) == 0 &&
 	    get_int(o, "dbSize", &out->db_size, err) == 0 &&
 	    get_int(o, "raftTerm", &out->raft_term, err) == 0 &&
 	    get_typed(o, "version", json_type_string, &v, err) == 0 &&

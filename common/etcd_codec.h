@@ -156,8 +156,8 @@ int sesame_etcd_decode_auth(const char *json, size_t len, char **token, struct s
 
 struct sesame_etcd_status {
 	char version[32];
-	int64_t member_id;
-	int64_t leader;
+	uint64_t member_id;
+	uint64_t leader;
 	int64_t db_size;
 	int64_t raft_term;
 	int64_t revision;

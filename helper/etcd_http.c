@@ -322,6 +322,16 @@ static enum outcome post(struct http *h, const char *path, const char *body, siz
 	return o == NEXT_ENDPOINT ? FINAL : o;
 }
 
+/* A failure on our side (files, cache): "store unavailable: " + why. */
+static int local_failure(enum sesame_etcd_failure *failure, struct sesame_err *err)
+{
+	struct sesame_err why = *err;
+
+	*failure = SESAME_ETCD_FAIL_LOCAL;
+	sesame_err_set(err, "store unavailable: %.290s", why.msg);
+	return -1;
+}
+
 static int read_password(struct http *h, char **password, struct sesame_err *err)
 {
 	size_t len = 0;
@@ -359,8 +369,10 @@ static int authenticate(struct http *h, int64_t deadline, enum sesame_etcd_failu
 
 	*failure = SESAME_ETCD_FAIL_LOCAL;
 	if (read_password(h, &password, err) != 0 ||
-	    sesame_etcd_encode_auth(h->cfg.user, password, &json, err) != 0)
+	    sesame_etcd_encode_auth(h->cfg.user, password, &json, err) != 0) {
+		local_failure(failure, err);
 		goto out;
+	}
 	o = post(h, SESAME_ETCD_PATH_AUTH, json, strlen(json), NULL, deadline, failure, err);
 	if (o != OK && strstr(err->msg, "authentication is not enabled") != NULL) {
 		*failure = SESAME_ETCD_FAIL_AUTH;
@@ -378,7 +390,7 @@ static int authenticate(struct http *h, int64_t deadline, enum sesame_etcd_failu
 	r = sesame_token_cache_store(h->state_dir, h->cfg.user, h->token, token_until(h, h->token),
 				     err);
 	if (r != 0)
-		*failure = SESAME_ETCD_FAIL_LOCAL;
+		local_failure(failure, err);
 out:
 	if (password != NULL)
 		sesame_free_str(password);
@@ -395,11 +407,8 @@ static int ensure_token(struct http *h, int64_t deadline, enum sesame_etcd_failu
 		return 0;
 	cached = sesame_token_cache_load(h->state_dir, h->cfg.user, (int64_t)time(NULL),
 					 &h->token, err);
-	if (cached < 0) {
-		*failure = SESAME_ETCD_FAIL_LOCAL;
-		sesame_err_set(err, "store unavailable: %.290s", err->msg);
-		return -1;
-	}
+	if (cached < 0)
+		return local_failure(failure, err);
 	return cached == 1 ? 0 : authenticate(h, deadline, failure, err);
 }
 
