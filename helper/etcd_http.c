@@ -243,7 +243,7 @@ static void note_timing(struct http *h)
 
 /* One POST to one endpoint within budget_ms. */
 static enum outcome attempt(struct http *h, size_t idx, const char *path, const char *body,
-			    size_t len, const char *token, int64_t budget_ms,
+			    size_t len, const char *token, int64_t budget_ms, int64_t connect_ms,
 			    enum sesame_etcd_failure *failure, struct sesame_err *err)
 {
 	const char *endpoint = h->cfg.endpoints[idx];
@@ -267,7 +267,7 @@ static enum outcome attempt(struct http *h, size_t idx, const char *path, const 
 	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, (long)budget_ms);
-	curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)budget_ms);
+	curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_ms);
 	rc = curl_easy_perform(h->curl);
 	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, NULL);
 	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->json_header);
@@ -292,15 +292,21 @@ static enum outcome attempt(struct http *h, size_t idx, const char *path, const 
 }
 
 /* Try the endpoints, starting with the one that answered last, until
- * one answers or the deadline passes. Each try gets an equal share of
- * what is left, so that one stopped member cannot eat the budget. */
+ * one answers or the deadline passes. Connecting (TCP and TLS) gets a
+ * quarter of the budget: a stopped member accepts TCP in its kernel but
+ * never finishes a handshake. A connected member gets two thirds of what
+ * is left (the last one all of it): a member that waits for a new leader
+ * answers "leader changed" once there is one, and another may do better. */
 static enum outcome post(struct http *h, const char *path, const char *body, size_t len,
 			 const char *token, int64_t deadline, enum sesame_etcd_failure *failure,
 			 struct sesame_err *err)
 {
 	size_t n = h->cfg.n_endpoints;
+	int64_t connect_ms = h->cfg.timeout_ms / 4;
 	enum outcome o = FINAL;
 
+	if (connect_ms < ATTEMPT_MIN_MS)
+		connect_ms = ATTEMPT_MIN_MS;
 	*failure = SESAME_ETCD_FAIL_TIMEOUT;
 	sesame_err_set(err, "store unavailable: %s: no time left", h->cfg.endpoints[h->current]);
 	for (size_t tried = 0; tried < n; tried++) {
@@ -309,10 +315,11 @@ static enum outcome post(struct http *h, const char *path, const char *body, siz
 
 		if (left <= 0)
 			break;
-		share = left / (int64_t)(n - tried);
-		if (share < ATTEMPT_MIN_MS)
-			share = left < ATTEMPT_MIN_MS ? left : ATTEMPT_MIN_MS;
-		o = attempt(h, idx, path, body, len, token, share, failure, err);
+		share = tried + 1 == n ? left : left * 2 / 3;
+		if (share < connect_ms)
+			share = connect_ms < left ? connect_ms : left;
+		o = attempt(h, idx, path, body, len, token, share,
+			    connect_ms < share ? connect_ms : share, failure, err);
 		if (o != NEXT_ENDPOINT) {
 			if (o == OK)
 				h->current = idx;

@@ -7,6 +7,8 @@
 #   cluster.sh start DIR    make everything under DIR, start, wait, set up RBAC
 #   cluster.sh stop DIR     stop every member started from DIR
 #   cluster.sh leader DIR   print the leader's member name (m1, m2, m3)
+#   cluster.sh restart DIR M  start member M again (after a kill), wait
+#   cluster.sh root DIR ARGS  etcdctl as root
 #
 # Ports come from free_ports.py; every member's pid is in DIR/mN.pid.
 set -euo pipefail
@@ -96,6 +98,8 @@ make_pki() {
 	chmod 600 "$dir"/*.key
 }
 
+# Each member's command line goes to DIR/mN.run, so that a test can
+# start a killed member again (restart) with its data.
 start_members() {
 	local ports cluster="" i=0 m
 	read -r -a ports <<<"$(python3 "$here/free_ports.py" 6)"
@@ -109,27 +113,33 @@ start_members() {
 		local client=${ports[$((i * 2))]} peer=${ports[$((i * 2 + 1))]}
 		echo "https://127.0.0.1:$client" >>"$dir/endpoints.list"
 		echo "$client" >"$dir/$m.port"
-		etcd --name "$m" --data-dir "$dir/$m.data" \
-			--listen-client-urls "https://127.0.0.1:$client" \
-			--advertise-client-urls "https://127.0.0.1:$client" \
-			--listen-peer-urls "https://127.0.0.1:$peer" \
-			--initial-advertise-peer-urls "https://127.0.0.1:$peer" \
-			--initial-cluster "$cluster" --initial-cluster-state new \
-			--initial-cluster-token "sesame-test-$$" \
-			--cert-file "$dir/$m.crt" --key-file "$dir/$m.key" \
-			--trusted-ca-file "$dir/ca.crt" --client-cert-auth \
-			--peer-cert-file "$dir/$m.crt" --peer-key-file "$dir/$m.key" \
-			--peer-trusted-ca-file "$dir/ca.crt" --peer-client-cert-auth \
-			--auth-token "jwt,pub-key=$dir/jwt.pub,priv-key=$dir/jwt.key,sign-method=RS256,ttl=10m" \
-			--bcrypt-cost 4 \
-			--quota-backend-bytes "$quota" \
-			--auto-compaction-mode periodic --auto-compaction-retention 1h \
-			--logger zap --log-outputs "$dir/$m.log" \
-			>/dev/null 2>&1 &
-		echo $! >"$dir/$m.pid"
+		cat >"$dir/$m.run" <<RUN
+exec etcd --name $m --data-dir $dir/$m.data \\
+	--listen-client-urls https://127.0.0.1:$client \\
+	--advertise-client-urls https://127.0.0.1:$client \\
+	--listen-peer-urls https://127.0.0.1:$peer \\
+	--initial-advertise-peer-urls https://127.0.0.1:$peer \\
+	--initial-cluster $cluster --initial-cluster-state new \\
+	--initial-cluster-token sesame-test-$$ \\
+	--cert-file $dir/$m.crt --key-file $dir/$m.key \\
+	--trusted-ca-file $dir/ca.crt --client-cert-auth \\
+	--peer-cert-file $dir/$m.crt --peer-key-file $dir/$m.key \\
+	--peer-trusted-ca-file $dir/ca.crt --peer-client-cert-auth \\
+	--auth-token jwt,pub-key=$dir/jwt.pub,priv-key=$dir/jwt.key,sign-method=RS256,ttl=10m \\
+	--bcrypt-cost 4 \\
+	--quota-backend-bytes $quota \\
+	--auto-compaction-mode periodic --auto-compaction-retention 1h \\
+	--logger zap --log-outputs $dir/$m.log
+RUN
+		start_member "$m"
 		i=$((i + 1))
 	done
 	paste -sd, "$dir/endpoints.list" >"$dir/endpoints"
+}
+
+start_member() {
+	bash "$dir/$1.run" >/dev/null 2>&1 &
+	echo $! >"$dir/$1.pid"
 }
 
 wait_healthy() {
@@ -243,6 +253,7 @@ start)
 	;;
 stop) stop_members ;;
 leader) leader ;;
+restart) start_member "${3:?which member}"; wait_healthy ;;
 root) shift 2; etcdctl_root "$@" ;;
 *) echo "cluster.sh: unknown command $cmd" >&2; exit 2 ;;
 esac

@@ -5,7 +5,7 @@
  *     get KEY | put KEY VALUE [TTL] | put-if-absent KEY VALUE | delete KEY
  *     count KEY LIMIT [ABSENT...]      exit 0 counted, 1 refused
  *     storm KEY LIMIT N                N concurrent clients count once each
- *     status | range PREFIX
+ *     status | range PREFIX | fill PREFIX N SIZE
  *     soak N                           N sessions in this process, flat?
  *
  * Exit 3 (and "store unavailable: ..." on stderr with the failure's
@@ -124,6 +124,31 @@ static int cmd_put(struct sesame_etcd *s, int argc, char **argv, int if_absent)
 	return created ? 0 : 1;
 }
 
+/* Put SIZE-byte values under PREFIX until a put fails (the quota). */
+static int cmd_fill(struct sesame_etcd *s, int argc, char **argv)
+{
+	struct sesame_err err;
+	size_t size;
+	char key[256], *value;
+	int i;
+
+	if (argc != 3)
+		return 2;
+	size = (size_t)atol(argv[2]);
+	value = malloc(size);
+	if (value == NULL)
+		return 2;
+	memset(value, 'x', size);
+	for (i = 0; i < atoi(argv[1]); i++) {
+		snprintf(key, sizeof(key), "%s%d", argv[0], i);
+		if (sesame_etcd_put(s, key, value, size, 0, &err) != 0)
+			break;
+	}
+	free(value);
+	printf("filled %d\n", i);
+	return i < atoi(argv[1]) ? fail(s, &err) : 0;
+}
+
 static int cmd_delete(struct sesame_etcd *s, const char *key)
 {
 	struct sesame_err err;
@@ -170,6 +195,8 @@ static int one(const char *cmd, int argc, char **argv)
 		r = cmd_put(s, argc, argv, 1);
 	else if (!strcmp(cmd, "delete") && argc == 1)
 		r = cmd_delete(s, argv[0]);
+	else if (!strcmp(cmd, "fill"))
+		r = cmd_fill(s, argc, argv);
 	else if (!strcmp(cmd, "status"))
 		r = cmd_status(s);
 	sesame_etcd_close(s);
