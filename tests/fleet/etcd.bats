@@ -213,7 +213,7 @@ conf_first() {
 	for m in m1 m2 m3; do
 		[ -f "$CLUSTER/$m.pid" ] && kill -CONT "$(member_pid $m)" 2>/dev/null || true
 	done
-	echo "$output; ${took} ms"
+	echo "$output; ${took} ms" >&3
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"store unavailable"* ]]
 	[ "$took" -lt 3000 ]
