@@ -120,45 +120,92 @@ static int encode_failed(struct sesame_etcd *s)
 	return -1;
 }
 
-int sesame_etcd_txn(struct sesame_etcd *s, const struct sesame_etcd_txn *txn,
-		    struct sesame_etcd_txn_result *result, struct sesame_err *err)
+/* Each answer's decoder, in one shape: (body, length, out, err). */
+typedef int (*decoder)(const char *json, size_t len, void *out, struct sesame_err *err);
+
+struct revision_and {
+	int64_t revision;
+	void *out;
+};
+
+static int read_txn(const char *json, size_t len, void *out, struct sesame_err *err)
+{
+	return sesame_etcd_decode_txn(json, len, out, err);
+}
+
+static int read_range(const char *json, size_t len, void *out, struct sesame_err *err)
+{
+	struct revision_and *r = out;
+
+	return sesame_etcd_decode_range(json, len, r->out, &r->revision, err);
+}
+
+static int read_put(const char *json, size_t len, void *out, struct sesame_err *err)
+{
+	return sesame_etcd_decode_put(json, len, out, err);
+}
+
+static int read_delete(const char *json, size_t len, void *out, struct sesame_err *err)
+{
+	struct revision_and *r = out;
+
+	return sesame_etcd_decode_delete(json, len, r->out, &r->revision, err);
+}
+
+static int read_lease(const char *json, size_t len, void *out, struct sesame_err *err)
+{
+	struct revision_and *r = out; /* revision holds the granted TTL here */
+
+	return sesame_etcd_decode_lease_grant(json, len, r->out, &r->revision, err);
+}
+
+static int read_status(const char *json, size_t len, void *out, struct sesame_err *err)
+{
+	return sesame_etcd_decode_status(json, len, out, err);
+}
+
+/* Encode (done by the caller: json, or NULL when that failed), send,
+ * decode. 0, or -1 with the failure recorded in s. */
+static int request(struct sesame_etcd *s, const char *path, int encoded, char *json,
+		   decoder decode, void *out, struct sesame_etcd_reply *keep,
+		   struct sesame_err *err)
 {
 	struct sesame_etcd_reply reply;
-	char *json = NULL;
 	int r = -1;
 
-	memset(result, 0, sizeof(*result));
-	if (sesame_etcd_encode_txn(txn, &json, err) != 0)
+	if (encoded != 0)
 		return encode_failed(s);
-	if (call(s, SESAME_ETCD_PATH_TXN, json, &reply, err) != 0)
+	if (call(s, path, json, &reply, err) != 0)
 		return -1;
-	if (sesame_etcd_decode_txn(reply.body, reply.len, result, err) != 0)
+	if (decode(reply.body, reply.len, out, err) != 0)
 		unparsable(s, &reply, err);
 	else
 		r = 0;
+	if (keep != NULL)
+		snprintf(keep->endpoint, sizeof(keep->endpoint), "%s", reply.endpoint);
 	sesame_etcd_reply_free(&reply);
 	return r;
+}
+
+int sesame_etcd_txn(struct sesame_etcd *s, const struct sesame_etcd_txn *txn,
+		    struct sesame_etcd_txn_result *result, struct sesame_err *err)
+{
+	char *json = NULL;
+	int encoded = sesame_etcd_encode_txn(txn, &json, err);
+
+	memset(result, 0, sizeof(*result));
+	return request(s, SESAME_ETCD_PATH_TXN, encoded, json, read_txn, result, NULL, err);
 }
 
 static int range(struct sesame_etcd *s, const struct sesame_etcd_op *op,
 		 struct sesame_etcd_kvs *out, struct sesame_err *err)
 {
-	struct sesame_etcd_reply reply;
+	struct revision_and r = {0, out};
 	char *json = NULL;
-	int64_t revision;
-	int r = -1;
+	int encoded = sesame_etcd_encode_op(op, &json, err);
 
 	memset(out, 0, sizeof(*out));
-	if (sesame_etcd_encode_op(op, &json, err) != 0)
-		return encode_failed(s);
-	if (call(s, SESAME_ETCD_PATH_RANGE, json, &reply, err) != 0)
-		return -1;
-	if (sesame_etcd_decode_range(reply.body, reply.len, out, &revision, err) != 0)
-		unparsable(s, &reply, err);
-	else
-		r = 0;
-	sesame_etcd_reply_free(&reply);
-	return r;
+	return request(s, SESAME_ETCD_PATH_RANGE, encoded, json, read_range, &r, NULL, err);
 }
 
 int sesame_etcd_get(struct sesame_etcd *s, const char *key, struct sesame_etcd_kvs *out,
@@ -183,42 +230,22 @@ int sesame_etcd_put(struct sesame_etcd *s, const char *key, const char *value, s
 {
 	struct sesame_etcd_op op = {.kind = SESAME_ETCD_OP_PUT, .key = key, .value = value,
 				    .value_len = len, .lease = lease};
-	struct sesame_etcd_reply reply;
-	char *json = NULL;
 	int64_t revision;
-	int r = -1;
+	char *json = NULL;
+	int encoded = sesame_etcd_encode_op(&op, &json, err);
 
-	if (sesame_etcd_encode_op(&op, &json, err) != 0)
-		return encode_failed(s);
-	if (call(s, SESAME_ETCD_PATH_PUT, json, &reply, err) != 0)
-		return -1;
-	if (sesame_etcd_decode_put(reply.body, reply.len, &revision, err) != 0)
-		unparsable(s, &reply, err);
-	else
-		r = 0;
-	sesame_etcd_reply_free(&reply);
-	return r;
+	return request(s, SESAME_ETCD_PATH_PUT, encoded, json, read_put, &revision, NULL, err);
 }
 
 int sesame_etcd_delete(struct sesame_etcd *s, const char *key, int prefix, int64_t *deleted,
 		       struct sesame_err *err)
 {
 	struct sesame_etcd_op op = {.kind = SESAME_ETCD_OP_DELETE, .key = key, .prefix = prefix};
-	struct sesame_etcd_reply reply;
+	struct revision_and r = {0, deleted};
 	char *json = NULL;
-	int64_t revision;
-	int r = -1;
+	int encoded = sesame_etcd_encode_op(&op, &json, err);
 
-	if (sesame_etcd_encode_op(&op, &json, err) != 0)
-		return encode_failed(s);
-	if (call(s, SESAME_ETCD_PATH_DELETE, json, &reply, err) != 0)
-		return -1;
-	if (sesame_etcd_decode_delete(reply.body, reply.len, deleted, &revision, err) != 0)
-		unparsable(s, &reply, err);
-	else
-		r = 0;
-	sesame_etcd_reply_free(&reply);
-	return r;
+	return request(s, SESAME_ETCD_PATH_DELETE, encoded, json, read_delete, &r, NULL, err);
 }
 
 /* The answer must have the shape the request asked for. */
@@ -350,63 +377,46 @@ int sesame_etcd_count_use(struct sesame_etcd *s, const char *key, const char *va
 int sesame_etcd_lease_grant(struct sesame_etcd *s, int64_t ttl, int64_t *id,
 			    struct sesame_err *err)
 {
-	struct sesame_etcd_reply reply;
+	struct revision_and r = {0, id};
 	char *json = NULL;
-	int64_t granted_ttl;
-	int r = -1;
+	int encoded = sesame_etcd_encode_lease_grant(ttl, &json, err);
 
-	if (sesame_etcd_encode_lease_grant(ttl, &json, err) != 0)
-		return encode_failed(s);
-	if (call(s, SESAME_ETCD_PATH_LEASE_GRANT, json, &reply, err) != 0)
-		return -1;
-	if (sesame_etcd_decode_lease_grant(reply.body, reply.len, id, &granted_ttl, err) != 0)
-		unparsable(s, &reply, err);
-	else
-		r = 0;
-	sesame_etcd_reply_free(&reply);
-	return r;
+	return request(s, SESAME_ETCD_PATH_LEASE_GRANT, encoded, json, read_lease, &r, NULL, err);
 }
 
 int sesame_etcd_lease_revoke(struct sesame_etcd *s, int64_t id, struct sesame_err *err)
 {
-	struct sesame_etcd_reply reply;
-	char *json = NULL;
 	int64_t revision;
-	int r = -1;
+	char *json = NULL;
+	int encoded = sesame_etcd_encode_lease_revoke(id, &json, err);
 
-	if (sesame_etcd_encode_lease_revoke(id, &json, err) != 0)
-		return encode_failed(s);
-	if (call(s, SESAME_ETCD_PATH_LEASE_REVOKE, json, &reply, err) != 0)
-		return -1;
-	if (sesame_etcd_decode_put(reply.body, reply.len, &revision, err) != 0)
-		unparsable(s, &reply, err);
-	else
-		r = 0;
-	sesame_etcd_reply_free(&reply);
-	return r;
+	return request(s, SESAME_ETCD_PATH_LEASE_REVOKE, encoded, json, read_put, &revision, NULL,
+		       err);
 }
 
 int sesame_etcd_status(struct sesame_etcd *s, struct sesame_etcd_status *st,
 		       struct sesame_err *err)
 {
-	struct sesame_etcd_reply reply;
-	int r = -1;
+	struct sesame_etcd_reply who;
+	char *json = strdup("{}");
 
-	if (call(s, SESAME_ETCD_PATH_STATUS, strdup("{}"), &reply, err) != 0)
+	memset(&who, 0, sizeof(who));
+	if (json == NULL)
+		sesame_err_set(err, "store unavailable: out of memory");
+	if (request(s, SESAME_ETCD_PATH_STATUS, json == NULL ? -1 : 0, json, read_status, st, &who,
+		    err) != 0)
 		return -1;
-	if (sesame_etcd_decode_status(reply.body, reply.len, st, err) != 0) {
-		unparsable(s, &reply, err);
-	} else if (st->alarms & SESAME_ETCD_ALARM_NOSPACE) {
+	if (st->alarms & SESAME_ETCD_ALARM_NOSPACE) {
 		s->failure = SESAME_ETCD_FAIL_NOSPACE;
 		sesame_err_set(err, "store unavailable: %s: the cluster's space quota alarm "
-			       "(NOSPACE) is raised", reply.endpoint);
-	} else if (st->alarms & SESAME_ETCD_ALARM_CORRUPT) {
+			       "(NOSPACE) is raised", who.endpoint);
+		return -1;
+	}
+	if (st->alarms & SESAME_ETCD_ALARM_CORRUPT) {
 		s->failure = SESAME_ETCD_FAIL_PROTOCOL;
 		sesame_err_set(err, "store unavailable: %s: the cluster's CORRUPT alarm is raised",
-			       reply.endpoint);
-	} else {
-		r = 0;
+			       who.endpoint);
+		return -1;
 	}
-	sesame_etcd_reply_free(&reply);
-	return r;
+	return 0;
 }
