@@ -7,6 +7,7 @@
  * is killed when an answer is late, and reaped when the session ends. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +52,8 @@ static _Noreturn void child_exec(const char *path, int sock, int report)
 	/* Under su or sudo the real uid is the user's: with it the user could
 	 * signal (stop) the helper. A root caller's child is root through and
 	 * through; anyone else's keeps its ids. */
-	if (geteuid() == 0 && (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0))
+	if (geteuid() == 0 &&
+	    (setgroups(0, NULL) != 0 || setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0))
 		goto fail;
 	if (dup2(sock, STDIN_FILENO) < 0 || dup2(sock, STDOUT_FILENO) < 0 ||
 	    (null_fd = open("/dev/null", O_WRONLY)) < 0 || dup2(null_fd, STDERR_FILENO) < 0)

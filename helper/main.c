@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "etcd_http.h"
@@ -130,6 +132,11 @@ int main(int argc, char **argv)
 		      "hand\n", stderr);
 		return 2;
 	}
+	/* The password, the client key and the token live here: no core
+	 * file, and no ptrace by anyone who shares our uid. */
+	if (setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0}) != 0 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return 2;
 	signal(SIGPIPE, SIG_IGN);
 	sesame_etcd_wire_init(&w, STDIN_FILENO);
 	usable = read_settings(&w, &cfg, state_dir, sizeof(state_dir), &err) == 0 &&
