@@ -4,7 +4,9 @@
 # here with openssl, RBAC users and roles as docs/fleet.md lays out, and
 # client settings files for each credential the tests use.
 #
-#   cluster.sh start DIR    make everything under DIR, start, wait, set up RBAC
+#   cluster.sh start DIR [PID]  make everything under DIR, start, wait, set up
+#                           RBAC; with PID, stop the members when PID ends
+#                           (a test run killed before its teardown)
 #   cluster.sh stop DIR     stop every member started from DIR
 #   cluster.sh leader DIR   print the leader's member name (m1, m2, m3)
 #   cluster.sh restart DIR M  start member M again (after a kill), wait
@@ -242,11 +244,22 @@ leader() {
 	return 1
 }
 
+# Background jobs of a non-interactive shell ignore SIGINT: without
+# this, a test run stopped by Ctrl-C would leave its members running.
+watch_owner() {
+	local owner=$1
+	(
+		while kill -0 "$owner" 2>/dev/null && [ -d "$dir" ]; do sleep 1; done
+		stop_members
+	) </dev/null >/dev/null 2>&1 &
+}
+
 case $cmd in
 start)
 	mkdir -p -m 700 "$dir"
 	make_pki
 	start_members
+	[ -z "${3:-}" ] || watch_owner "$3"
 	wait_healthy
 	setup_rbac
 	write_confs

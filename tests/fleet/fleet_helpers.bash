@@ -6,7 +6,7 @@ probe() { "$SESAME_ETCD_PROBE" "$CLUSTER/$1.conf" "$CLUSTER/state-$1" "${@:2}"; 
 fleet_setup() {
 	command -v etcd >/dev/null && command -v etcdctl >/dev/null || skip "etcd-server and etcd-client are not installed"
 	export CLUSTER="$BATS_FILE_TMPDIR/cluster"
-	"$SESAME_FLEET_DIR/cluster.sh" start "$CLUSTER" >&3 2>&1
+	"$SESAME_FLEET_DIR/cluster.sh" start "$CLUSTER" "$$" >&3 2>&1
 }
 
 fleet_teardown() {
