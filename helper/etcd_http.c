@@ -205,8 +205,13 @@ static enum outcome etcd_error(struct http *h, const char *endpoint, long status
 	return code == 14 ? NEXT_ENDPOINT : FINAL;
 }
 
-static enum sesame_etcd_failure curl_failure(CURLcode rc)
+static enum sesame_etcd_failure curl_failure(CURLcode rc, const char *detail)
 {
+	/* With TLS 1.3 a member's refusal of our certificate (expired,
+	 * unknown CA) arrives as an alert on the first read, after the
+	 * handshake: a receive error that is really a TLS one. */
+	if ((rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR) && strstr(detail, " alert ") != NULL)
+		return SESAME_ETCD_FAIL_TLS;
 	switch (rc) {
 	case CURLE_OPERATION_TIMEDOUT:
 		return SESAME_ETCD_FAIL_TIMEOUT;
@@ -279,7 +284,7 @@ static enum outcome attempt(struct http *h, size_t idx, const char *path, const 
 	}
 	note_timing(h);
 	if (rc != CURLE_OK) {
-		*failure = h->body.too_big ? SESAME_ETCD_FAIL_PROTOCOL : curl_failure(rc);
+		*failure = h->body.too_big ? SESAME_ETCD_FAIL_PROTOCOL : curl_failure(rc, h->errbuf);
 		sesame_err_set(err, "store unavailable: %s: %s%s%s", endpoint,
 			       h->body.too_big ? "answer too large" : curl_easy_strerror(rc),
 			       h->errbuf[0] ? ": " : "", h->errbuf);

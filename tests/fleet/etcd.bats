@@ -114,11 +114,11 @@ teardown_file() { fleet_teardown; }
 	[[ "$output" == *"store unavailable: https://127.0.0.1:"*"[tls]"* ]]
 }
 
-@test "expired client certificate: store unavailable" {
+@test "expired client certificate: store unavailable (tls)" {
 	run probe expired count /sesame/uses/tls 5
 	echo "$output"
 	[ "$status" -eq 3 ]
-	[[ "$output" == *"store unavailable: https://127.0.0.1:"* ]]
+	[[ "$output" == *"store unavailable: https://127.0.0.1:"*"bad certificate"*"[tls]"* ]]
 	run probe verifier get /sesame/uses/tls
 	[ "$output" = "absent" ]
 }
