@@ -58,7 +58,8 @@ static _Noreturn void child_exec(const char *path, int sock, int report)
 	if (dup2(sock, STDIN_FILENO) < 0 || dup2(sock, STDOUT_FILENO) < 0 ||
 	    (null_fd = open("/dev/null", O_WRONLY)) < 0 || dup2(null_fd, STDERR_FILENO) < 0)
 		goto fail;
-	if (close_range(STDERR_FILENO + 1, (unsigned)report - 1, 0) != 0 ||
+	if ((report > STDERR_FILENO + 1 &&
+	     close_range(STDERR_FILENO + 1, (unsigned)report - 1, 0) != 0) ||
 	    close_range((unsigned)report + 1, ~0U, 0) != 0)
 		goto fail;
 	execve(path, argv, envp);
@@ -146,22 +147,31 @@ static void helper_close(void *ctx)
 	free(h);
 }
 
+/* A caller may run with 0-2 closed: then our descriptors land there, and
+ * the child's dup2 onto 0-2 would clobber them (or, onto itself, keep
+ * close-on-exec). Move them above. */
+static int above_stdio(int fds[2])
+{
+	for (int i = 0; i < 2; i++) {
+		if (fds[i] <= STDERR_FILENO) {
+			int high = fcntl(fds[i], F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+			close(fds[i]);
+			fds[i] = high;
+		}
+	}
+	return fds[0] < 0 || fds[1] < 0 ? -1 : 0;
+}
+
 static int spawn(struct helper *h, const char *path, struct sesame_err *err)
 {
 	int sv[2] = {-1, -1}, report[2] = {-1, -1}, r = -1;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 ||
-	    pipe2(report, O_CLOEXEC) != 0) {
+	    pipe2(report, O_CLOEXEC) != 0 || above_stdio(sv) != 0 || above_stdio(report) != 0) {
 		sesame_err_set(err, "store unavailable: etcd helper: %s", strerror(errno));
 		goto out;
 	}
-	/* The child's dup2 onto 0 and 1 must not clobber its report pipe. */
-	if (report[1] <= STDERR_FILENO) {
-		int high = fcntl(report[1], F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
-		close(report[1]);
-		report[1] = high;
-	}
-	h->pid = report[1] < 0 ? -1 : fork();
+	h->pid = fork();
 	if (h->pid < 0) {
 		sesame_err_set(err, "store unavailable: etcd helper: fork: %s", strerror(errno));
 		goto out;

@@ -24,6 +24,13 @@ teardown_file() { fleet_teardown; }
 	[ "$output" = "deleted 1" ]
 }
 
+@test "a caller with stdin, stdout and stderr closed still reaches etcd" {
+	probe verifier put /sesame/uses/closed-stdio x
+	run bash -c '"$0" "$1" "$2" get /sesame/uses/closed-stdio <&- >&- 2>&-' \
+		"$SESAME_ETCD_PROBE" "$CLUSTER/verifier.conf" "$CLUSTER/state-verifier"
+	[ "$status" -eq 0 ]
+}
+
 @test "compare-and-increment counts k uses, then refuses" {
 	for i in 1 2 3; do
 		run probe verifier count /sesame/uses/k3 3
