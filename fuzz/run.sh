@@ -10,7 +10,7 @@
 # Exit status: 0 when every target ran clean, 1 when any crashed, leaked,
 # hit a sanitizer report, broke an invariant or timed out; 2 on a build or
 # usage error. New corpus entries go to a temporary directory, never into
-# the repository. Total time: about SECONDS x 6 plus the build.
+# the repository. Total time: about SECONDS x 7 plus the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +19,7 @@ shift || true
 case $seconds in
 '' | *[!0-9]*) echo "usage: $0 [SECONDS] [TARGET...]" >&2; exit 2 ;;
 esac
-all_targets=(token link config keyfile args pam)
+all_targets=(token link config keyfile args pam etcd)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 

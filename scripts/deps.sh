@@ -6,6 +6,7 @@ packages=(
 	# build
 	meson ninja-build pkg-config gcc clang libclang-rt-14-dev
 	libssl-dev libpam0g-dev libqrencode-dev libpng-dev
+	libjson-c-dev libcurl4-openssl-dev libsystemd-dev etcd-server etcd-client
 	# tests: PAM and NSS sandboxes, drivers, decoders
 	bats pamtester libpam-wrapper libnss-wrapper libpamtest0-dev libpam-modules
 	zbar-tools python3 mandoc valgrind

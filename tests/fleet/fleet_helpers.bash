@@ -1,0 +1,29 @@
+# Shared by the fleet's Bats files: one cluster per file, started in
+# setup_file and stopped in teardown_file (and by the EXIT trap of
+# cluster.sh's callers if a test run is cut short).
+probe() { "$SESAME_ETCD_PROBE" "$CLUSTER/$1.conf" "$CLUSTER/state-$1" "${@:2}"; }
+
+fleet_setup() {
+	command -v etcd >/dev/null && command -v etcdctl >/dev/null || skip "etcd-server and etcd-client are not installed"
+	export CLUSTER="$BATS_FILE_TMPDIR/cluster"
+	"$SESAME_FLEET_DIR/cluster.sh" start "$CLUSTER" "$$" >&3 2>&1
+}
+
+fleet_teardown() {
+	[ -n "${CLUSTER:-}" ] && "$SESAME_FLEET_DIR/cluster.sh" stop "$CLUSTER" || true
+}
+
+# ms_since START_NS
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+
+member_pid() { cat "$CLUSTER/$1.pid"; }
+
+# Wait until every running member reports healthy (after a restart).
+wait_cluster() {
+	local i
+	for i in $(seq 100); do
+		probe root status >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	return 1
+}
