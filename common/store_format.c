@@ -48,15 +48,20 @@ static uint64_t get_le64(const uint8_t *p)
 	return v;
 }
 
-static uint32_t fnv1a32(const uint8_t *p, size_t n)
-{
-	uint32_t h = 2166136261u;
+#define FNV1A32_BASIS 2166136261u
 
+static uint32_t fnv1a32_more(uint32_t h, const uint8_t *p, size_t n)
+{
 	for (size_t i = 0; i < n; i++) {
 		h ^= p[i];
 		h *= 16777619u;
 	}
 	return h;
+}
+
+static uint32_t fnv1a32(const uint8_t *p, size_t n)
+{
+	return fnv1a32_more(FNV1A32_BASIS, p, n);
 }
 
 static int all_zero(const uint8_t *p, size_t n)
@@ -159,6 +164,25 @@ static int decode_fields(const uint8_t *p, size_t n, struct record *rec)
 	return 0;
 }
 
+/* Are the avail bytes at in, whose length field runs past the end of the
+ * file, a complete record whose length alone was damaged? Then some length
+ * l <= avail, put in place of the stored one, gives a valid checksum at
+ * l - 4. Without this a single flipped length bit would make the record and
+ * every record after it read as a torn tail, which the next append then
+ * overwrites: recorded uses would vanish. A real torn tail (one append cut
+ * short) matches by chance once in 2^32 per length tried. */
+static int damaged_length(const uint8_t *in, size_t avail)
+{
+	for (size_t l = RECORD_MIN; l <= avail && l <= RECORD_MAX; l++) {
+		uint8_t len_field[2] = {(uint8_t)l, (uint8_t)(l >> 8)};
+		uint32_t h = fnv1a32_more(fnv1a32(len_field, 2), in + 2, l - 6);
+
+		if (get_le32(in + l - 4) == h)
+			return 1;
+	}
+	return 0;
+}
+
 int record_decode(const uint8_t *in, size_t avail, unsigned allowed_types, struct record *rec)
 {
 	size_t len;
@@ -170,7 +194,7 @@ int record_decode(const uint8_t *in, size_t avail, unsigned allowed_types, struc
 	if (len < RECORD_MIN || len > RECORD_MAX)
 		return -1;
 	if (avail < len)
-		return 1;
+		return damaged_length(in, avail) ? -1 : 1;
 	if (get_le32(in + len - 4) != fnv1a32(in, len - 4))
 		return -1;
 	rec->type = in[2];

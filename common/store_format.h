@@ -39,7 +39,8 @@
  * a bad field is corruption: the file is refused. Fewer bytes than a
  * record's length at the end of the file is an append torn by a crash,
  * which never reported success: readers ignore it and the next append
- * overwrites it. */
+ * overwrites it, unless those bytes hold a complete record under another
+ * length (a damaged length field, not a torn append): corruption. */
 #ifndef SESAME_STORE_FORMAT_H
 #define SESAME_STORE_FORMAT_H
 

@@ -537,6 +537,40 @@ static void test_torn_tail(void)
 	sesame_store_close(&st);
 }
 
+/* A damaged length that runs past the end of the file is not a torn
+ * tail when the bytes there are a complete record: read as torn, the
+ * record and every one after it would vanish at the next append, and a
+ * used-up token would work again. Both for a record in the middle and for
+ * the last one. */
+static void test_damaged_length(void)
+{
+	struct sesame_store st;
+	struct sesame_token a = tok(0x0ce, 1, 1), b = tok(0x0ce, 2, 1), c = tok(0x0ce, 3, 1);
+	struct sesame_err err = { "" };
+	char path[1200], *snap;
+	int fd;
+
+	open_fresh(&st, "damaged-length");
+	CHECK_EQ_INT(sesame_store_redeem(&st, &a, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &b, NOW, &err), SESAME_OK);
+	fd = open(bucket_path(path, sizeof(path), 0x0ce), O_RDWR | O_CLOEXEC);
+	CHECK(fd >= 0);
+	CHECK_EQ_INT(pwrite(fd, "\x01", 1, HDR + 1), 1); /* a's length 28 -> 284 */
+	snap = snapshot(state);
+	check_unavailable(&st, &b, "corrupt record at offset 32");
+	check_unavailable(&st, &c, "corrupt record at offset 32");
+	check_unchanged(snap, state);
+	free(snap);
+	CHECK_EQ_INT(pwrite(fd, "\x00", 1, HDR + 1), 1);
+	CHECK_EQ_INT(pwrite(fd, "\x01", 1, HDR + REC + 1), 1); /* b, the last record */
+	snap = snapshot(state);
+	check_unavailable(&st, &b, "corrupt record at offset 60");
+	check_unchanged(snap, state);
+	free(snap);
+	close(fd);
+	sesame_store_close(&st);
+}
+
 /* A write cut short (here by RLIMIT_FSIZE, as ENOSPC would) is taken
  * back: the file keeps its size, the use is not counted, and the redeemer
  * is told the store is unavailable. */
@@ -1132,6 +1166,7 @@ int main(void)
 	test_gc();
 	test_gc_race();
 	test_torn_tail();
+	test_damaged_length();
 	test_short_write();
 	test_scale();
 	test_no_growth();
