@@ -97,8 +97,10 @@ static int shadow_call(void *query, char *buf, size_t size)
 }
 
 /* The hash the tag binds to is the field without a lock's '!'s
- * (shadow_state.h). Without need_shadow, a missing or unreadable entry is
- * no error: the account's state is then unread and not checked. */
+ * (shadow_state.h). Without need_shadow, an account with no shadow entry
+ * is no error: its state is then unread and not checked. A lookup that
+ * failed (EIO, EACCES, a directory offline) is not "no entry": it could
+ * hide a lock or an expiry, so it is refused either way. */
 static enum sesame_reason read_shadow(struct sesame_account *acct, int need_shadow)
 {
 	struct shadow_query q = {acct->name, {0}, NULL, 0};
@@ -108,9 +110,13 @@ static enum sesame_reason read_shadow(struct sesame_account *acct, int need_shad
 
 	if (buf == NULL)
 		goto out;
-	r = need_shadow ? SESAME_SHADOW_UNAVAILABLE : SESAME_OK;
-	if (q.error != 0 || q.found == NULL || q.found->sp_pwdp == NULL)
+	r = SESAME_SHADOW_UNAVAILABLE;
+	if (q.error != 0 && q.error != ENOENT)
 		goto out;
+	if (q.found == NULL || q.found->sp_pwdp == NULL) {
+		r = need_shadow ? SESAME_SHADOW_UNAVAILABLE : SESAME_OK;
+		goto out;
+	}
 	acct->shadow = sesame_shadow_classify(q.found->sp_pwdp, -1, 0, &lock);
 	acct->expire_days = q.found->sp_expire;
 	acct->pwhash = strdup(q.found->sp_pwdp + lock);
