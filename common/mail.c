@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -533,6 +534,13 @@ static _Noreturn void child_exec(char *const argv[], int in_fd, int report_fd, l
 	close_from((unsigned)report_fd + 1, ~0U, max_fd);
 	f.stage = STAGE_CREDENTIALS;
 	if (child_take_effective_ids() != 0) {
+		f.error = errno;
+		goto fail;
+	}
+	/* The caller's umask and working directory are the invoking user's
+	 * under su: sendmail gets a root process's. */
+	umask(022);
+	if (chdir("/") != 0) {
 		f.error = errno;
 		goto fail;
 	}

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -394,8 +395,8 @@ static void test_send_children(const char *msg)
 }
 
 /* What sendmail runs with when the caller is su or sudo, started by uid
- * 1502: root's ids only, no groups, default signals, PATH alone, and the
- * envelope sender. Run in a child process, since it changes its ids. */
+ * 1502 with umask 0 in /tmp: root's ids only, no groups, default signals,
+ * PATH alone, umask 022 in /, and the envelope sender. Run in a child process, since it changes its ids. */
 static void send_as_invoker(const char *script, const char *out, const char *msg)
 {
 	struct sesame_err err = {""};
@@ -412,6 +413,9 @@ static void send_as_invoker(const char *script, const char *out, const char *msg
 	sigprocmask(SIG_BLOCK, &usr1, NULL);
 	setenv("SESAME_MARKER", "bob-was-here", 1);
 	setenv("HOME", "/home/bob", 1);
+	umask(0);
+	if (chdir("/tmp") != 0)
+		_exit(2);
 	if (setgroups(1, groups) != 0 || setresgid(1502, 1502, 1502) != 0 ||
 	    setresuid(1502, 0, 0) != 0)
 		_exit(2);
@@ -441,6 +445,7 @@ static void test_send_credentials(const char *msg)
 	/* grep reads its own status: the mask and ignored set it inherited */
 	fprintf(f, "#!/bin/sh\nout=$1\nshift\n"
 		   "{ echo \"ids=$(id -ru):$(id -u):$(id -rg):$(id -g):$(id -G)\"\n"
+		   "echo \"umask=$(umask) cwd=$(pwd)\"\n"
 		   "grep -E '^Sig(Ign|Blk)' /proc/self/status\nenv\necho \"args=$*\"; } >\"$out\"\n"
 		   "cat >/dev/null\n");
 	fclose(f);
@@ -462,6 +467,7 @@ static void test_send_credentials(const char *msg)
 	CHECK(strstr(got, "SESAME_MARKER") == NULL && strstr(got, "HOME=") == NULL);
 	CHECK(strstr(got, "PATH=/usr/sbin:/usr/bin:/sbin:/bin\n") != NULL);
 	CHECK(strstr(got, "args=-f sesame@host.example\n") != NULL);
+	CHECK(strstr(got, "umask=0022 cwd=/\n") != NULL);
 	unlink(script);
 	unlink(out);
 	rmdir(dir);
