@@ -26,7 +26,17 @@
  *   holds a minted token, the key in hex, or the stand-in's password;
  * - no leak per iteration (libFuzzer's leak check).
  *
+ * Reproducible: the same inputs in the same order give the same results
+ * and coverage. The clock is fixed (time() is defined here and exported,
+ * so the module's calls land here too), and minted token ids count up
+ * from 1 instead of coming from RAND_bytes.
+ *
  * FUZZ_PAM_VERBOSE=1 prints each result and log line to stderr. */
+
+/* syslog and vsyslog are defined below to catch the module's log lines;
+ * with _FORTIFY_SOURCE (any build that optimises) <syslog.h> makes them a
+ * macro and an inline wrapper that such a definition would clash with. */
+#undef _FORTIFY_SOURCE
 #include <dlfcn.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -56,6 +66,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 #define PASSWORD "Fuzz-Password-7f3a9c"
 /* A fixed key: the fuzzer can never forge a tag, whatever it learns. */
 #define KEY_HEX "5e5a3e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5"
+/* The clock of every run: 2026-01-01 00:00:00 UTC. */
+#define FUZZ_NOW ((time_t)1767225600)
 
 struct service {
 	const char *name;
@@ -79,6 +91,9 @@ static int verbose; /* FUZZ_PAM_VERBOSE=1: one line per input */
 static char user[256];
 static struct sesame_keyring keyring;
 static struct sesame_account account;
+
+/* Ids of minted tokens: a counter, so runs repeat exactly. */
+static uint64_t next_id = 1;
 
 /* This iteration's minted tokens, for the log check. */
 static char minted[2][SESAME_TOKEN_TEXT_SIZE];
@@ -164,6 +179,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	}
 	return 0;
+}
+
+/* ---- the clock: fixed, for the module as for the tokens minted here ---- */
+
+time_t time(time_t *t)
+{
+	if (t != NULL)
+		*t = FUZZ_NOW;
+	return FUZZ_NOW;
 }
 
 /* ---- log lines: caught before they reach syslog, and checked ---- */
@@ -288,11 +312,16 @@ static int genuine_token(const char *text, size_t len)
 
 static const char *mint_now(int which)
 {
-	struct sesame_mint_request req = {(int64_t)time(NULL), 600, which == 0 ? 0u : 1u,
+	struct sesame_mint_request req = {(int64_t)FUZZ_NOW, 600, which == 0 ? 0u : 1u,
 					  NULL, NULL};
+	uint8_t id[SESAME_ID_BYTES] = {0};
 	struct sesame_token t;
 
-	if (sesame_mint(sesame_keyring_signer(&keyring), &account, 0, &req, &t) != SESAME_OK)
+	for (size_t i = 0; i < sizeof(id) && i < sizeof(next_id); i++)
+		id[i] = (uint8_t)(next_id >> (8 * i));
+	next_id++;
+	if (sesame_mint_with_id(sesame_keyring_signer(&keyring), &account, 0, &req, id, &t) !=
+	    SESAME_OK)
 		abort();
 	sesame_token_format(&t, minted[which]);
 	minted_used[which] = 1;

@@ -8,8 +8,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* mkdtemp under $TMPDIR (or /tmp), removed with everything in it at exit.
- * Aborts on failure: a fuzz target without its files is useless. */
+/* $FUZZ_SCRATCH/tag when FUZZ_SCRATCH is set (a fixed path, private to
+ * the run), else mkdtemp under $TMPDIR (or /tmp); removed with everything
+ * in it at exit. Aborts on failure: a fuzz target without its files is
+ * useless. */
 const char *fuzz_scratch_dir(const char *tag);
 
 /* Write data to path (created or truncated) with the given mode. Aborts
