@@ -71,15 +71,16 @@ static int split_args(char *buf, const char **argv)
 	return argc;
 }
 
-/* A refusal names one argument, args->bad_arg (or none), by its key and
- * never by its value. The only text of the input a message may hold is
- * that key, or the name of a prepared config file, so a value holding '$'
- * (no fixed text of a message has one: a password hash pasted into the
- * wrong argument does) that shows up in the message is an echo, unless
- * the key itself holds it. Other arguments are not judged: the message is
- * about this one, and any likeness to them is a coincidence of text. */
+/* A refusal names one argument, args->bad_arg (or none), by its key (cut
+ * at 63 bytes) and never by its value. Cut the key out of the message:
+ * what is left holds no text of the input but the name of a prepared
+ * config file, so a value holding '$' (no fixed text of a message has
+ * one; a password hash pasted into the wrong argument does) found there
+ * is an echo. Other arguments are not judged: the message is about this
+ * one, and a likeness to another is a coincidence of text. */
 static void check_refused(int argc, const char **argv, int bad_arg, const char *msg)
 {
+	char rest[sizeof(((struct sesame_err *)0)->msg) + 1];
 	const char *arg, *eq;
 	size_t klen;
 
@@ -92,15 +93,14 @@ static void check_refused(int argc, const char **argv, int bad_arg, const char *
 	arg = argv[bad_arg];
 	eq = strchr(arg, '=');
 	klen = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
-	/* the key, cut to what the parser looks at, is in the message (a
-	 * conf= error may name the file instead) */
-	if (klen > 0 && strncmp(arg, "conf=", 5) != 0 &&
-	    !fuzz_contains(msg, strlen(msg), arg, klen < 63 ? klen : 63))
+	klen = klen < 63 ? klen : 63;
+	/* a conf= error may name the file instead of the key */
+	if (klen > 0 && strncmp(arg, "conf=", 5) != 0 && !fuzz_contains(msg, strlen(msg), arg, klen))
 		fuzz_fail("argument refusal does not name the argument at fault", msg);
-	if (eq == NULL || strchr(eq + 1, '$') == NULL ||
-	    fuzz_contains(arg, klen, eq + 1, strlen(eq + 1)))
+	if (eq == NULL || strchr(eq + 1, '$') == NULL)
 		return;
-	if (strstr(msg, eq + 1) != NULL)
+	fuzz_cut_named(msg, arg, klen, rest, sizeof(rest));
+	if (strstr(rest, eq + 1) != NULL)
 		fuzz_fail("argument error echoes a value", msg);
 }
 

@@ -81,6 +81,18 @@ int fuzz_contains(const char *hay, size_t hlen, const char *needle, size_t nlen)
 	return nlen > 0 && memmem(hay, hlen, needle, nlen) != NULL;
 }
 
+void fuzz_cut_named(const char *msg, const char *named, size_t nlen, char *out, size_t out_size)
+{
+	const char *at = NULL, *p = msg;
+
+	while (nlen > 0 && (p = memmem(p, strlen(p), named, nlen)) != NULL)
+		at = p++;
+	if (at == NULL)
+		snprintf(out, out_size, "%s", msg);
+	else
+		snprintf(out, out_size, "%.*s\n%s", (int)(at - msg), msg, at + nlen);
+}
+
 size_t fuzz_longest_hex_run(const char *s)
 {
 	size_t best = 0, run = 0;

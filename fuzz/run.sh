@@ -34,10 +34,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 all_targets=(token link config keyfile args pam)
-# --check: runs per target, about 20-30 s each on a 2-core machine that is
-# busy with other builds (about 3 minutes in all).
-declare -A check_runs=([token]=300000 [link]=250000 [config]=300000 [keyfile]=600000
-	[args]=600000 [pam]=40000)
+# --check: runs per target, about 30-60 s each on a 2-core machine that is
+# busy with other builds (about 5 minutes in all).
+declare -A check_runs=([token]=500000 [link]=400000 [config]=500000 [keyfile]=1000000
+	[args]=1000000 [pam]=60000)
 check_seed=${FUZZ_SEED:-20261101}
 
 mode=explore
