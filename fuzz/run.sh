@@ -33,11 +33,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_targets=(token link config keyfile args pam)
+all_targets=(token link config keyfile args pam pam_faults)
 # --check: runs per target, about 30-60 s each on a 2-core machine that is
 # busy with other builds (about 5 minutes in all).
 declare -A check_runs=([token]=500000 [link]=400000 [config]=500000 [keyfile]=1000000
-	[args]=1000000 [pam]=60000)
+	[args]=1000000 [pam]=60000 [pam_faults]=60000)
 check_seed=${FUZZ_SEED:-20261101}
 
 mode=explore
@@ -103,7 +103,7 @@ export LSAN_OPTIONS=report_objects=1
 
 dict_for() {
 	case $1 in
-	token | link | pam) echo fuzz/dict/token.dict ;;
+	token | link | pam | pam_faults) echo fuzz/dict/token.dict ;;
 	config | args) echo fuzz/dict/config.dict ;;
 	keyfile) echo fuzz/dict/keyfile.dict ;;
 	esac
@@ -112,7 +112,7 @@ dict_for() {
 max_len_for() {
 	case $1 in
 	token | link) echo 4096 ;;
-	pam) echo 1200 ;;
+	pam | pam_faults) echo 1200 ;;
 	*) echo 8192 ;;
 	esac
 }
