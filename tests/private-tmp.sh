@@ -6,10 +6,11 @@
 # suites sharing /tmp take each other's directories, however their
 # services are named. With a /tmp each, `meson test` runs them side by side.
 #
-# Needs root (unshare -m). Otherwise the test runs with the shared /tmp,
-# and tests/meson.build (which asks `private-tmp.sh --check` at setup)
-# marks the suites that use pam_wrapper as not parallel: meson runs them
-# one at a time.
+# Needs root, and / a mount point (unshare makes every mount private to
+# the new namespace; in a bare chroot it cannot). Otherwise the test runs
+# with the shared /tmp, and tests/meson.build (which asks
+# `private-tmp.sh --check` at setup) marks the suites that use pam_wrapper
+# as not parallel: meson runs them one at a time.
 #
 #   private-tmp.sh --check        exit 0 when a private /tmp can be made
 #   private-tmp.sh CMD [ARG...]   run CMD with one (or without, see above)
