@@ -10,8 +10,9 @@
 # (the table below; FUZZ_SEED and FUZZ_RUNS override both for every
 # target). The targets fix their clock and token ids, run without address
 # space randomisation and, as root, with their scratch files at one path in
-# a private tmpfs, so the same tree gives the same verdict and the same
-# coverage figures every time, whatever the machine's load. Without root the scratch path differs between runs
+# a private tmpfs, so repeated runs in one checkout give the same verdict
+# and the same coverage figures, whatever the machine's load. (A checkout
+# at another path or another environment may print other figures.) Without root the scratch path differs between runs
 # (a temporary directory) and the script says so.
 #
 # Exploring uses a random seed and a time budget: it finds what the fixed
