@@ -5,9 +5,10 @@
  * here, chosen by their first byte, so the target reads nothing else on
  * the host: a good config, a missing one, a broken one, and a directory.
  *
- * Invariants: a refusal has a one-line reason and never echoes a value
- * holding '$'; an accepted vector has a prompt and not both first_pass
- * flags, and key_file is not inside state_dir. */
+ * Invariants: a refusal has a one-line reason, names the argument it
+ * reports (pam_sesame_args.bad_arg) by its key and never echoes that
+ * argument's value when it holds '$'; an accepted vector has a prompt
+ * and not both first_pass flags, and key_file is not inside state_dir. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,37 +71,37 @@ static int split_args(char *buf, const char **argv)
 	return argc;
 }
 
-/* Is v inside another argument (which the message may name)? */
-static int elsewhere(int argc, const char **argv, int i, const char *v)
+/* A refusal names one argument, args->bad_arg (or none), by its key (cut
+ * at 63 bytes) and never by its value. Cut the key out of the message:
+ * what is left holds no text of the input but the name of a prepared
+ * config file, so a value holding '$' (no fixed text of a message has
+ * one; a password hash pasted into the wrong argument does) found there
+ * is an echo. Other arguments are not judged: the message is about this
+ * one, and a likeness to another is a coincidence of text. */
+static void check_refused(int argc, const char **argv, int bad_arg, const char *msg)
 {
-	for (int j = 0; j < argc; j++)
-		if (j != i && strstr(argv[j], v) != NULL)
-			return 1;
-	return 0;
-}
+	char rest[sizeof(((struct sesame_err *)0)->msg) + 1];
+	const char *arg, *eq;
+	size_t klen;
 
-static void check_refused(int argc, const char **argv, const char *msg)
-{
 	if (msg[0] == '\0' || strchr(msg, '\n') != NULL)
 		fuzz_fail("argument refusal without a one-line reason", msg);
-	for (int i = 0; i < argc; i++) {
-		const char *eq = strchr(argv[i], '=');
-		const char *v = eq != NULL ? eq + 1 : NULL;
-		if (v == NULL || strlen(v) < 8 || strchr(v, '$') == NULL)
-			continue;
-		/* a key is named by design: skip a value the key holds */
-		if (fuzz_contains(argv[i], (size_t)(eq - argv[i]), v, strlen(v)) ||
-		    elsewhere(argc, argv, i, v))
-			continue;
-		/* BUG (reported; tests/security/test_faults.c skips its test):
-		 * with a key of 64 bytes or more, sesame_split_arg finds no key
-		 * and the whole argument, value included, is echoed as
-		 * "unknown argument ...". Skipped so the fuzzer looks further. */
-		if (eq - argv[i] >= 64)
-			continue;
-		if (strstr(msg, v) != NULL)
-			fuzz_fail("argument error echoes a value", msg);
-	}
+	if (bad_arg < -1 || bad_arg >= argc)
+		fuzz_fail("argument refusal names an argument out of range", msg);
+	if (bad_arg < 0)
+		return;
+	arg = argv[bad_arg];
+	eq = strchr(arg, '=');
+	klen = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+	klen = klen < 63 ? klen : 63;
+	/* a conf= error may name the file instead of the key */
+	if (klen > 0 && strncmp(arg, "conf=", 5) != 0 && !fuzz_contains(msg, strlen(msg), arg, klen))
+		fuzz_fail("argument refusal does not name the argument at fault", msg);
+	if (eq == NULL || strchr(eq + 1, '$') == NULL)
+		return;
+	fuzz_cut_named(msg, arg, klen, rest, sizeof(rest));
+	if (strstr(rest, eq + 1) != NULL)
+		fuzz_fail("argument error echoes a value", msg);
 }
 
 static void check_accepted(const struct pam_sesame_args *args)
@@ -132,7 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pam_sesame_args_parse(&args, argc, argv, default_conf, &err) == 0)
 		check_accepted(&args);
 	else
-		check_refused(argc, argv, err.msg);
+		check_refused(argc, argv, args.bad_arg, err.msg);
 	free(buf);
 	return 0;
 }

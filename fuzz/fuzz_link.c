@@ -41,22 +41,6 @@ static int url_has_param(const char *url, const char *param)
 	return 0;
 }
 
-/* BUG (reported; tests/security/test_tamper.c skips its test): when the
- * url ends with '?' or '&', sesame_link_build appends "param=TOKEN"
- * directly, even when that last character is no separator to the parser
- * (a second '?' inside the query, or '&' with no query at all), so
- * "https://x/?next=/a?" and "https://x/a&" make links that are refused.
- * Skipped here so that the fuzzer looks for anything else. */
-static int known_link_bug(const char *url)
-{
-	size_t n = strlen(url);
-	const char *q = strchr(url, '?');
-
-	if (n == 0 || strchr(url, '#') != NULL)
-		return 0;
-	return (url[n - 1] == '?' && q != url + n - 1) || (url[n - 1] == '&' && q == NULL);
-}
-
 static void expect_token(const char *what, const char *text, const struct sesame_token *want)
 {
 	struct sesame_token got;
@@ -96,10 +80,6 @@ static void check_built_link(const char *url, const struct sesame_token *want)
 	link = sesame_link_build(cfg.url, cfg.param, token_text);
 	if (link == NULL)
 		return;
-	if (known_link_bug(cfg.url)) {
-		free(link);
-		return;
-	}
 	if (url_has_param(cfg.url, cfg.param)) {
 		struct sesame_token t;
 		if (sesame_token_parse(link, strlen(link), cfg.param, &t) == 0)

@@ -26,7 +26,25 @@
  *   holds a minted token, the key in hex, or the stand-in's password;
  * - no leak per iteration (libFuzzer's leak check).
  *
+ * fuzz_pam_faults is this harness built with FUZZ_PAM_FAULTS, on a copy
+ * of the module whose allocations and file-system calls can be made to
+ * fail (fuzz/wrap.c, fuzz_faults.h). Its input has two more bytes after
+ * byte 0: the plan, little-endian, bits 0-14 the number of the wrapped
+ * call that fails (0: none), bit 15 "and every later one". One more
+ * invariant: no injected failure yields PAM_SUCCESS (nor a leak, a crash
+ * or an undocumented code, as ever).
+ *
+ * Reproducible: the same inputs in the same order give the same results
+ * and coverage. The clock is fixed (time() is defined here and exported,
+ * so the module's calls land here too), and minted token ids count up
+ * from 1 instead of coming from RAND_bytes.
+ *
  * FUZZ_PAM_VERBOSE=1 prints each result and log line to stderr. */
+
+/* syslog and vsyslog are defined below to catch the module's log lines;
+ * with _FORTIFY_SOURCE (any build that optimises) <syslog.h> makes them a
+ * macro and an inline wrapper that such a definition would clash with. */
+#undef _FORTIFY_SOURCE
 #include <dlfcn.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -44,6 +62,7 @@
 #include <openssl/hmac.h>
 #include <security/pam_appl.h>
 
+#include "fuzz_faults.h"
 #include "fuzz_util.h"
 #include "keys.h"
 #include "token.h"
@@ -56,6 +75,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 #define PASSWORD "Fuzz-Password-7f3a9c"
 /* A fixed key: the fuzzer can never forge a tag, whatever it learns. */
 #define KEY_HEX "5e5a3e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5"
+/* The clock of every run: 2026-01-01 00:00:00 UTC. */
+#define FUZZ_NOW ((time_t)1767225600)
 
 struct service {
 	const char *name;
@@ -79,6 +100,17 @@ static int verbose; /* FUZZ_PAM_VERBOSE=1: one line per input */
 static char user[256];
 static struct sesame_keyring keyring;
 static struct sesame_account account;
+
+#ifdef FUZZ_PAM_FAULTS
+#define PLAN_BYTES 2
+#else
+#define PLAN_BYTES 0
+#endif
+/* The module's failure plan (fuzz_pam_faults only). */
+static struct fuzz_faults *faults;
+
+/* Ids of minted tokens: a counter, so runs repeat exactly. */
+static uint64_t next_id = 1;
 
 /* This iteration's minted tokens, for the log check. */
 static char minted[2][SESAME_TOKEN_TEXT_SIZE];
@@ -135,6 +167,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	const char *dir = fuzz_scratch_dir("pam");
 	struct sesame_err err = {""};
 	char conf[8192], path[4400];
+	void *module;
 
 	(void)argc;
 	(void)argv;
@@ -158,12 +191,25 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	/* libpam dlopens and dlcloses modules per handle. Holding them open
 	 * keeps their coverage counters mapped between iterations. */
-	if (dlopen(FUZZ_PAM_MODULE, RTLD_NOW | RTLD_NODELETE) == NULL ||
-	    dlopen(FUZZ_PAM_STANDIN, RTLD_NOW | RTLD_NODELETE) == NULL) {
+	module = dlopen(FUZZ_PAM_MODULE, RTLD_NOW | RTLD_NODELETE);
+	if (module == NULL || dlopen(FUZZ_PAM_STANDIN, RTLD_NOW | RTLD_NODELETE) == NULL) {
 		fprintf(stderr, "fuzz_pam: %s\n", dlerror());
 		abort();
 	}
+	if (PLAN_BYTES > 0 && (faults = dlsym(module, "fuzz_faults")) == NULL) {
+		fprintf(stderr, "fuzz_pam: %s has no fuzz_faults\n", FUZZ_PAM_MODULE);
+		abort();
+	}
 	return 0;
+}
+
+/* ---- the clock: fixed, for the module as for the tokens minted here ---- */
+
+time_t time(time_t *t)
+{
+	if (t != NULL)
+		*t = FUZZ_NOW;
+	return FUZZ_NOW;
 }
 
 /* ---- log lines: caught before they reach syslog, and checked ---- */
@@ -288,11 +334,16 @@ static int genuine_token(const char *text, size_t len)
 
 static const char *mint_now(int which)
 {
-	struct sesame_mint_request req = {(int64_t)time(NULL), 600, which == 0 ? 0u : 1u,
+	struct sesame_mint_request req = {(int64_t)FUZZ_NOW, 600, which == 0 ? 0u : 1u,
 					  NULL, NULL};
+	uint8_t id[SESAME_ID_BYTES] = {0};
 	struct sesame_token t;
 
-	if (sesame_mint(sesame_keyring_signer(&keyring), &account, 0, &req, &t) != SESAME_OK)
+	for (size_t i = 0; i < sizeof(id) && i < sizeof(next_id); i++)
+		id[i] = (uint8_t)(next_id >> (8 * i));
+	next_id++;
+	if (sesame_mint_with_id(sesame_keyring_signer(&keyring), &account, 0, &req, id, &t) !=
+	    SESAME_OK)
 		abort();
 	sesame_token_format(&t, minted[which]);
 	minted_used[which] = 1;
@@ -387,6 +438,36 @@ static int documented_code(int rc)
 	       rc == PAM_BUF_ERR;
 }
 
+/* Arm the plan read from the input (fuzz_pam_faults), just for the
+ * module's own work in pam_authenticate. */
+static void arm_faults(const uint8_t *plan)
+{
+	unsigned v = PLAN_BYTES > 0 ? (unsigned)plan[0] | (unsigned)plan[1] << 8 : 0;
+
+	if (faults == NULL)
+		return;
+	memset(faults, 0, sizeof(*faults));
+	faults->fail_at = v & 0x7fffu;
+	faults->persistent = (v & 0x8000u) != 0;
+}
+
+static void check_faults(int rc, const char *service)
+{
+	char what[200];
+
+	if (faults == NULL)
+		return;
+	faults->fail_at = 0;
+	if (verbose && faults->injected > 0)
+		fprintf(stderr, "fuzz_pam: %u failure(s) injected, the first in %s\n",
+			faults->injected, faults->first);
+	if (rc == PAM_SUCCESS && faults->injected > 0) {
+		snprintf(what, sizeof(what), "service %s, %u failure(s), the first in %s()", service,
+			 faults->injected, faults->first);
+		fuzz_fail("PAM_SUCCESS although a failure was injected", what);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const struct service *s;
@@ -396,10 +477,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *rhost = NULL;
 	int rc;
 
-	if (size == 0)
+	if (size < 1 + PLAN_BYTES)
 		return 0;
 	s = &services[data[0] % N_SERVICES];
-	split_replies(data + 1, size - 1, &replies);
+	split_replies(data + 1 + PLAN_BYTES, size - 1 - PLAN_BYTES, &replies);
 	if ((data[0] & 0x80) && replies.count > 1)
 		rhost = strndup(replies.text[replies.count - 1], replies.len[--replies.count]);
 	minted_used[0] = minted_used[1] = 0;
@@ -408,7 +489,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (rhost != NULL)
 		pam_set_item(pamh, PAM_RHOST, rhost);
+	arm_faults(data + 1);
 	rc = pam_authenticate(pamh, 0);
+	check_faults(rc, s->name);
 	if (!documented_code(rc)) {
 		char code[32];
 		snprintf(code, sizeof(code), "rc=%d", rc);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fuzz_util.h"
@@ -24,16 +25,30 @@ static void remove_scratch(void)
 		nftw(scratch, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-const char *fuzz_scratch_dir(const char *tag)
+/* FUZZ_SCRATCH names a directory that is this run's alone (fuzz/run.sh
+ * mounts a private tmpfs for it): the scratch path is then the same in
+ * every run, so paths that reach messages and comparisons cannot make two
+ * runs of one seed differ. Elsewhere, a fresh mkdtemp under $TMPDIR. */
+static int make_scratch(const char *tag)
 {
+	const char *fixed = getenv("FUZZ_SCRATCH");
 	const char *base = getenv("TMPDIR");
 
-	if (scratch[0] != '\0')
-		return scratch;
+	if (fixed != NULL && *fixed != '\0') {
+		snprintf(scratch, sizeof(scratch), "%s/%s", fixed, tag);
+		return mkdir(scratch, 0700);
+	}
 	snprintf(scratch, sizeof(scratch), "%s/sesame-fuzz-%s-XXXXXX",
 		 base != NULL && *base != '\0' ? base : "/tmp", tag);
-	if (mkdtemp(scratch) == NULL) {
-		perror("fuzz: mkdtemp");
+	return mkdtemp(scratch) != NULL ? 0 : -1;
+}
+
+const char *fuzz_scratch_dir(const char *tag)
+{
+	if (scratch[0] != '\0')
+		return scratch;
+	if (make_scratch(tag) != 0) {
+		perror(scratch);
 		abort();
 	}
 	atexit(remove_scratch);
@@ -64,6 +79,18 @@ void fuzz_write_file(const char *path, const void *data, size_t len, mode_t mode
 int fuzz_contains(const char *hay, size_t hlen, const char *needle, size_t nlen)
 {
 	return nlen > 0 && memmem(hay, hlen, needle, nlen) != NULL;
+}
+
+void fuzz_cut_named(const char *msg, const char *named, size_t nlen, char *out, size_t out_size)
+{
+	const char *at = NULL, *p = msg;
+
+	while (nlen > 0 && (p = memmem(p, strlen(p), named, nlen)) != NULL)
+		at = p++;
+	if (at == NULL)
+		snprintf(out, out_size, "%s", msg);
+	else
+		snprintf(out, out_size, "%.*s\n%s", (int)(at - msg), msg, at + nlen);
 }
 
 size_t fuzz_longest_hex_run(const char *s)

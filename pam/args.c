@@ -23,19 +23,23 @@ static int *module_flag(struct pam_sesame_args *args, const char *name)
 	return NULL;
 }
 
-/* The one conf= argument, if any. It is read before every other argument
- * so that key=value arguments override the file whatever their order. */
-static int find_conf(int argc, const char **argv, const char **conf, struct sesame_err *err)
+/* The one conf= argument, if any, and its index in *at. It is read before
+ * every other argument so that key=value arguments override the file
+ * whatever their order. On error *at is the argument at fault. */
+static int find_conf(int argc, const char **argv, const char **conf, int *at,
+		     struct sesame_err *err)
 {
 	char key[ARG_KEY_MAX];
 	const char *value;
 	int i;
 
 	*conf = NULL;
+	*at = -1;
 	for (i = 0; i < argc; i++) {
 		value = sesame_split_arg(argv[i], key, sizeof(key));
 		if (value == NULL || strcmp(key, "conf") != 0)
 			continue;
+		*at = i;
 		if (*conf != NULL) {
 			sesame_err_set(err, "argument conf given more than once");
 			return -1;
@@ -139,6 +143,7 @@ int pam_sesame_args_parse(struct pam_sesame_args *args, int argc, const char **a
 	int i;
 
 	memset(args, 0, sizeof(*args));
+	args->bad_arg = -1;
 	args->prompt = PAM_SESAME_DEFAULT_PROMPT;
 	sesame_config_defaults(&args->cfg);
 	if (argc < 0 || (argc > 0 && argv == NULL)) {
@@ -148,17 +153,20 @@ int pam_sesame_args_parse(struct pam_sesame_args *args, int argc, const char **a
 	for (i = 0; i < argc; i++) {
 		if (argv[i] == NULL) {
 			sesame_err_set(err, "argument %d is missing", i + 1);
+			args->bad_arg = i;
 			return -1;
 		}
 	}
-	if (find_conf(argc, argv, &conf, err) != 0)
+	if (find_conf(argc, argv, &conf, &args->bad_arg, err) != 0)
 		return -1;
 	if (sesame_config_load(&args->cfg, conf != NULL ? conf : conf_default, conf != NULL,
 			       err) != 0)
 		return -1;
 	for (i = 0; i < argc; i++) {
+		args->bad_arg = i;
 		if (apply_arg(args, argv[i], err) != 0)
 			return -1;
 	}
+	args->bad_arg = -1;
 	return check_combination(args, err);
 }

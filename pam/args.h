@@ -17,13 +17,17 @@ struct pam_sesame_args {
 	int use_first_pass;
 	int user_from_token;
 	const char *prompt; /* points into argv or at the default: not copied */
+	/* After a refusal: the index in argv of the argument the error names
+	 * (conf= for an error in its file), or -1 when it names none (a
+	 * combination of arguments, or the default config file). */
+	int bad_arg;
 };
 
 /* Parse argv (as PAM passes it: "[a b]" brackets already removed by
  * libpam). conf_default is the file read when there is no conf=; it may
  * be missing. Returns 0, or -1 with err naming the argument at fault
  * (its key, never its value: a password typed into the wrong field of a
- * config tool should not end up in a log). */
+ * config tool should not end up in a log) and args->bad_arg its index. */
 int pam_sesame_args_parse(struct pam_sesame_args *args, int argc, const char **argv,
 			  const char *conf_default, struct sesame_err *err);
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Install what sesame needs to build and test, on Debian 12 (as root).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 packages=(
 	# build
@@ -18,8 +19,12 @@ packages=(
 	# packages: Debian (dpkg-buildpackage, lintian) and the RPM spec check
 	dpkg-dev build-essential debhelper lintian rpm
 )
-# Node.js ships with this machine image; Debian's is the fallback.
-command -v npm >/dev/null || packages+=(nodejs npm)
+# The landing page's browser test needs node and npm: Debian's own (Node
+# 18, which the playwright-core version tests/www pins supports) unless
+# the machine already has both.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	packages+=(nodejs npm)
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "scripts/deps.sh: run as root (apt-get install)" >&2
@@ -33,7 +38,20 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 	chmod 755 /usr/sbin/policy-rc.d
 	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
-# The machine's own node/npm may come first on PATH; either will do.
-npm ci --prefix tests/www --no-audit --no-fund --loglevel=error >/dev/null
+# Only what is missing: with everything installed this needs no network.
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q ' installed$' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The browser driver, at the version package.json pins (npm ci: exactly the
+# lock file), unless that version is already there.
+pinned=$(node -p 'require("./tests/www/package.json").devDependencies["playwright-core"]')
+have=$(node -p 'require("./tests/www/node_modules/playwright-core/package.json").version' \
+	2>/dev/null || true)
+if [ "$have" != "$pinned" ]; then
+	npm ci --prefix tests/www --no-audit --no-fund --loglevel=error >/dev/null
+fi

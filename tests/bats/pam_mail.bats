@@ -48,11 +48,11 @@ mails_to() {
 	expect_rc $PAM_AUTH_ERR
 	pam_auth other-svc alice "@mail:$MBOX"
 	expect_rc $PAM_AUTH_ERR
-	expect_result 'reason="wrong service"'
+	expect_hinted_reason 'wrong service'
 	link=$(grep '^https://' "$MBOX" | tail -n 1)
 	NSS_WRAPPER_HOSTNAME=elsewhere.example pam_auth login alice "$link"
 	expect_rc $PAM_AUTH_ERR
-	expect_result 'reason="wrong host"'
+	expect_hinted_reason 'wrong host'
 	pam_auth login alice "$link"
 	expect_rc $PAM_SUCCESS
 }

@@ -91,6 +91,36 @@ static void test_errors(void)
 	expect_error("conf=/a", "conf=/b", "conf", NULL);
 }
 
+/* The refusal says which argument it names, so a caller (and the fuzz
+ * harness) can tell that argument's value from the rest of the vector. */
+static void expect_bad_arg(int argc, const char **argv, int want)
+{
+	struct pam_sesame_args a;
+	struct sesame_err err;
+
+	CHECK_EQ_INT(parse(&a, &err, argc, argv), -1);
+	CHECK_EQ_INT(a.bad_arg, want);
+}
+
+static void test_error_names_its_argument(void)
+{
+	/* the fuzzer's case: a flag-like word first, a value repeating it later */
+	const char *flag_then_value[] = { "\377/$/sas", "debug", "group= \377/$/sas" };
+	const char *bad_value[] = { "debug", "group=staff", "max_age=soon" };
+	const char *two_confs[] = { "conf=/a", "debug", "conf=/b" };
+	const char *exclusive[] = { "try_first_pass", "use_first_pass" };
+	const char *missing_conf[] = { "debug", NULL };
+	char missing_arg[600];
+
+	snprintf(missing_arg, sizeof(missing_arg), "conf=%s", missing);
+	missing_conf[1] = missing_arg;
+	expect_bad_arg(3, flag_then_value, 0);
+	expect_bad_arg(3, bad_value, 2);
+	expect_bad_arg(3, two_confs, 2);
+	expect_bad_arg(2, missing_conf, 1);
+	expect_bad_arg(2, exclusive, -1);
+}
+
 static void test_null_argument(void)
 {
 	const char *argv[] = { "debug", NULL };
@@ -117,6 +147,7 @@ int main(void)
 	test_flags_and_keys();
 	test_conf_then_overrides();
 	test_errors();
+	test_error_names_its_argument();
 	test_null_argument();
 	test_rmtree(dir);
 	return test_finish("pam-args");

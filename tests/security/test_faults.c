@@ -461,10 +461,11 @@ static void no_space_child(void)
 	expect_usable_once();
 }
 
-/* Known bug (minor): the victim's bucket is new; creating it takes an
- * inode, which is there, and the append then fails for want of a block.
- * store.c truncates the file back to its old size, 0, but leaves it: no
- * record changes, yet the store is not quite as it was. */
+/* The victim's bucket is new; creating it takes an inode, which is there,
+ * and the append then fails for want of a block. store.c truncates the
+ * file back to its old size and, when that is 0, removes it (it once left
+ * the empty file behind): the store is exactly as it was. Seeing the
+ * empty file again is reported as a regression. */
 static void store_file_system_full(void)
 {
 	if (fresh(0) == 0 && in_mount_namespace(no_space_child) == NOTE_EMPTY_FILE_LEFT)
@@ -660,9 +661,10 @@ static void key_file_inside_store_refused_however_spelled(void)
 			      "be inside state_dir\" (compare normalised paths)", accepted);
 }
 
-/* Known bug: a module argument whose key is 64 bytes or longer is echoed
+/* A module argument whose key is 64 bytes or longer was once echoed
  * whole, value included ("unknown argument KEY=VALUE"), because
- * sesame_split_arg gives up on the key. */
+ * sesame_split_arg gives up on such a key; pam/args.c now names the key
+ * alone, cut short. Echoing the value again is reported as a regression. */
 static void module_argument_errors_never_echo_values(void)
 {
 	static const char secret[] = "$6$s3cr3t$Hunter2Hunter2";

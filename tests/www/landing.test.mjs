@@ -47,6 +47,21 @@ if (!existsSync(CHROMIUM)) {
 if (!existsSync(path.join(PLAYWRIGHT, 'package.json'))) {
   skip(`${PLAYWRIGHT} is missing (npm ci --prefix tests/www)`);
 }
+// The node running this must be one the installed driver supports: Debian 12's own is
+// Node 18, which playwright-core 1.61 (the version package.json pins) still supports and
+// 1.62 and later do not. A node that is too old fails here, saying which is which, rather
+// than somewhere inside the driver.
+const driver = JSON.parse(readFileSync(path.join(PLAYWRIGHT, 'package.json'), 'utf8'));
+const needs = /^>=\s*(\d+)/.exec(driver.engines?.node || '');
+const nodeMajor = Number(process.versions.node.split('.')[0]);
+if (needs && nodeMajor < Number(needs[1])) {
+  console.error(`landing: ${process.execPath} is Node.js ${process.versions.node}; ` +
+    `playwright-core ${driver.version} needs Node.js ${driver.engines.node}. Install the ` +
+    `version tests/www/package.json pins (npm ci --prefix tests/www), or put a newer node ` +
+    `first on PATH and set the build up again.`);
+  process.exit(1);
+}
+console.log(`landing: Node.js ${process.versions.node}, playwright-core ${driver.version}, ${CHROMIUM}`);
 const { chromium } = await import('playwright-core');
 
 function grouped(token) {
