@@ -39,7 +39,10 @@ PAM
 
 export NSS_WRAPPER_PASSWD=$sb/passwd NSS_WRAPPER_GROUP=$sb/group NSS_WRAPPER_SHADOW=$sb/shadow
 export PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR=$sb/pam.d
-wrapped() { LD_PRELOAD=$libdir/libpam_wrapper.so:$libdir/libnss_wrapper.so "$@"; }
+# nss_wrapper answers getspnam() but not getspnam_r(), which sesame calls:
+# the test suites' shim bridges the two (tests/e2e/getspnam_r_shim.c).
+shadow_shim=$build/tests/e2e_getspnam_r_shim.so
+wrapped() { LD_PRELOAD=$libdir/libpam_wrapper.so:$libdir/libnss_wrapper.so:$shadow_shim "$@"; }
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
 step sesame-mint --keygen
