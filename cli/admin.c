@@ -262,8 +262,8 @@ int cli_revoke(const struct cli_options *o)
 		cli_error("not a token of this host (%s): nothing revoked", sesame_reason_name(r));
 		return EXIT_REJECTED;
 	}
-	if (sesame_store_open(&st, cfg.state_dir, 1, &err) != 0 ||
-	    sesame_store_revoke(&st, &a.token, &err) != 0) {
+	if (sesame_store_open(&st, &cfg, 1, &err) != 0 ||
+	    sesame_store_revoke(&st, &a.token, (int64_t)time(NULL), &err) != 0) {
 		cli_error("%s", err.msg);
 		goto out;
 	}
@@ -289,7 +289,7 @@ int cli_revoke_user(const struct cli_options *o)
 		cli_error("user %s: %s", o->revoke_user, sesame_reason_name(SESAME_USER_UNKNOWN));
 		return EXIT_ERROR;
 	}
-	if (sesame_store_open(&st, cfg.state_dir, 1, &err) != 0 ||
+	if (sesame_store_open(&st, &cfg, 1, &err) != 0 ||
 	    sesame_store_revoke_user(&st, acct.uid, now, &err) != 0) {
 		cli_error("%s", err.msg);
 		goto out;
@@ -318,7 +318,7 @@ int cli_gc(const struct cli_options *o)
 		fprintf(stderr, "gc: no store at %s yet: nothing to do\n", cfg.state_dir);
 		return EXIT_OK;
 	}
-	if (sesame_store_open(&st, cfg.state_dir, 0, &err) != 0 ||
+	if (sesame_store_open(&st, &cfg, 0, &err) != 0 ||
 	    sesame_store_gc(&st, (int64_t)time(NULL), &stats, &err) != 0) {
 		cli_error("%s", err.msg);
 		goto out;

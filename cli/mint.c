@@ -104,7 +104,7 @@ static int wait_past_user_revocation(const struct sesame_config *cfg, uint32_t u
 	int64_t before = -1;
 	int r = -1;
 
-	if (sesame_store_open(&st, cfg->state_dir, 1, &err) != 0 ||
+	if (sesame_store_open(&st, cfg, 1, &err) != 0 ||
 	    sesame_store_user_revoked_before(&st, uid, &before, &err) != 0) {
 		cli_error("%s", err.msg);
 		goto out;

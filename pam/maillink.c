@@ -237,7 +237,7 @@ static void rate_limit_then_deliver(struct sesame_maillink *ml, const struct ses
 		sesame_err_set(&ml->err, "cannot name the request's source");
 		return;
 	}
-	if (sesame_store_open(&st, ml->cfg->state_dir, 0, &ml->err) != 0) {
+	if (sesame_store_open(&st, ml->cfg, 0, &ml->err) != 0) {
 		sesame_store_close(&st);
 		return;
 	}

@@ -34,6 +34,7 @@
 #include "benchutil.h"
 #include "store.h"
 #include "store_format.h"
+#include "store_fs.h"
 
 #define BENCH_UID 1501
 #define SAMPLE 64
@@ -156,7 +157,7 @@ static int check_sample(const char *state_dir, const struct sesame_token *toks, 
 	struct sesame_err err = { "" };
 	int r = -1;
 
-	if (sesame_store_open(&st, state_dir, 0, &err) != 0)
+	if (sesame_store_open_file(&st, state_dir, 0, &err) != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		unsigned used = 0;
@@ -234,8 +235,8 @@ static int cmd_redeem(const char *state_dir, size_t n)
 
 		random_token(&t, now);
 		t0 = bench_wall();
-		if (sesame_store_open(&st, state_dir, 0, &err) == 0)
-			why = sesame_store_redeem(&st, &t, now, &err);
+		if (sesame_store_open_file(&st, state_dir, 0, &err) == 0)
+			why = sesame_store_redeem(&st, &t, NULL, now, &err);
 		sesame_store_close(&st);
 		us[i] = (bench_wall() - t0) * 1e6;
 		if (why != SESAME_OK) {
@@ -284,14 +285,14 @@ out:
 
 static int cmd_prepare_or_gc(const char *state_dir, int gc)
 {
-	struct sesame_store st;
+	struct store_fs st; /* the file store itself: preparing is its own step */
 	struct sesame_err err = { "" };
-	int r = sesame_store_open(&st, state_dir, 1, &err);
+	int r = store_fs_open(&st, state_dir, 1, &err);
 
 	if (r == 0)
-		r = gc ? sesame_store_gc(&st, (int64_t)time(NULL), NULL, &err)
-		       : sesame_store_prepare(&st, &err);
-	sesame_store_close(&st);
+		r = gc ? store_fs_gc(&st, (int64_t)time(NULL), NULL, &err)
+		       : store_fs_prepare(&st, &err);
+	store_fs_close(&st);
 	if (r != 0)
 		fprintf(stderr, "bench-store: %s: %s\n", gc ? "gc" : "prepare", err.msg);
 	return r == 0 ? 0 : 1;
