@@ -98,18 +98,62 @@ int sesame_store_mail_allow(struct sesame_store *st, uint32_t uid,
 	return st->ops->mail_allow(st, uid, source, now, lim, err);
 }
 
-/* A ledger text: NUL-terminated within its field, no control characters
- * (a note or an address must not forge lines in a listing). */
+/* Bytes in the UTF-8 sequence at s (1..4), or 0 when it is not one or
+ * is a control character (a note or an address must not forge lines in a
+ * listing, and JSON output must stay UTF-8). */
+static size_t text_char(const unsigned char *s)
+{
+	size_t more;
+
+	if (*s < 0x20 || *s == 0x7f)
+		return 0;
+	if (*s < 0x80)
+		return 1;
+	more = (*s & 0xe0) == 0xc0 ? 1 : (*s & 0xf0) == 0xe0 ? 2 : (*s & 0xf8) == 0xf0 ? 3 : 0;
+	if (more == 0 || *s == 0xc0 || *s == 0xc1 || *s > 0xf4)
+		return 0;
+	for (size_t i = 1; i <= more; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return more + 1;
+}
+
+int sesame_ledger_text_ok(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p != '\0') {
+		size_t n = text_char(p);
+		if (n == 0)
+			return 0;
+		p += n;
+	}
+	return 1;
+}
+
+void sesame_ledger_text_copy(char *dst, size_t size, const char *src)
+{
+	const unsigned char *p = (const unsigned char *)(src != NULL ? src : "");
+	size_t out = 0;
+
+	while (*p != '\0' && out + 1 < size) {
+		size_t n = text_char(p);
+		if (n == 0 || out + n + 1 > size) {
+			dst[out++] = '?';
+			p++;
+			continue;
+		}
+		memcpy(dst + out, p, n);
+		out += n;
+		p += n;
+	}
+	dst[out] = '\0';
+}
+
+/* A ledger text: NUL-terminated within its field, a clean text. */
 static int text_ok(const char *s, size_t size)
 {
-	size_t n = strnlen(s, size);
-
-	if (n == size)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return 0;
-	return 1;
+	return strnlen(s, size) < size && sesame_ledger_text_ok(s);
 }
 
 static int issue_ok(const struct sesame_issue *is, struct sesame_err *err)
@@ -127,7 +171,7 @@ static int issue_ok(const struct sesame_issue *is, struct sesame_err *err)
 
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		if (!text_ok(texts[i].s, texts[i].size)) {
-			sesame_err_set(err, "ledger: %s has a control character or is too long",
+			sesame_err_set(err, "ledger: %s is too long, or not one line of UTF-8 text",
 				       texts[i].name);
 			return 0;
 		}

@@ -191,8 +191,8 @@ int sesame_store_mail_allow(struct sesame_store *st, uint32_t uid,
 			    const struct sesame_mail_limits *lim, struct sesame_err *err);
 
 /* Record a token handed out, durably, before it is printed, mailed or
- * drawn. Refuses (-1, err says which) a text field with a control
- * character, an issued time after the expiry or an id already recorded.
+ * drawn. Refuses (-1, err says which) a text field that is not
+ * sesame_ledger_text_ok, an issued time after the expiry or an id already recorded.
  * 0 or -1. */
 int sesame_store_record_issue(struct sesame_store *st, const struct sesame_issue *is,
 			      struct sesame_err *err);
@@ -207,6 +207,12 @@ int sesame_store_list(struct sesame_store *st, struct sesame_history **out, size
  * Free with sesame_history_clear. 0 or -1. */
 int sesame_store_history(struct sesame_store *st, const uint8_t id[SESAME_ID_BYTES],
 			 struct sesame_history *h, struct sesame_err *err);
+
+/* Ledger texts: one line of UTF-8 without control characters. _copy cuts
+ * src to size and replaces what is not such text by '?' (for values
+ * anyone can set: SUDO_USER, PAM_RHOST). */
+int sesame_ledger_text_ok(const char *s);
+void sesame_ledger_text_copy(char *dst, size_t size, const char *src);
 
 void sesame_history_clear(struct sesame_history *h);
 void sesame_history_free(struct sesame_history *hs, size_t n);
