@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
 	# build
 	meson ninja-build pkg-config gcc clang libclang-rt-14-dev
-	libssl-dev libpam0g-dev libqrencode-dev libpng-dev libjson-c-dev libsystemd-dev
+	libssl-dev libpam0g-dev libqrencode-dev libpng-dev libjson-c-dev
 	# tests: PAM and NSS sandboxes, drivers, decoders
 	bats pamtester libpam-wrapper libnss-wrapper libpamtest0-dev libpam-modules
 	zbar-tools python3 mandoc valgrind
