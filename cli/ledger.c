@@ -83,13 +83,7 @@ int cli_record_issue(const struct cli_options *o, const struct sesame_config *cf
 	struct sesame_err err = {{0}};
 	int r;
 
-	memset(&is, 0, sizeof(is));
-	memcpy(is.id, what->token->id, SESAME_ID_BYTES);
-	is.uid = what->token->uid;
-	is.issued = what->token->issued;
-	is.expires = (int64_t)what->token->issued + what->token->lifetime;
-	is.uses = what->token->uses;
-	is.key_id = what->token->key_id;
+	sesame_issue_init(&is, what->token);
 	sesame_ledger_text_copy(is.account, sizeof(is.account), what->account);
 	scope_text(what->service, what->host, is.scope, sizeof(is.scope));
 	cli_hostname(is.host, sizeof(is.host));

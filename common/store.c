@@ -183,6 +183,17 @@ static int issue_ok(const struct sesame_issue *is, struct sesame_err *err)
 	return 1;
 }
 
+void sesame_issue_init(struct sesame_issue *is, const struct sesame_token *t)
+{
+	memset(is, 0, sizeof(*is));
+	memcpy(is->id, t->id, SESAME_ID_BYTES);
+	is->uid = t->uid;
+	is->issued = t->issued;
+	is->expires = (int64_t)t->issued + t->lifetime;
+	is->uses = t->uses;
+	is->key_id = t->key_id;
+}
+
 int sesame_store_record_issue(struct sesame_store *st, const struct sesame_issue *is,
 			      struct sesame_err *err)
 {

@@ -190,6 +190,9 @@ int sesame_store_mail_allow(struct sesame_store *st, uint32_t uid,
 			    const uint8_t source[SESAME_MAIL_SOURCE_LEN], int64_t now,
 			    const struct sesame_mail_limits *lim, struct sesame_err *err);
 
+/* An issue record of t: id, uid, times, uses and key id; the texts empty. */
+void sesame_issue_init(struct sesame_issue *is, const struct sesame_token *t);
+
 /* Record a token handed out, durably, before it is printed, mailed or
  * drawn. Refuses (-1, err says which) a text field that is not
  * sesame_ledger_text_ok, an issued time after the expiry or an id already recorded.

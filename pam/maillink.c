@@ -169,13 +169,7 @@ static int record_issue(struct sesame_maillink *ml, struct sesame_store *st,
 	struct sesame_issue is;
 	char channel[SESAME_LEDGER_LONG];
 
-	memset(&is, 0, sizeof(is));
-	memcpy(is.id, t->id, SESAME_ID_BYTES);
-	is.uid = t->uid;
-	is.issued = t->issued;
-	is.expires = (int64_t)t->issued + t->lifetime;
-	is.uses = t->uses;
-	is.key_id = t->key_id;
+	sesame_issue_init(&is, t);
 	sesame_ledger_text_copy(is.account, sizeof(is.account), acct->name);
 	snprintf(channel, sizeof(channel), "service %.50s, host %.50s", ml->service, ml->host);
 	sesame_ledger_text_copy(is.scope, sizeof(is.scope), channel);

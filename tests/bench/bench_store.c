@@ -287,13 +287,7 @@ static struct sesame_issue issue_for(const struct sesame_token *t)
 {
 	struct sesame_issue is;
 
-	memset(&is, 0, sizeof(is));
-	memcpy(is.id, t->id, SESAME_ID_BYTES);
-	is.uid = t->uid;
-	is.issued = t->issued;
-	is.expires = (int64_t)t->issued + t->lifetime;
-	is.uses = t->uses;
-	is.key_id = 1;
+	sesame_issue_init(&is, t);
 	snprintf(is.account, sizeof(is.account), "alice");
 	snprintf(is.scope, sizeof(is.scope), "any");
 	snprintf(is.host, sizeof(is.host), "bench.example.org");

@@ -56,12 +56,7 @@ static struct sesame_issue issue_of(const struct sesame_token *t, const char *no
 {
 	struct sesame_issue is;
 
-	memset(&is, 0, sizeof(is));
-	memcpy(is.id, t->id, SESAME_ID_BYTES);
-	is.uid = t->uid;
-	is.issued = t->issued;
-	is.expires = EXPIRES;
-	is.uses = t->uses;
+	sesame_issue_init(&is, t);
 	is.key_id = 3;
 	snprintf(is.account, sizeof(is.account), "alice");
 	snprintf(is.scope, sizeof(is.scope), "any");
