@@ -166,7 +166,6 @@ static void ledger(opener *open_store)
 	CHECK_EQ_INT(sesame_store_record_issue(&st, &is, &err), -1);
 	CHECK(strstr(err.msg, "note") != NULL);
 	is = issue_of(&young, "");
-	is.issued = ISSUED + 5;
 	snprintf(is.channel, sizeof(is.channel), "mail to alice@example.org");
 	CHECK_EQ_INT(sesame_store_record_issue(&st, &is, &err), 0);
 
@@ -228,6 +227,10 @@ static void ledger(opener *open_store)
 	CHECK_EQ_INT(n, 2);
 	sesame_history_free(all, n);
 	CHECK_EQ_INT(sesame_store_gc(&st, EXPIRES + GRACE, NULL, &err), 0);
+	CHECK_EQ_INT(sesame_store_list(&st, &all, &n, &err), 0);
+	CHECK_EQ_INT(n, 1); /* the younger token expires 5 s later */
+	sesame_history_free(all, n);
+	CHECK_EQ_INT(sesame_store_gc(&st, EXPIRES + 5 + GRACE, NULL, &err), 0);
 	CHECK_EQ_INT(sesame_store_list(&st, &all, &n, &err), 0);
 	CHECK_EQ_INT(n, 0);
 	sesame_history_free(all, n);
