@@ -5,6 +5,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "account.h"
 #include "attempt.h"
 #include "cli.h"
@@ -131,25 +133,29 @@ static const char *suspension_note(enum sesame_reason r)
 static void print_inspection_json(const struct sesame_attempt *a, enum sesame_reason r)
 {
 	const struct sesame_token *t = &a->token;
+	json_object *obj = json_object_new_object();
 
-	printf("{\"valid\":%s,\"reason\":\"%s\"", r == SESAME_OK ? "true" : "false",
-	       sesame_reason_name(r));
+	json_object_object_add(obj, "valid", json_object_new_boolean(r == SESAME_OK));
+	json_object_object_add(obj, "reason", json_object_new_string(sesame_reason_name(r)));
 	if (a->have_token) {
-		printf(",\"id\":\"%s\",\"key_id\":%u,\"uid\":%u,\"user\":", a->id_text, t->key_id,
-		       (unsigned)t->uid);
-		if (a->account[0])
-			cli_json_string(stdout, a->account);
-		else
-			fputs("null", stdout);
-		printf(",\"issued\":%u,\"expires\":%lld,\"uses\":%u,\"used\":%u,"
-		       "\"service_scoped\":%s,\"host_scoped\":%s",
-		       (unsigned)t->issued, (long long)t->issued + t->lifetime, t->uses, a->used,
-		       (t->flags & SESAME_FLAG_SERVICE) ? "true" : "false",
-		       (t->flags & SESAME_FLAG_HOST) ? "true" : "false");
+		json_object_object_add(obj, "id", json_object_new_string(a->id_text));
+		json_object_object_add(obj, "key_id", json_object_new_int64(t->key_id));
+		json_object_object_add(obj, "uid", json_object_new_int64(t->uid));
+		json_object_object_add(obj, "user", a->account[0] ?
+				       json_object_new_string(a->account) : NULL);
+		json_object_object_add(obj, "issued", json_object_new_int64(t->issued));
+		json_object_object_add(obj, "expires",
+				       json_object_new_int64((int64_t)t->issued + t->lifetime));
+		json_object_object_add(obj, "uses", json_object_new_int64(t->uses));
+		json_object_object_add(obj, "used", json_object_new_int64(a->used));
+		json_object_object_add(obj, "service_scoped",
+				       json_object_new_boolean(t->flags & SESAME_FLAG_SERVICE));
+		json_object_object_add(obj, "host_scoped",
+				       json_object_new_boolean(t->flags & SESAME_FLAG_HOST));
 	}
 	if (suspension_note(r) != NULL)
-		printf(",\"suspended\":true");
-	puts("}");
+		json_object_object_add(obj, "suspended", json_object_new_boolean(1));
+	(void)cli_print_json(obj);
 }
 
 /* One non-consuming attempt as the module on this host would run it. */
@@ -243,9 +249,48 @@ static int not_ours(enum sesame_reason r)
 	       r == SESAME_USER_UNKNOWN;
 }
 
+static int revoke_operand(const struct cli_options *o, struct sesame_config *cfg,
+			  const char *arg);
+
+/* "-": an id or a token on stdin, read once. */
+static int revoke_stdin(const struct cli_options *o, struct sesame_config *cfg)
+{
+	char input[INPUT_MAX];
+	uint8_t id[SESAME_ID_BYTES];
+	long n = cli_read_input("-", input, sizeof(input));
+	int rc;
+
+	while (n > 0 && (input[n - 1] == '\n' || input[n - 1] == '\r' || input[n - 1] == ' '))
+		input[--n] = '\0';
+	if (n <= 0 || strcmp(input, "-") == 0)
+		rc = revoke_operand(o, cfg, "");
+	else if (cli_parse_id(input, id) == 0)
+		rc = cli_revoke_id(cfg, id);
+	else
+		rc = revoke_operand(o, cfg, input);
+	sesame_wipe(input, sizeof(input));
+	return rc;
+}
+
 int cli_revoke(const struct cli_options *o)
 {
 	struct sesame_config cfg;
+	uint8_t id[SESAME_ID_BYTES];
+
+	if (cli_load_config(o, &cfg) != 0)
+		return EXIT_ERROR;
+	if (cli_parse_id(o->revoke, id) == 0)
+		return cli_revoke_id(&cfg, id);
+	if (strcmp(o->revoke, "-") == 0)
+		return revoke_stdin(o, &cfg);
+	return revoke_operand(o, &cfg, o->revoke);
+}
+
+/* Revoke a token given in full: any genuine token of this host, in the
+ * ledger or not. */
+static int revoke_operand(const struct cli_options *o, struct sesame_config *cfg,
+			  const char *arg)
+{
 	struct sesame_attempt a;
 	struct sesame_store st;
 	struct sesame_err err = {{0}};
@@ -253,17 +298,15 @@ int cli_revoke(const struct cli_options *o)
 	enum sesame_reason r;
 	int rc = EXIT_ERROR;
 
-	if (cli_load_config(o, &cfg) != 0)
-		return EXIT_ERROR;
-	r = examine(o, o->revoke, &cfg, &a, &sc);
+	r = examine(o, arg, cfg, &a, &sc);
 	if (r == SESAME_KEY_UNAVAILABLE || r == SESAME_SYSTEM_ERROR)
 		return exit_for(r, &a);
 	if (not_ours(r)) {
 		cli_error("not a token of this host (%s): nothing revoked", sesame_reason_name(r));
 		return EXIT_REJECTED;
 	}
-	if (sesame_store_open(&st, cfg.state_dir, 1, &err) != 0 ||
-	    sesame_store_revoke(&st, &a.token, &err) != 0) {
+	if (sesame_store_open(&st, cfg, 1, &err) != 0 ||
+	    sesame_store_revoke(&st, &a.token, (int64_t)time(NULL), &err) != 0) {
 		cli_error("%s", err.msg);
 		goto out;
 	}
@@ -289,7 +332,7 @@ int cli_revoke_user(const struct cli_options *o)
 		cli_error("user %s: %s", o->revoke_user, sesame_reason_name(SESAME_USER_UNKNOWN));
 		return EXIT_ERROR;
 	}
-	if (sesame_store_open(&st, cfg.state_dir, 1, &err) != 0 ||
+	if (sesame_store_open(&st, &cfg, 1, &err) != 0 ||
 	    sesame_store_revoke_user(&st, acct.uid, now, &err) != 0) {
 		cli_error("%s", err.msg);
 		goto out;
@@ -318,7 +361,7 @@ int cli_gc(const struct cli_options *o)
 		fprintf(stderr, "gc: no store at %s yet: nothing to do\n", cfg.state_dir);
 		return EXIT_OK;
 	}
-	if (sesame_store_open(&st, cfg.state_dir, 0, &err) != 0 ||
+	if (sesame_store_open(&st, &cfg, 0, &err) != 0 ||
 	    sesame_store_gc(&st, (int64_t)time(NULL), &stats, &err) != 0) {
 		cli_error("%s", err.msg);
 		goto out;

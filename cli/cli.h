@@ -17,8 +17,9 @@ enum qr_format { QR_NONE, QR_UTF8, QR_PNG, QR_SVG };
 
 struct cli_options {
 	const char *config;   /* -c, or NULL */
-	int keygen, rotate, gc, json, link;
-	const char *inspect, *revoke, *revoke_user;
+	int keygen, rotate, gc, json, link, list, all;
+	const char *inspect, *revoke, *revoke_user, *history;
+	const char *note;     /* -m, kept in the ledger */
 	const char *lifetime; /* -t */
 	const char *uses;     /* -n */
 	const char *service;  /* -s */
@@ -43,11 +44,42 @@ void cli_hostname(char *buf, size_t n);
 void cli_time_local(int64_t t, char *buf, size_t n);
 void cli_time_iso(int64_t t, char *buf, size_t n);
 
-/* A JSON string literal, escaped, on out. */
-void cli_json_string(FILE *out, const char *s);
-
 /* Read the TOKEN|LINK|- operand into buf (stdin for "-"). Returns length or -1. */
 long cli_read_input(const char *arg, char *buf, size_t size);
+
+/* What was minted, for the ledger's record (cli/ledger.c). */
+struct cli_issued {
+	const struct sesame_token *token;
+	const char *account;
+	const char *service, *host; /* scope, or NULL */
+	int link;                   /* handed out as a link */
+};
+
+/* Record the token in the ledger, durably, before it is handed out.
+ * 0, or -1 after saying why. */
+int cli_record_issue(const struct cli_options *o, const struct sesame_config *cfg,
+		     const struct cli_issued *what);
+
+/* Why a -m note is refused (NULL: fine): one line, no control
+ * characters, UTF-8, at most SESAME_NOTE_MAX bytes. */
+const char *cli_note_problem(const char *note);
+
+/* A token id as --list prints it: 12 hex digits. 0 or -1. */
+int cli_parse_id(const char *s, uint8_t id[SESAME_ID_BYTES]);
+
+/* The token id an ID|TOKEN|LINK|- operand names; *by_id when given as an
+ * id. 0 or -1. */
+int cli_operand_id(const char *arg, const struct sesame_config *cfg, uint8_t id[SESAME_ID_BYTES],
+		   int *by_id);
+
+/* Print one JSON value on stdout (json-c; "/" not escaped, so links come
+ * out as they are) and free it. 0 or -1. */
+struct json_object;
+int cli_print_json(struct json_object *obj);
+
+int cli_list(const struct cli_options *o);
+int cli_history(const struct cli_options *o);
+int cli_revoke_id(const struct sesame_config *cfg, const uint8_t id[SESAME_ID_BYTES]);
 
 int cli_keygen(const struct cli_options *o);
 int cli_mint(const struct cli_options *o);

@@ -11,9 +11,11 @@ static const char usage_text[] =
 	"usage: sesame-mint [-c FILE] --keygen [--rotate]\n"
 	"       sesame-mint [-c FILE] [-t DURATION] [-n USES] [-s SERVICE] [-H HOST]\n"
 	"                   [--link | --url URL] [--qr utf8|png|svg] [-o FILE]\n"
-	"                   [--mail ADDRESS] [--json] USER\n"
+	"                   [--mail ADDRESS] [-m NOTE] [--json] USER\n"
 	"       sesame-mint [-c FILE] [-s SERVICE] [-H HOST] [--json] --inspect TOKEN|LINK|-\n"
-	"       sesame-mint [-c FILE] --revoke TOKEN|LINK|-\n"
+	"       sesame-mint [-c FILE] --list [USER] [--all] [--json]\n"
+	"       sesame-mint [-c FILE] --history ID|TOKEN|LINK|- [--json]\n"
+	"       sesame-mint [-c FILE] --revoke ID|TOKEN|LINK|-\n"
 	"       sesame-mint [-c FILE] --revoke-user USER\n"
 	"       sesame-mint [-c FILE] --gc\n"
 	"       sesame-mint --help | --version\n"
@@ -31,9 +33,13 @@ static const char usage_text[] =
 	"      --qr FORMAT        QR code: utf8 (terminal), png or svg (needs -o FILE)\n"
 	"  -o, --output FILE      where --qr png|svg writes (created 0600, never replaced)\n"
 	"      --mail ADDRESS     mail the link (or token) with the configured sendmail\n"
-	"      --json             print one JSON object instead of a line\n"
+	"  -m, --note NOTE        a note kept in the ledger (one line, at most 200 bytes)\n"
+	"      --json             print JSON instead of text\n"
 	"      --inspect ARG      explain a token or link without using it up\n"
-	"      --revoke ARG       revoke one token\n"
+	"      --list             tokens minted here that can still be used (USER: theirs)\n"
+	"      --all              with --list: also expired, used-up and revoked ones\n"
+	"      --history ARG      one token's story: minted, each use, its revocation\n"
+	"      --revoke ARG       revoke one token (ARG: the id --list prints, a token or link)\n"
 	"      --revoke-user USER revoke every token of USER issued until now\n"
 	"      --gc               remove records of expired tokens from the store\n"
 	"  -h, --help             this text\n"
@@ -43,7 +49,7 @@ static const char usage_text[] =
 
 enum long_only {
 	OPT_KEYGEN = 256, OPT_ROTATE, OPT_LINK, OPT_URL, OPT_QR, OPT_MAIL, OPT_JSON,
-	OPT_INSPECT, OPT_REVOKE, OPT_REVOKE_USER, OPT_GC,
+	OPT_INSPECT, OPT_REVOKE, OPT_REVOKE_USER, OPT_GC, OPT_LIST, OPT_ALL, OPT_HISTORY,
 };
 
 static const struct option long_options[] = {
@@ -64,6 +70,10 @@ static const struct option long_options[] = {
 	{"revoke", required_argument, NULL, OPT_REVOKE},
 	{"revoke-user", required_argument, NULL, OPT_REVOKE_USER},
 	{"gc", no_argument, NULL, OPT_GC},
+	{"note", required_argument, NULL, 'm'},
+	{"list", no_argument, NULL, OPT_LIST},
+	{"all", no_argument, NULL, OPT_ALL},
+	{"history", required_argument, NULL, OPT_HISTORY},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -109,6 +119,10 @@ static int parse_option(int c, struct cli_options *o)
 	case OPT_REVOKE: o->revoke = optarg; break;
 	case OPT_REVOKE_USER: o->revoke_user = optarg; break;
 	case OPT_GC: o->gc = 1; break;
+	case 'm': o->note = optarg; break;
+	case OPT_LIST: o->list = 1; break;
+	case OPT_ALL: o->all = 1; break;
+	case OPT_HISTORY: o->history = optarg; break;
 	case 'h': fputs(usage_text, stdout); return 1;
 	case 'V': printf("sesame-mint %s\n", SESAME_VERSION); return 1;
 	default: return -1;
@@ -119,7 +133,7 @@ static int parse_option(int c, struct cli_options *o)
 static int mint_options_used(const struct cli_options *o)
 {
 	return o->lifetime || o->uses || o->link || o->url || o->qr != QR_NONE || o->output ||
-	       o->mail;
+	       o->mail || o->note;
 }
 
 /* One mode per run; options that belong to another mode are errors, not
@@ -127,20 +141,25 @@ static int mint_options_used(const struct cli_options *o)
 static const char *check_combination(const struct cli_options *o)
 {
 	int modes = o->keygen + (o->inspect != NULL) + (o->revoke != NULL) +
-		    (o->revoke_user != NULL) + o->gc;
+		    (o->revoke_user != NULL) + o->gc + o->list + (o->history != NULL);
 
 	if (modes > 1)
-		return "choose one of --keygen, --inspect, --revoke, --revoke-user, --gc";
+		return "choose one of --keygen, --inspect, --list, --history, --revoke, "
+		       "--revoke-user, --gc";
+	if (o->all && !o->list)
+		return "--all goes with --list";
+	if (o->note != NULL && cli_note_problem(o->note) != NULL)
+		return cli_note_problem(o->note);
 	if (o->rotate && !o->keygen)
 		return "--rotate goes with --keygen";
-	if (modes == 1 && o->user != NULL)
+	if (modes == 1 && o->user != NULL && !o->list)
 		return "unexpected USER operand";
 	if (modes == 1 && mint_options_used(o))
 		return "minting options given without a USER to mint for";
 	if ((o->service || o->host) && modes == 1 && o->inspect == NULL && o->revoke == NULL)
 		return "-s and -H go with minting, --inspect or --revoke";
-	if (o->json && modes == 1 && o->inspect == NULL)
-		return "--json goes with minting or --inspect";
+	if (o->json && modes == 1 && o->inspect == NULL && !o->list && o->history == NULL)
+		return "--json goes with minting, --inspect, --list or --history";
 	if (modes == 0 && o->user == NULL)
 		return "missing USER";
 	if (o->json && o->qr == QR_UTF8)
@@ -164,6 +183,10 @@ static int run(const struct cli_options *o)
 		return cli_revoke_user(o);
 	if (o->gc)
 		return cli_gc(o);
+	if (o->list)
+		return cli_list(o);
+	if (o->history)
+		return cli_history(o);
 	return cli_mint(o);
 }
 
@@ -177,7 +200,7 @@ int main(int argc, char **argv)
 	/* Keys and tokens pass through this process: no core dumps of it. */
 	setrlimit(RLIMIT_CORE, &no_core);
 	memset(&o, 0, sizeof(o));
-	while ((c = getopt_long(argc, argv, "c:t:n:s:H:o:hV", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:t:n:s:H:o:m:hV", long_options, NULL)) != -1) {
 		r = parse_option(c, &o);
 		if (r > 0)
 			return EXIT_OK;

@@ -5,6 +5,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "account.h"
 #include "cli.h"
 #include "keys.h"
@@ -104,7 +106,7 @@ static int wait_past_user_revocation(const struct sesame_config *cfg, uint32_t u
 	int64_t before = -1;
 	int r = -1;
 
-	if (sesame_store_open(&st, cfg->state_dir, 1, &err) != 0 ||
+	if (sesame_store_open(&st, cfg, 1, &err) != 0 ||
 	    sesame_store_user_revoked_before(&st, uid, &before, &err) != 0) {
 		cli_error("%s", err.msg);
 		goto out;
@@ -241,34 +243,34 @@ static void print_details(const struct sesame_mint_request *req, const struct mi
 	fprintf(stderr, "id:      %s\n", m->id);
 }
 
-static void print_json(const struct minted *m)
+static json_object *json_str_or_null(const char *s)
 {
+	return s != NULL ? json_object_new_string(s) : NULL;
+}
+
+static int print_json(const struct minted *m)
+{
+	json_object *obj = json_object_new_object();
 	char iss[32], exp[32];
 
 	cli_time_iso(m->token.issued, iss, sizeof(iss));
 	cli_time_iso((int64_t)m->token.issued + m->token.lifetime, exp, sizeof(exp));
-	printf("{\"token\":\"%s\",\"link\":", m->text);
-	if (m->link)
-		cli_json_string(stdout, m->link);
-	else
-		fputs("null", stdout);
-	printf(",\"id\":\"%s\",\"user\":", m->id);
-	cli_json_string(stdout, m->user);
-	printf(",\"uid\":%u,\"key_id\":%u,\"issued\":%u,\"issued_iso\":\"%s\","
-	       "\"expires\":%lld,\"expires_iso\":\"%s\",\"lifetime\":%u,\"uses\":%u,\"service\":",
-	       (unsigned)m->token.uid, m->token.key_id, (unsigned)m->token.issued, iss,
-	       (long long)m->token.issued + m->token.lifetime, exp, (unsigned)m->token.lifetime,
-	       m->token.uses);
-	if (m->service)
-		cli_json_string(stdout, m->service);
-	else
-		fputs("null", stdout);
-	fputs(",\"host\":", stdout);
-	if (m->host)
-		cli_json_string(stdout, m->host);
-	else
-		fputs("null", stdout);
-	fputs("}\n", stdout);
+	json_object_object_add(obj, "token", json_object_new_string(m->text));
+	json_object_object_add(obj, "link", json_str_or_null(m->link));
+	json_object_object_add(obj, "id", json_object_new_string(m->id));
+	json_object_object_add(obj, "user", json_object_new_string(m->user));
+	json_object_object_add(obj, "uid", json_object_new_int64(m->token.uid));
+	json_object_object_add(obj, "key_id", json_object_new_int64(m->token.key_id));
+	json_object_object_add(obj, "issued", json_object_new_int64(m->token.issued));
+	json_object_object_add(obj, "issued_iso", json_object_new_string(iss));
+	json_object_object_add(obj, "expires",
+			       json_object_new_int64((int64_t)m->token.issued + m->token.lifetime));
+	json_object_object_add(obj, "expires_iso", json_object_new_string(exp));
+	json_object_object_add(obj, "lifetime", json_object_new_int64(m->token.lifetime));
+	json_object_object_add(obj, "uses", json_object_new_int64(m->token.uses));
+	json_object_object_add(obj, "service", json_str_or_null(m->service));
+	json_object_object_add(obj, "host", json_str_or_null(m->host));
+	return cli_print_json(obj);
 }
 
 static int send_mail(const struct cli_options *o, const struct sesame_config *cfg,
@@ -327,9 +329,10 @@ static int deliver(const struct cli_options *o, const struct sesame_config *cfg,
 	if (o->mail != NULL && send_mail(o, cfg, m) != 0)
 		return EXIT_ERROR;
 	print_details(req, m);
-	if (o->json)
-		print_json(m);
-	else if (o->mail == NULL)
+	if (o->json) {
+		if (print_json(m) != 0)
+			return EXIT_ERROR;
+	} else if (o->mail == NULL)
 		printf("%s\n", line);
 	return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERROR;
 }
@@ -356,6 +359,10 @@ int cli_mint(const struct cli_options *o)
 		goto out;
 	r = EXIT_ERROR;
 	if (make_link(o, &cfg, &m) != 0)
+		goto out;
+	/* Nothing leaves before the ledger's record is durable. */
+	if (cli_record_issue(o, &cfg, &(struct cli_issued){ &m.token, m.user, m.service, m.host,
+							    m.link != NULL }) != 0)
 		goto out;
 	r = deliver(o, &cfg, &req, &m);
 out:

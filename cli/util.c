@@ -5,6 +5,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
 #include "util.h"
 
@@ -65,19 +67,14 @@ void cli_time_iso(int64_t t, char *buf, size_t n)
 		snprintf(buf, n, "@%lld", (long long)t);
 }
 
-void cli_json_string(FILE *out, const char *s)
+int cli_print_json(json_object *obj)
 {
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
+	const char *s = json_object_to_json_string_ext(
+		obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	int r = s != NULL && printf("%s\n", s) >= 0 ? 0 : -1;
+
+	json_object_put(obj);
+	return r;
 }
 
 long cli_read_input(const char *arg, char *buf, size_t size)

@@ -42,13 +42,14 @@ static enum sesame_reason find_account(struct sesame_attempt *a, struct sesame_a
 
 static enum sesame_reason use_store(struct sesame_attempt *a)
 {
+	struct sesame_use use = { a->ctx.host, a->ctx.service, a->rhost, a->ruser, a->tty };
 	struct sesame_store st;
 	enum sesame_reason r = SESAME_STORE_UNAVAILABLE;
 
-	if (sesame_store_open(&st, a->cfg->state_dir, 0, &a->err) != 0)
+	if (sesame_store_open(&st, a->cfg, 0, &a->err) != 0)
 		goto out;
 	if (a->consume)
-		r = sesame_store_redeem(&st, &a->token, a->ctx.now, &a->err);
+		r = sesame_store_redeem(&st, &a->token, &use, a->ctx.now, &a->err);
 	else
 		r = sesame_store_status(&st, &a->token, a->ctx.now, &a->used, &a->err);
 out:

@@ -18,6 +18,10 @@ struct sesame_attempt {
 	const char *user;           /* expected account, or NULL: the token's own */
 	struct sesame_context ctx;  /* service, host, now */
 	int consume;                /* 1: record the use; 0: report uses so far */
+	/* where the use comes from, recorded with it (NULL: unset) */
+	const char *rhost;
+	const char *ruser;
+	const char *tty;
 
 	/* out: whatever could be learned, also on refusal */
 	int have_token;

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "mail.h"
+#include "store.h"
 #include "token.h"
 #include "util.h"
 
@@ -121,6 +122,13 @@ bad:
 	return "a template such as %u@example.org, or the absolute path of a map file";
 }
 
+/* Only a backend this build has: a misspelt or future name fails closed
+ * rather than fall back to another store. */
+static const char *check_store(const char *value)
+{
+	return sesame_store_backend_known(value) ? NULL : "file";
+}
+
 /* ---- the keys ---- */
 
 enum key_kind { KEY_STRING, KEY_DURATION, KEY_BOOL, KEY_UINT };
@@ -159,6 +167,7 @@ static const struct config_key config_keys[] = {
 	{.name = "key_file", .default_value = SESAME_DEFAULT_KEY_FILE, STRING(key_file, check_path)},
 	{.name = "state_dir", .default_value = SESAME_DEFAULT_STATE_DIR,
 	 STRING(state_dir, check_path)},
+	{.name = "store", .default_value = "file", STRING(store, check_store)},
 	{.name = "max_age", .default_value = "15m",
 	 DURATION(max_age, SESAME_MAX_LIFETIME, LIFETIME_EXPECTED)},
 	{.name = "max_age_limit", .default_value = "7d",

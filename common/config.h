@@ -21,6 +21,7 @@
 struct sesame_config {
 	char key_file[SESAME_PATH_MAX];
 	char state_dir[SESAME_PATH_MAX];
+	char store[16];        /* the store's backend: "file" */
 	int64_t max_age;       /* lifetime of new tokens, seconds */
 	int64_t max_age_limit; /* longest lifetime accepted, seconds */
 	int bind_password;

@@ -1,235 +1,260 @@
-/* Opening, closing and preparing the store. The layout is described in
- * store.h, the bytes in store_format.h, the locking and durability rules
- * in store_file.c, gc in store_gc.c; the operations are in store_ops.c. */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
+/* The store interface (store.h): choosing a backend and calling it. The
+ * backends are store_fs*.c (files in state_dir) and store_mem.c. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "store.h"
-#include "store_file.h"
-#include "util.h"
 
-#define FORMAT_TEXT "sesame-store 2\n"
-
-/* Copy state_dir without trailing slashes: "dir/" would follow a symlink
- * named dir despite O_NOFOLLOW. */
-static int copy_state_path(struct sesame_store *st, const char *state_dir,
-			   struct sesame_err *err)
+int sesame_store_backend_known(const char *name)
 {
-	size_t len;
-
-	if (state_dir == NULL || state_dir[0] == '\0') {
-		sesame_err_set(err, "state directory: empty path");
-		return -1;
-	}
-	len = strlen(state_dir);
-	while (len > 1 && state_dir[len - 1] == '/')
-		len--;
-	if (len >= sizeof(st->path)) {
-		sesame_err_set(err, "state directory %.64s...: path too long", state_dir);
-		return -1;
-	}
-	memcpy(st->path, state_dir, len);
-	st->path[len] = '\0';
-	return 0;
+	return name != NULL && strcmp(name, "file") == 0;
 }
 
-/* mkdir state_dir (0700) and make its new name durable. 0 also when it
- * already exists: the checks after opening decide whether it is usable. */
-static int make_state_dir(const struct sesame_store *st, struct sesame_err *err)
-{
-	char parent[sizeof(st->path)];
-	const char *slash;
-	int fd;
-
-	if (mkdir(st->path, 0700) != 0) {
-		if (errno == EEXIST)
-			return 0;
-		sesame_err_set(err, "state directory %s: cannot create: %s", st->path,
-			       strerror(errno));
-		return -1;
-	}
-	slash = strrchr(st->path, '/');
-	if (slash == NULL)
-		snprintf(parent, sizeof(parent), ".");
-	else
-		snprintf(parent, sizeof(parent), "%.*s",
-			 slash == st->path ? 1 : (int)(slash - st->path), st->path);
-	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) != 0) {
-		sesame_err_set(err, "state directory %s: cannot sync %s: %s", st->path, parent,
-			       strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	close(fd);
-	return 1;
-}
-
-/* Create one missing store file with a header marked NAME_UNSYNCED.
- * Returns 1 when made, 0 when it existed, -1. */
-static int create_file(int dirfd, const char *name, const char *path, enum store_kind kind,
-		       struct sesame_err *err)
-{
-	struct store_header h = { (uint8_t)kind, HEADER_UNSYNCED, 0 };
-	uint8_t header[STORE_HEADER_SIZE];
-	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-
-	if (fd < 0 && errno == EEXIST)
-		return 0;
-	header_encode(&h, header);
-	if (fd < 0 || fchmod(fd, 0600) != 0 ||
-	    pwrite(fd, header, sizeof(header), 0) != (ssize_t)sizeof(header)) {
-		sesame_err_set(err, "store file %s: cannot create: %s", path, strerror(errno));
-		if (fd >= 0) {
-			close(fd);
-			(void)unlinkat(dirfd, name, 0);
-		}
-		return -1;
-	}
-	close(fd);
-	return 1;
-}
-
-/* Create every missing file; made[b] says which. */
-static int create_missing(struct sesame_store *st, uint8_t *made, int *any,
-			  struct sesame_err *err)
-{
-	struct store_file sf;
-	int r;
-
-	*any = 0;
-	for (unsigned b = 0; b < STORE_FILES; b++) {
-		store_file_init(&sf, st, store_kind_of(b), b);
-		r = create_file(sf.dirfd, sf.name, sf.path, sf.kind, err);
-		if (r < 0)
-			return -1;
-		made[b] = (uint8_t)r;
-		*any |= r;
-	}
-	return 0;
-}
-
-/* After one syncfs the new files' headers and names are durable: clear
- * their flags (a redemption may have done it already). */
-static int mark_made(struct sesame_store *st, const uint8_t *made, struct sesame_err *err)
-{
-	struct store_file sf;
-	int r = 0;
-
-	if (syncfs(st->dirfd) != 0) {
-		sesame_err_set(err, "state directory %s: cannot sync: %s", st->path,
-			       strerror(errno));
-		return -1;
-	}
-	for (unsigned b = 0; b < STORE_FILES && r == 0; b++) {
-		if (!made[b])
-			continue;
-		store_file_init(&sf, st, store_kind_of(b), b);
-		r = store_file_read(&sf, LOCK_EX, 0, err);
-		if (r == 0)
-			r = store_file_mark_synced(&sf, err);
-		store_file_release(&sf);
-		r = r < 0 ? -1 : 0;
-	}
-	return r;
-}
-
-int sesame_store_prepare(struct sesame_store *st, struct sesame_err *err)
-{
-	char path[DISPLAY_PATH_SIZE];
-	uint8_t *made = NULL;
-	struct stat sb;
-	int any = 0, r = -1;
-
-	if (!store_is_open(st, err) || store_uses_dir(st, 1, err) != 0)
-		return -1;
-	made = calloc(STORE_FILES, 1);
-	if (made == NULL) {
-		sesame_err_set(err, "store %s: out of memory", st->path);
-		return -1;
-	}
-	if (create_missing(st, made, &any, err) != 0 || (any && mark_made(st, made, err) != 0))
-		goto out;
-	r = 0;
-	if (fstatat(st->dirfd, FORMAT_FILE, &sb, AT_SYMLINK_NOFOLLOW) == 0)
-		goto out;
-	snprintf(path, sizeof(path), "%s/" FORMAT_FILE, st->path);
-	r = sesame_write_atomic(path, FORMAT_TEXT, strlen(FORMAT_TEXT), 0600, "store format file",
-				err);
-out:
-	free(made);
-	return r;
-}
-
-/* Prepare a store that has no format file yet. Best effort: a store that
- * cannot be prepared (a read-only one) still works, only slower, and gc
- * reports why. */
-static void prepare_if_new(struct sesame_store *st)
-{
-	struct sesame_err ignored;
-	struct stat sb;
-
-	if (fstatat(st->dirfd, FORMAT_FILE, &sb, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
-		(void)sesame_store_prepare(st, &ignored);
-}
-
-int sesame_store_open(struct sesame_store *st, const char *state_dir, int create,
+int sesame_store_open(struct sesame_store *st, const struct sesame_config *cfg, int create,
 		      struct sesame_err *err)
 {
-	struct stat sb;
-	int made = 0;
-
-	st->dirfd = -1;
-	st->usesfd = -1;
-	st->owner = geteuid();
-	st->path[0] = '\0';
-	if (copy_state_path(st, state_dir, err) != 0)
-		return -1;
-	if (create) {
-		made = make_state_dir(st, err);
-		if (made < 0)
-			return -1;
-	}
-	st->dirfd = open(st->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (st->dirfd < 0) {
-		sesame_err_set(err, "state directory %s: %s", st->path,
-			       store_open_failure(AT_FDCWD, st->path, errno));
+	st->ops = NULL;
+	st->impl = NULL;
+	if (cfg == NULL || !sesame_store_backend_known(cfg->store)) {
+		sesame_err_set(err, "store: unknown backend \"%.16s\"", cfg ? cfg->store : "");
 		return -1;
 	}
-	if (made && fchmod(st->dirfd, 0700) != 0) { /* the umask may have taken bits */
-		sesame_err_set(err, "state directory %s: cannot chmod: %s", st->path,
-			       strerror(errno));
-		goto fail;
-	}
-	if (store_check_fd(st->dirfd, 1, st->owner, "state directory", st->path, &sb, err) != 0)
-		goto fail;
-	if (create)
-		prepare_if_new(st);
-	if (st->usesfd >= 0) { /* each operation opens uses/ as it finds it */
-		close(st->usesfd);
-		st->usesfd = -1;
-	}
-	return 0;
-fail:
-	sesame_store_close(st);
-	return -1;
+	return sesame_store_open_file(st, cfg->state_dir, create, err);
 }
 
 void sesame_store_close(struct sesame_store *st)
 {
-	if (st == NULL)
+	if (st == NULL || st->ops == NULL)
 		return;
-	if (st->usesfd >= 0)
-		close(st->usesfd);
-	if (st->dirfd >= 0)
-		close(st->dirfd);
-	st->usesfd = -1;
-	st->dirfd = -1;
+	st->ops->close(st);
+	st->ops = NULL;
+	st->impl = NULL;
+}
+
+/* Every call on a closed store is "store unavailable", never a crash. */
+static int is_open(const struct sesame_store *st, struct sesame_err *err)
+{
+	if (st != NULL && st->ops != NULL)
+		return 1;
+	sesame_err_set(err, "store: not open");
+	return 0;
+}
+
+enum sesame_reason sesame_store_redeem(struct sesame_store *st, const struct sesame_token *t,
+				       const struct sesame_use *use, int64_t now,
+				       struct sesame_err *err)
+{
+	if (!is_open(st, err) || t == NULL)
+		return SESAME_STORE_UNAVAILABLE;
+	return st->ops->redeem(st, t, use, now, err);
+}
+
+enum sesame_reason sesame_store_status(struct sesame_store *st, const struct sesame_token *t,
+				       int64_t now, unsigned *used, struct sesame_err *err)
+{
+	if (used != NULL)
+		*used = 0;
+	if (!is_open(st, err) || t == NULL)
+		return SESAME_STORE_UNAVAILABLE;
+	return st->ops->status(st, t, now, used, err);
+}
+
+int sesame_store_revoke(struct sesame_store *st, const struct sesame_token *t, int64_t now,
+			struct sesame_err *err)
+{
+	if (!is_open(st, err) || t == NULL)
+		return -1;
+	return st->ops->revoke(st, t, now, err);
+}
+
+int sesame_store_revoke_user(struct sesame_store *st, uint32_t uid, int64_t before,
+			     struct sesame_err *err)
+{
+	if (!is_open(st, err))
+		return -1;
+	if (before < 0) {
+		sesame_err_set(err, "revoke user %u: negative time", (unsigned)uid);
+		return -1;
+	}
+	return st->ops->revoke_user(st, uid, before, err);
+}
+
+int sesame_store_user_revoked_before(struct sesame_store *st, uint32_t uid, int64_t *before,
+				     struct sesame_err *err)
+{
+	if (before != NULL)
+		*before = -1;
+	if (!is_open(st, err))
+		return -1;
+	return st->ops->user_revoked_before(st, uid, before, err);
+}
+
+int sesame_store_mail_allow(struct sesame_store *st, uint32_t uid,
+			    const uint8_t source[SESAME_MAIL_SOURCE_LEN], int64_t now,
+			    const struct sesame_mail_limits *lim, struct sesame_err *err)
+{
+	if (!is_open(st, err) || source == NULL || lim == NULL)
+		return -1;
+	return st->ops->mail_allow(st, uid, source, now, lim, err);
+}
+
+/* Bytes in the UTF-8 sequence at s (1..4), or 0 when it is not one or
+ * is a control character (a note or an address must not forge lines in a
+ * listing, and JSON output must stay UTF-8). */
+static size_t text_char(const unsigned char *s)
+{
+	size_t more;
+
+	if (*s < 0x20 || *s == 0x7f)
+		return 0;
+	if (*s < 0x80)
+		return 1;
+	more = (*s & 0xe0) == 0xc0 ? 1 : (*s & 0xf0) == 0xe0 ? 2 : (*s & 0xf8) == 0xf0 ? 3 : 0;
+	if (more == 0 || *s == 0xc0 || *s == 0xc1 || *s > 0xf4)
+		return 0;
+	for (size_t i = 1; i <= more; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return more + 1;
+}
+
+int sesame_ledger_text_ok(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p != '\0') {
+		size_t n = text_char(p);
+		if (n == 0)
+			return 0;
+		p += n;
+	}
+	return 1;
+}
+
+void sesame_ledger_text_copy(char *dst, size_t size, const char *src)
+{
+	const unsigned char *p = (const unsigned char *)(src != NULL ? src : "");
+	size_t out = 0;
+
+	while (*p != '\0' && out + 1 < size) {
+		size_t n = text_char(p);
+		if (n == 0 || out + n + 1 > size) {
+			dst[out++] = '?';
+			p++;
+			continue;
+		}
+		memcpy(dst + out, p, n);
+		out += n;
+		p += n;
+	}
+	dst[out] = '\0';
+}
+
+/* A ledger text: NUL-terminated within its field, a clean text. */
+static int text_ok(const char *s, size_t size)
+{
+	return strnlen(s, size) < size && sesame_ledger_text_ok(s);
+}
+
+static int issue_ok(const struct sesame_issue *is, struct sesame_err *err)
+{
+	const struct { const char *name; const char *s; size_t size; } texts[] = {
+		{ "account", is->account, sizeof(is->account) },
+		{ "scope", is->scope, sizeof(is->scope) },
+		{ "host", is->host, sizeof(is->host) },
+		{ "channel", is->channel, sizeof(is->channel) },
+		{ "issuer", is->issuer, sizeof(is->issuer) },
+		{ "claimed", is->claimed, sizeof(is->claimed) },
+		{ "rhost", is->rhost, sizeof(is->rhost) },
+		{ "note", is->note, sizeof(is->note) },
+	};
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		if (!text_ok(texts[i].s, texts[i].size)) {
+			sesame_err_set(err, "ledger: %s is too long, or not one line of UTF-8 text",
+				       texts[i].name);
+			return 0;
+		}
+	}
+	if (is->expires < is->issued) {
+		sesame_err_set(err, "ledger: expires before it is issued");
+		return 0;
+	}
+	return 1;
+}
+
+void sesame_issue_init(struct sesame_issue *is, const struct sesame_token *t)
+{
+	memset(is, 0, sizeof(*is));
+	memcpy(is->id, t->id, SESAME_ID_BYTES);
+	is->uid = t->uid;
+	is->issued = t->issued;
+	is->expires = (int64_t)t->issued + t->lifetime;
+	is->uses = t->uses;
+	is->key_id = t->key_id;
+}
+
+int sesame_store_record_issue(struct sesame_store *st, const struct sesame_issue *is,
+			      struct sesame_err *err)
+{
+	if (!is_open(st, err) || is == NULL || !issue_ok(is, err))
+		return -1;
+	return st->ops->record_issue(st, is, err);
+}
+
+static int newest_first(const void *a, const void *b)
+{
+	const struct sesame_history *x = a, *y = b;
+
+	if (x->issue.issued != y->issue.issued)
+		return x->issue.issued < y->issue.issued ? 1 : -1;
+	return memcmp(x->issue.id, y->issue.id, SESAME_ID_BYTES);
+}
+
+int sesame_store_list(struct sesame_store *st, struct sesame_history **out, size_t *n,
+		      struct sesame_err *err)
+{
+	*out = NULL;
+	*n = 0;
+	if (!is_open(st, err) || st->ops->list(st, out, n, err) != 0)
+		return -1;
+	if (*n > 1)
+		qsort(*out, *n, sizeof(**out), newest_first);
+	return 0;
+}
+
+int sesame_store_history(struct sesame_store *st, const uint8_t id[SESAME_ID_BYTES],
+			 struct sesame_history *h, struct sesame_err *err)
+{
+	memset(h, 0, sizeof(*h));
+	h->revoked_at = -1;
+	if (!is_open(st, err) || id == NULL)
+		return -1;
+	return st->ops->history(st, id, h, err);
+}
+
+void sesame_history_clear(struct sesame_history *h)
+{
+	if (h == NULL)
+		return;
+	free(h->uses);
+	memset(h, 0, sizeof(*h));
+	h->revoked_at = -1;
+}
+
+void sesame_history_free(struct sesame_history *hs, size_t n)
+{
+	for (size_t i = 0; hs != NULL && i < n; i++)
+		sesame_history_clear(&hs[i]);
+	free(hs);
+}
+
+int sesame_store_gc(struct sesame_store *st, int64_t now, struct sesame_gc_stats *stats,
+		    struct sesame_err *err)
+{
+	struct sesame_gc_stats ignored;
+
+	if (!is_open(st, err))
+		return -1;
+	return st->ops->gc(st, now, stats != NULL ? stats : &ignored, err);
 }

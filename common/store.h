@@ -1,38 +1,28 @@
-/* The one-time-use store in state_dir, shared by the module and the CLI.
+/* The store interface: everything the module, the CLI and the tests ask of
+ * the store, whatever keeps it. A backend (the file store in state_dir,
+ * store_fs.h; the in-memory store of the tests, store_mem.c; a fleet store
+ * next) fills a struct sesame_store_ops; callers see only these functions.
  *
- * Layout (format 2): state_dir (0700, owned by the effective uid) holds
- *   format         "sesame-store 2": the layout's version, written once
- *                  every bucket file exists (the store is prepared);
- *   uses/XYZ       4096 bucket files (XYZ = 3 hex digits of the token id):
- *                  uses and revocations of tokens;
- *   revoked-users  "every token of uid issued at or before T", and in its
- *                  header when gc last ran;
- *   mail-sent      one record per login link mailed, for the rate limits.
- * Every file is a header and variable-length records (store_format.h).
- * Files of sesame 0.1 (format 1: no header, 32-byte records) are read as
- * they are and rewritten in format 2 by the first append or gc.
+ * Every operation takes the clock (`now`) from its caller; none reads it.
+ * Every operation that writes makes its write durable before it returns
+ * success. Errors are reasons in err, never printed; nothing secret is kept:
+ * a token is known by its public id, uid and expiry, never its tag.
  *
- * A redemption locks its bucket (flock), counts the records for its token,
- * appends one use and fdatasyncs it before reporting success: one durable
- * write, because the bucket file already exists with a durable name. The
- * files are made by whoever prepares the store (sesame_store_prepare: the
- * CLI when it opens the store to write, `sesame-mint --gc`, the package's
- * postinst through it), and gc never removes them. A store without them (made
- * by install -d or tmpfiles, or upgraded from 0.1 and not yet prepared)
- * works the same, only the first redemption in a bucket also creates the
- * file and syncs its directories. */
+ * The ledger is the store's record of tokens handed out (sesame_issue) and
+ * of where each counted use came from (sesame_use). It holds personal data
+ * (accounts, addresses, rhosts, notes) and nothing that logs anyone in; a
+ * backend keeps it only until the token's expiry plus SESAME_STORE_GRACE. */
 #ifndef SESAME_STORE_H
 #define SESAME_STORE_H
 
+#include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
 
+#include "config.h"
 #include "err.h"
 #include "reason.h"
 #include "token.h"
 
-#define SESAME_STORE_BUCKETS 4096
-#define SESAME_STORE_VERSION 2
 /* Records outlive what they describe by this long, so that a clock
  * stepped back by up to a day (a host booting with a wrong RTC before NTP,
  * a time zone mistaken for UTC) still finds them. A clock further behind
@@ -41,51 +31,69 @@
 #define SESAME_STORE_GRACE ((int64_t)24 * 3600)
 #define SESAME_MAIL_SOURCE_LEN 8
 
+/* Bounds of the ledger's text fields, with their NUL. */
+#define SESAME_LEDGER_NAME 64  /* account, host, service, ruser, tty, issuer */
+#define SESAME_LEDGER_LONG 128 /* rhost, scope, how it left ("mail to ADDRESS") */
+#define SESAME_NOTE_MAX 200    /* -m NOTE, bytes, without the NUL */
+
+struct sesame_store_ops;
+
+/* An open store. Closed (ops NULL) after sesame_store_close or a failed
+ * open, and closing it again is a no-op. */
 struct sesame_store {
-	int dirfd;
-	int usesfd;
-	uid_t owner; /* the effective uid: what every file must belong to */
-	char path[1024];
+	const struct sesame_store_ops *ops;
+	void *impl;
 };
 
-/* Open state_dir; with create, make it (0700) when missing and prepare
- * it when its format file is missing. Refuses a symlink, a
- * non-directory, another owner or group/other access. */
-int sesame_store_open(struct sesame_store *st, const char *state_dir, int create,
-		      struct sesame_err *err);
-void sesame_store_close(struct sesame_store *st);
+/* Where a use came from, as the application set it: any field NULL or ""
+ * when unset. Stored bounded (longer values are cut, not refused: a login
+ * is not refused for a long rhost). */
+struct sesame_use {
+	const char *host; /* this host's name */
+	const char *service;
+	const char *rhost;
+	const char *ruser;
+	const char *tty;
+};
 
-/* Make what the one-write path needs: uses/ and every bucket file (with a
- * durable name), revoked-users, mail-sent, and the format file last. Idempotent;
- * files that exist are left alone. Returns 0 or -1. */
-int sesame_store_prepare(struct sesame_store *st, struct sesame_err *err);
+/* One token handed out, as the ledger records it before the token leaves. */
+struct sesame_issue {
+	uint8_t id[SESAME_ID_BYTES];
+	uint32_t uid;
+	int64_t issued;
+	int64_t expires;
+	unsigned uses;   /* allowed; 0: unlimited */
+	unsigned key_id;
+	char account[SESAME_LEDGER_NAME];
+	char scope[SESAME_LEDGER_LONG];   /* "any", or the service/host it is bound to */
+	char host[SESAME_LEDGER_NAME];    /* minted on */
+	char channel[SESAME_LEDGER_LONG]; /* "printed", "link", "qr", "mail to ADDRESS" */
+	char issuer[SESAME_LEDGER_NAME];  /* "uid 1000 (alice)" from the login uid, or "mail" */
+	char claimed[SESAME_LEDGER_NAME]; /* SUDO_USER, as claimed; "" when unset */
+	char rhost[SESAME_LEDGER_LONG];   /* the requesting rhost of a mailed link */
+	char note[SESAME_NOTE_MAX + 1];
+};
 
-/* Record one use of t at `now`, durably, if it has uses left, is not
- * revoked and has not expired (checked again under the bucket's lock).
- * Tokens with uses == 0 are only checked (no write). Returns SESAME_OK,
- * SESAME_USED_UP, SESAME_REVOKED, SESAME_EXPIRED, SESAME_CLOCK_BEHIND
- * (now is more than SESAME_STORE_GRACE before the last gc) or
- * SESAME_STORE_UNAVAILABLE (err says why). */
-enum sesame_reason sesame_store_redeem(struct sesame_store *st, const struct sesame_token *t,
-				       int64_t now, struct sesame_err *err);
+struct sesame_ledger_use {
+	int64_t time;
+	char host[SESAME_LEDGER_NAME];
+	char service[SESAME_LEDGER_NAME];
+	char rhost[SESAME_LEDGER_LONG];
+	char ruser[SESAME_LEDGER_NAME];
+	char tty[SESAME_LEDGER_NAME];
+};
 
-/* Without consuming: uses recorded so far, and the reason redeem would
- * give but SESAME_OK for a token with uses left. */
-enum sesame_reason sesame_store_status(struct sesame_store *st, const struct sesame_token *t,
-				       int64_t now, unsigned *used, struct sesame_err *err);
-
-/* Revoke one token (kept until it expires, plus the grace). 0 or -1. */
-int sesame_store_revoke(struct sesame_store *st, const struct sesame_token *t,
-			struct sesame_err *err);
-
-/* Revoke every token of uid issued at or before `before`. Returns 0 or -1. */
-int sesame_store_revoke_user(struct sesame_store *st, uint32_t uid, int64_t before,
-			     struct sesame_err *err);
-
-/* Latest "issued at or before" time for uid, or -1 when none. Returns 0
- * or -1 (store unavailable). */
-int sesame_store_user_revoked_before(struct sesame_store *st, uint32_t uid, int64_t *before,
-				     struct sesame_err *err);
+/* What the store knows of one token id. */
+struct sesame_history {
+	int have_issue; /* 0: minted elsewhere or before the ledger */
+	struct sesame_issue issue;
+	unsigned used;  /* uses counted (each in uses[] when recorded with details) */
+	struct sesame_ledger_use *uses;
+	size_t n_uses;
+	int revoked;         /* this token, by --revoke */
+	int64_t revoked_at;  /* when, or -1 when not recorded */
+	int user_revoked;    /* every token of its account, by --revoke-user */
+};
 
 struct sesame_mail_limits {
 	int64_t interval;     /* at most one mail per (account, source) per interval seconds */
@@ -93,30 +101,129 @@ struct sesame_mail_limits {
 	unsigned per_account; /* at most this many per account in the last hour, all sources */
 };
 
-/* May one more login link be mailed to uid at `now` for a request from
- * `source` (SESAME_MAIL_SOURCE_LEN bytes naming where the request came from,
- * computed by the caller: a digest of the rhost, an IPv6 rhost by its /64,
- * or of the requesting uid for local services)? If so, records it durably
- * (uid, source, now) before returning 0. Returns 1 when rate limited
- * (either limit), -1 when the store is unavailable (err says why). The count
- * and the append happen under one exclusive lock, so concurrent requests
- * cannot all see room for one more. Records older than an hour are dropped
- * by gc. A record of sesame 0.1 has no source: it counts for every one. */
-int sesame_store_mail_allow(struct sesame_store *st, uint32_t uid,
-			    const uint8_t source[SESAME_MAIL_SOURCE_LEN], int64_t now,
-			    const struct sesame_mail_limits *lim, struct sesame_err *err);
-
 struct sesame_gc_stats {
 	uint64_t kept;
 	uint64_t removed;
 	uint64_t files_rewritten;
 };
 
-/* Prepare the store, then drop the records that are dead at `now` (their
- * token expired more than SESAME_STORE_GRACE ago; mails older than an
- * hour) and rewrite format 1 files in format 2. Records `now` as the gc
- * time first, durably; refuses (SESAME_CLOCK_BEHIND's reason in err) when
- * now is more than the grace before the last gc. Returns 0 or -1. */
+/* What a backend implements; see the functions below for the contract. */
+struct sesame_store_ops {
+	const char *name;
+	void (*close)(struct sesame_store *st);
+	enum sesame_reason (*redeem)(struct sesame_store *st, const struct sesame_token *t,
+				     const struct sesame_use *use, int64_t now,
+				     struct sesame_err *err);
+	enum sesame_reason (*status)(struct sesame_store *st, const struct sesame_token *t,
+				     int64_t now, unsigned *used, struct sesame_err *err);
+	int (*revoke)(struct sesame_store *st, const struct sesame_token *t, int64_t now,
+		      struct sesame_err *err);
+	int (*revoke_user)(struct sesame_store *st, uint32_t uid, int64_t before,
+			   struct sesame_err *err);
+	int (*user_revoked_before)(struct sesame_store *st, uint32_t uid, int64_t *before,
+				   struct sesame_err *err);
+	int (*mail_allow)(struct sesame_store *st, uint32_t uid,
+			  const uint8_t source[SESAME_MAIL_SOURCE_LEN], int64_t now,
+			  const struct sesame_mail_limits *lim, struct sesame_err *err);
+	int (*record_issue)(struct sesame_store *st, const struct sesame_issue *is,
+			    struct sesame_err *err);
+	int (*list)(struct sesame_store *st, struct sesame_history **out, size_t *n,
+		    struct sesame_err *err);
+	int (*history)(struct sesame_store *st, const uint8_t id[SESAME_ID_BYTES],
+		       struct sesame_history *h, struct sesame_err *err);
+	int (*gc)(struct sesame_store *st, int64_t now, struct sesame_gc_stats *stats,
+		  struct sesame_err *err);
+};
+
+/* The backends `store` may name, and whether name is one. */
+int sesame_store_backend_known(const char *name);
+
+/* Open the store cfg->store names (cfg->state_dir for "file"). With
+ * create, a backend may make what it needs (the CLI); without, the module
+ * only uses what exists. 0, or -1 with err set (st is closed). */
+int sesame_store_open(struct sesame_store *st, const struct sesame_config *cfg, int create,
+		      struct sesame_err *err);
+
+/* The backends, opened directly (tests, tools that name a state dir). */
+int sesame_store_open_file(struct sesame_store *st, const char *state_dir, int create,
+			   struct sesame_err *err);
+/* A store in this process's memory, for the contract tests: gone at close. */
+int sesame_store_open_memory(struct sesame_store *st, struct sesame_err *err);
+
+void sesame_store_close(struct sesame_store *st);
+
+/* Record one use of t at `now` (with where it came from, use may be NULL),
+ * durably and in one write, if it has uses left, is not revoked and has
+ * not expired. Tokens with uses == 0 are only checked (no write). Returns
+ * SESAME_OK, SESAME_USED_UP, SESAME_REVOKED, SESAME_EXPIRED,
+ * SESAME_CLOCK_BEHIND (now is more than SESAME_STORE_GRACE before the last
+ * gc) or SESAME_STORE_UNAVAILABLE (err says why). Refusals write nothing. */
+enum sesame_reason sesame_store_redeem(struct sesame_store *st, const struct sesame_token *t,
+				       const struct sesame_use *use, int64_t now,
+				       struct sesame_err *err);
+
+/* Without consuming: uses recorded so far, and the reason redeem would
+ * give but SESAME_OK for a token with uses left. */
+enum sesame_reason sesame_store_status(struct sesame_store *st, const struct sesame_token *t,
+				       int64_t now, unsigned *used, struct sesame_err *err);
+
+/* Revoke one token at `now` (kept until it expires, plus the grace).
+ * Revoking it again changes nothing. 0 or -1. */
+int sesame_store_revoke(struct sesame_store *st, const struct sesame_token *t, int64_t now,
+			struct sesame_err *err);
+
+/* Revoke every token of uid issued at or before `before`. 0 or -1. */
+int sesame_store_revoke_user(struct sesame_store *st, uint32_t uid, int64_t before,
+			     struct sesame_err *err);
+
+/* Latest "issued at or before" time for uid, or -1 when none. 0 or -1. */
+int sesame_store_user_revoked_before(struct sesame_store *st, uint32_t uid, int64_t *before,
+				     struct sesame_err *err);
+
+/* May one more login link be mailed to uid at `now` for a request from
+ * `source` (SESAME_MAIL_SOURCE_LEN bytes naming where the request came from,
+ * computed by the caller)? If so, records it durably before returning 0.
+ * Returns 1 when rate limited, -1 when the store is unavailable. The count
+ * and the record are one atomic step: concurrent requests cannot all see
+ * room for one more. Records older than an hour are dropped by gc. */
+int sesame_store_mail_allow(struct sesame_store *st, uint32_t uid,
+			    const uint8_t source[SESAME_MAIL_SOURCE_LEN], int64_t now,
+			    const struct sesame_mail_limits *lim, struct sesame_err *err);
+
+/* An issue record of t: id, uid, times, uses and key id; the texts empty. */
+void sesame_issue_init(struct sesame_issue *is, const struct sesame_token *t);
+
+/* Record a token handed out, durably, before it is printed, mailed or
+ * drawn. Refuses (-1, err says which) a text field that is not
+ * sesame_ledger_text_ok, an issued time after the expiry or an id already recorded.
+ * 0 or -1. */
+int sesame_store_record_issue(struct sesame_store *st, const struct sesame_issue *is,
+			      struct sesame_err *err);
+
+/* Every token the ledger holds (gc has not dropped), newest issued first,
+ * with its uses and revocations. *out is freed with sesame_history_free. */
+int sesame_store_list(struct sesame_store *st, struct sesame_history **out, size_t *n,
+		      struct sesame_err *err);
+
+/* One token's story by id. A token the ledger does not hold gives
+ * have_issue 0 with whatever uses and revocation the store counted.
+ * Free with sesame_history_clear. 0 or -1. */
+int sesame_store_history(struct sesame_store *st, const uint8_t id[SESAME_ID_BYTES],
+			 struct sesame_history *h, struct sesame_err *err);
+
+/* Ledger texts: one line of UTF-8 without control characters. _copy cuts
+ * src to size and replaces what is not such text by '?' (for values
+ * anyone can set: SUDO_USER, PAM_RHOST). */
+int sesame_ledger_text_ok(const char *s);
+void sesame_ledger_text_copy(char *dst, size_t size, const char *src);
+
+void sesame_history_clear(struct sesame_history *h);
+void sesame_history_free(struct sesame_history *hs, size_t n);
+
+/* Drop the records that are dead at `now` (their token expired more than
+ * SESAME_STORE_GRACE ago, ledger records and their uses included; mails
+ * older than an hour). Refuses (SESAME_CLOCK_BEHIND's reason in err) when
+ * now is more than the grace before the last gc. 0 or -1. */
 int sesame_store_gc(struct sesame_store *st, int64_t now, struct sesame_gc_stats *stats,
 		    struct sesame_err *err);
 

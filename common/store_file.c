@@ -58,7 +58,7 @@ enum store_kind store_kind_of(unsigned n)
 	return n == SESAME_STORE_BUCKETS ? KIND_USERS : KIND_MAIL;
 }
 
-void store_file_init(struct store_file *sf, const struct sesame_store *st, enum store_kind kind,
+void store_file_init(struct store_file *sf, const struct store_fs *st, enum store_kind kind,
 		     unsigned bucket)
 {
 	memset(sf, 0, sizeof(*sf));
@@ -579,7 +579,7 @@ int store_file_truncate(struct store_file *sf, struct sesame_err *err)
 	return 0;
 }
 
-int store_is_open(const struct sesame_store *st, struct sesame_err *err)
+int store_is_open(const struct store_fs *st, struct sesame_err *err)
 {
 	struct stat sb;
 
@@ -597,7 +597,7 @@ int store_is_open(const struct sesame_store *st, struct sesame_err *err)
 	return 1;
 }
 
-int store_uses_dir(struct sesame_store *st, int create, struct sesame_err *err)
+int store_uses_dir(struct store_fs *st, int create, struct sesame_err *err)
 {
 	const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 	char path[DISPLAY_PATH_SIZE];

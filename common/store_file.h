@@ -9,14 +9,14 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "store.h"
+#include "store_fs.h"
 #include "store_format.h"
 
 #define USES_DIR "uses"
 #define USERS_FILE "revoked-users"
 #define MAIL_FILE "mail-sent"
 #define FORMAT_FILE "format"
-#define DISPLAY_PATH_SIZE (sizeof(((struct sesame_store *)0)->path) + 32)
+#define DISPLAY_PATH_SIZE (sizeof(((struct store_fs *)0)->path) + 32)
 
 /* One store file, open and locked, with its records loaded. */
 struct store_file {
@@ -44,7 +44,7 @@ enum store_kind store_kind_of(unsigned n);
 
 /* Name a store file: kind and, for a bucket, its number. A bucket needs
  * st->usesfd open (store_uses_dir). One place builds every path. */
-void store_file_init(struct store_file *sf, const struct sesame_store *st, enum store_kind kind,
+void store_file_init(struct store_file *sf, const struct store_fs *st, enum store_kind kind,
 		     unsigned bucket);
 
 /* Open (creating it when create is set), check, lock (LOCK_SH or
@@ -89,11 +89,11 @@ int store_check_fd(int fd, int is_dir, uid_t owner, const char *what, const char
 
 /* The state directory is open and still what it was (mode, owner, not
  * removed): a long-lived handle must notice a chmod or a removal. */
-int store_is_open(const struct sesame_store *st, struct sesame_err *err);
+int store_is_open(const struct store_fs *st, struct sesame_err *err);
 
 /* Make st->usesfd usable: 0, 1 when uses/ does not exist (only without
  * create), -1 with err set. */
-int store_uses_dir(struct sesame_store *st, int create, struct sesame_err *err);
+int store_uses_dir(struct store_fs *st, int create, struct sesame_err *err);
 
 /* Why opening name in dirfd failed, for a message. */
 const char *store_open_failure(int dirfd, const char *name, int saved);

@@ -6,6 +6,7 @@
 
 #define MAGIC "SSMS"
 #define RECORD_CORE 24
+#define FIELD_MAX 255
 
 static void put_le16(uint8_t *p, uint16_t v)
 {
@@ -122,6 +123,61 @@ int header_decode(const uint8_t *in, size_t avail, enum store_kind kind, struct 
 	return 0;
 }
 
+/* Append one field; text is cut to what a field holds. */
+static void put_field(uint8_t *out, size_t *len, uint8_t tag, const void *v, size_t n)
+{
+	if (n > FIELD_MAX)
+		n = FIELD_MAX;
+	out[*len] = tag;
+	out[*len + 1] = (uint8_t)n;
+	memcpy(out + *len + 2, v, n);
+	*len += 2 + n;
+}
+
+static void put_text(uint8_t *out, size_t *len, uint8_t tag, const char *s, size_t size)
+{
+	if (s != NULL && s[0] != '\0')
+		put_field(out, len, tag, s, strnlen(s, size - 1));
+}
+
+static void put_int64(uint8_t *out, size_t *len, uint8_t tag, int64_t v)
+{
+	uint8_t b[8];
+
+	put_le64(b, (uint64_t)v);
+	put_field(out, len, tag, b, sizeof(b));
+}
+
+static void encode_use(const struct sesame_use *u, uint8_t *out, size_t *len)
+{
+	put_text(out, len, FIELD_HOST, u->host, SESAME_LEDGER_NAME);
+	put_text(out, len, FIELD_SERVICE, u->service, SESAME_LEDGER_NAME);
+	put_text(out, len, FIELD_RHOST, u->rhost, SESAME_LEDGER_LONG);
+	put_text(out, len, FIELD_RUSER, u->ruser, SESAME_LEDGER_NAME);
+	put_text(out, len, FIELD_TTY, u->tty, SESAME_LEDGER_NAME);
+}
+
+/* At most 8 + 7 * 2 + 4 + 1 + 64 * 5 + 128 * 3 + 201 bytes of fields:
+ * within RECORD_MAX. */
+static void encode_issue(const struct sesame_issue *is, uint8_t *out, size_t *len)
+{
+	uint8_t b[4];
+
+	put_text(out, len, FIELD_ACCOUNT, is->account, sizeof(is->account));
+	put_text(out, len, FIELD_SCOPE, is->scope, sizeof(is->scope));
+	put_text(out, len, FIELD_ISSUE_HOST, is->host, sizeof(is->host));
+	put_text(out, len, FIELD_CHANNEL, is->channel, sizeof(is->channel));
+	put_text(out, len, FIELD_ISSUER, is->issuer, sizeof(is->issuer));
+	put_text(out, len, FIELD_CLAIMED, is->claimed, sizeof(is->claimed));
+	put_text(out, len, FIELD_ISSUE_RHOST, is->rhost, sizeof(is->rhost));
+	put_text(out, len, FIELD_NOTE, is->note, sizeof(is->note));
+	put_int64(out, len, FIELD_ISSUED, is->issued);
+	put_le32(b, is->uses);
+	put_field(out, len, FIELD_USES, b, 4);
+	b[0] = (uint8_t)is->key_id;
+	put_field(out, len, FIELD_KEY_ID, b, 1);
+}
+
 size_t record_encode(const struct record *rec, uint8_t *out)
 {
 	size_t len = RECORD_CORE;
@@ -137,6 +193,12 @@ size_t record_encode(const struct record *rec, uint8_t *out)
 		memcpy(out + len + 2, rec->source, SESAME_MAIL_SOURCE_LEN);
 		len += 2 + SESAME_MAIL_SOURCE_LEN;
 	}
+	if (rec->has_at)
+		put_int64(out, &len, FIELD_AT, rec->at);
+	if (rec->use != NULL)
+		encode_use(rec->use, out, &len);
+	if (rec->issue != NULL)
+		encode_issue(rec->issue, out, &len);
 	put_le16(out, (uint16_t)(len + 4));
 	put_le32(out + len, fnv1a32(out, len));
 	return len + 4;
@@ -157,6 +219,11 @@ static int decode_fields(const uint8_t *p, size_t n, struct record *rec)
 				return -1;
 			memcpy(rec->source, p + 2, SESAME_MAIL_SOURCE_LEN);
 			rec->has_source = 1;
+		} else if (tag == FIELD_AT) {
+			if (flen != 8 || rec->has_at)
+				return -1;
+			rec->at = (int64_t)get_le64(p + 2);
+			rec->has_at = 1;
 		}
 		p += 2 + flen;
 		n -= 2 + (size_t)flen;
@@ -213,6 +280,81 @@ int record_decode(const uint8_t *in, size_t avail, unsigned allowed_types, struc
 		return -1;
 	rec->len = len;
 	return 0;
+}
+
+/* Copy a text field into a NUL-terminated buffer. */
+static void get_text(char *dst, size_t size, const uint8_t *v, size_t n)
+{
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, v, n);
+	dst[n] = '\0';
+}
+
+typedef void field_fn(uint8_t tag, const uint8_t *v, size_t n, void *arg);
+
+/* Each field of a decoded record: its bytes were checked by record_decode. */
+static void each_field(const uint8_t *in, size_t len, field_fn *fn, void *arg)
+{
+	const uint8_t *p = in + RECORD_CORE;
+	size_t n = len - 4 - RECORD_CORE;
+
+	while (n >= 2 && (size_t)p[1] + 2 <= n) {
+		fn(p[0], p + 2, p[1], arg);
+		n -= 2 + (size_t)p[1];
+		p += 2 + p[1];
+	}
+}
+
+static void use_field(uint8_t tag, const uint8_t *v, size_t n, void *arg)
+{
+	struct sesame_ledger_use *u = arg;
+
+	switch (tag) {
+	case FIELD_AT: if (n == 8) u->time = (int64_t)get_le64(v); break;
+	case FIELD_HOST: get_text(u->host, sizeof(u->host), v, n); break;
+	case FIELD_SERVICE: get_text(u->service, sizeof(u->service), v, n); break;
+	case FIELD_RHOST: get_text(u->rhost, sizeof(u->rhost), v, n); break;
+	case FIELD_RUSER: get_text(u->ruser, sizeof(u->ruser), v, n); break;
+	case FIELD_TTY: get_text(u->tty, sizeof(u->tty), v, n); break;
+	default: break;
+	}
+}
+
+void record_use_details(const uint8_t *in, size_t len, struct sesame_ledger_use *u)
+{
+	memset(u, 0, sizeof(*u));
+	u->time = -1;
+	each_field(in, len, use_field, u);
+}
+
+static void issue_field(uint8_t tag, const uint8_t *v, size_t n, void *arg)
+{
+	struct sesame_issue *is = arg;
+
+	switch (tag) {
+	case FIELD_ACCOUNT: get_text(is->account, sizeof(is->account), v, n); break;
+	case FIELD_SCOPE: get_text(is->scope, sizeof(is->scope), v, n); break;
+	case FIELD_ISSUE_HOST: get_text(is->host, sizeof(is->host), v, n); break;
+	case FIELD_CHANNEL: get_text(is->channel, sizeof(is->channel), v, n); break;
+	case FIELD_ISSUER: get_text(is->issuer, sizeof(is->issuer), v, n); break;
+	case FIELD_CLAIMED: get_text(is->claimed, sizeof(is->claimed), v, n); break;
+	case FIELD_ISSUE_RHOST: get_text(is->rhost, sizeof(is->rhost), v, n); break;
+	case FIELD_NOTE: get_text(is->note, sizeof(is->note), v, n); break;
+	case FIELD_ISSUED: if (n == 8) is->issued = (int64_t)get_le64(v); break;
+	case FIELD_USES: if (n == 4) is->uses = get_le32(v); break;
+	case FIELD_KEY_ID: if (n == 1) is->key_id = v[0]; break;
+	default: break;
+	}
+}
+
+void record_issue_details(const uint8_t *in, size_t len, struct sesame_issue *is)
+{
+	memset(is, 0, sizeof(*is));
+	is->uid = get_le32(in + 4);
+	memcpy(is->id, in + 8, SESAME_ID_BYTES);
+	is->expires = (int64_t)get_le64(in + 16);
+	each_field(in, len, issue_field, is);
 }
 
 int record_decode_v1(const uint8_t in[STORE_V1_RECORD], unsigned allowed_types,

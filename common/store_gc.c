@@ -19,7 +19,7 @@
 #include <string.h>
 #include <sys/file.h>
 
-#include "store.h"
+#include "store_fs.h"
 #include "store_file.h"
 
 #define MAIL_WINDOW 3600
@@ -108,7 +108,7 @@ static int mark_one(struct store_file *sf, struct sesame_err *err)
 
 /* Record the gc time durably and drop dead user revocations, in one
  * rename: nothing else is dropped unless this succeeded. */
-static int gc_users(struct sesame_store *st, int64_t now, struct sesame_gc_stats *stats,
+static int gc_users(struct store_fs *st, int64_t now, struct sesame_gc_stats *stats,
 		    struct sesame_err *err)
 {
 	struct store_file sf;
@@ -149,7 +149,7 @@ out:
 	return r;
 }
 
-static int gc_buckets(struct sesame_store *st, int64_t now, struct sesame_gc_stats *stats,
+static int gc_buckets(struct store_fs *st, int64_t now, struct sesame_gc_stats *stats,
 		      struct sesame_err *err)
 {
 	uint8_t *renamed = calloc(SESAME_STORE_BUCKETS, 1);
@@ -180,7 +180,7 @@ out:
 	return r;
 }
 
-static int gc_mail(struct sesame_store *st, int64_t now, struct sesame_gc_stats *stats,
+static int gc_mail(struct store_fs *st, int64_t now, struct sesame_gc_stats *stats,
 		   struct sesame_err *err)
 {
 	struct store_file sf;
@@ -199,7 +199,7 @@ static int gc_mail(struct sesame_store *st, int64_t now, struct sesame_gc_stats 
 
 /* Read every file once before changing anything, so that a damaged store
  * fails gc with its reason and no change. */
-static int check_all(struct sesame_store *st, struct sesame_err *err)
+static int check_all(struct store_fs *st, struct sesame_err *err)
 {
 	struct store_file sf;
 	int r = 0;
@@ -212,7 +212,7 @@ static int check_all(struct sesame_store *st, struct sesame_err *err)
 	return r;
 }
 
-int sesame_store_gc(struct sesame_store *st, int64_t now, struct sesame_gc_stats *stats,
+int store_fs_gc(struct store_fs *st, int64_t now, struct sesame_gc_stats *stats,
 		    struct sesame_err *err)
 {
 	struct sesame_gc_stats local = { 0, 0, 0 };
@@ -220,7 +220,7 @@ int sesame_store_gc(struct sesame_store *st, int64_t now, struct sesame_gc_stats
 
 	if (!store_is_open(st, err))
 		goto out;
-	if (sesame_store_prepare(st, err) != 0 || check_all(st, err) != 0 ||
+	if (store_fs_prepare(st, err) != 0 || check_all(st, err) != 0 ||
 	    gc_users(st, now, &local, err) != 0 ||
 	    gc_buckets(st, now, &local, err) != 0 || gc_mail(st, now, &local, err) != 0)
 		goto out;

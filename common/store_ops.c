@@ -5,7 +5,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "store_fs.h"
 #include "store_file.h"
 
 /* How long a mail record counts for the per-hour limits. */
@@ -64,7 +64,7 @@ static int64_t latest_before(const struct store_file *sf, uint32_t uid)
 
 /* revoked-users, read under LOCK_SH: the user's revocation time and the
  * last gc's. A missing file has neither. */
-static int read_users(struct sesame_store *st, uint32_t uid, int64_t *before, int64_t *gc_time,
+static int read_users(struct store_fs *st, uint32_t uid, int64_t *before, int64_t *gc_time,
 		      struct sesame_err *err)
 {
 	struct store_file sf;
@@ -91,7 +91,7 @@ static int clock_behind(int64_t now, int64_t gc_time)
 /* The bucket of t, opened, locked (lock_op) and loaded in sf, which the
  * caller releases. Returns 0, 1 when there is none (only without create),
  * -1. */
-static int open_bucket(struct sesame_store *st, const struct sesame_token *t, int lock_op,
+static int open_bucket(struct store_fs *st, const struct sesame_token *t, int lock_op,
 		       int create, struct store_file *sf, struct sesame_err *err)
 {
 	int r = store_uses_dir(st, create, err);
@@ -105,7 +105,7 @@ static int open_bucket(struct sesame_store *st, const struct sesame_token *t, in
 /* Look t up: its bucket first, left locked (lock_op) and loaded in sf;
  * then, under that lock, the expiry, revoked-users and the gc time (so a
  * gc that ran while we waited for the lock is seen). Fills used. */
-static enum sesame_reason token_check(struct sesame_store *st, const struct sesame_token *t,
+static enum sesame_reason token_check(struct store_fs *st, const struct sesame_token *t,
 				      int64_t now, int lock_op, int create,
 				      struct store_file *sf, unsigned *used,
 				      struct sesame_err *err)
@@ -139,8 +139,9 @@ static enum sesame_reason token_check(struct sesame_store *st, const struct sesa
 	return SESAME_OK;
 }
 
-enum sesame_reason sesame_store_redeem(struct sesame_store *st, const struct sesame_token *t,
-				       int64_t now, struct sesame_err *err)
+enum sesame_reason store_fs_redeem(struct store_fs *st, const struct sesame_token *t,
+				   const struct sesame_use *use, int64_t now,
+				   struct sesame_err *err)
 {
 	struct store_file sf;
 	struct record rec;
@@ -152,6 +153,9 @@ enum sesame_reason sesame_store_redeem(struct sesame_store *st, const struct ses
 	r = token_check(st, t, now, limited ? LOCK_EX : LOCK_SH, limited, &sf, &used, err);
 	if (r == SESAME_OK && limited) {
 		rec = make_record(REC_USE, t->uid, t->id, token_expiry(t));
+		rec.has_at = 1; /* where and when, in the same single write */
+		rec.at = now;
+		rec.use = use;
 		if (store_file_append(&sf, &rec, err) != 0)
 			r = SESAME_STORE_UNAVAILABLE;
 	} else if (sf.fd >= 0 && sf.created && sf.format == 0 && sf.size == 0) {
@@ -164,7 +168,7 @@ enum sesame_reason sesame_store_redeem(struct sesame_store *st, const struct ses
 	return r;
 }
 
-enum sesame_reason sesame_store_status(struct sesame_store *st, const struct sesame_token *t,
+enum sesame_reason store_fs_status(struct store_fs *st, const struct sesame_token *t,
 				       int64_t now, unsigned *used, struct sesame_err *err)
 {
 	struct store_file sf;
@@ -178,8 +182,8 @@ enum sesame_reason sesame_store_status(struct sesame_store *st, const struct ses
 	return r;
 }
 
-int sesame_store_revoke(struct sesame_store *st, const struct sesame_token *t,
-			struct sesame_err *err)
+int store_fs_revoke(struct store_fs *st, const struct sesame_token *t, int64_t now,
+		    struct sesame_err *err)
 {
 	struct store_file sf;
 	struct record rec;
@@ -197,13 +201,15 @@ int sesame_store_revoke(struct sesame_store *st, const struct sesame_token *t,
 		goto out;
 	}
 	rec = make_record(REC_REVOKE, t->uid, t->id, token_expiry(t));
+	rec.has_at = 1;
+	rec.at = now;
 	r = store_file_append(&sf, &rec, err);
 out:
 	store_file_release(&sf);
 	return r;
 }
 
-int sesame_store_revoke_user(struct sesame_store *st, uint32_t uid, int64_t before,
+int store_fs_revoke_user(struct store_fs *st, uint32_t uid, int64_t before,
 			     struct sesame_err *err)
 {
 	struct store_file sf;
@@ -232,7 +238,7 @@ out:
 	return r;
 }
 
-int sesame_store_user_revoked_before(struct sesame_store *st, uint32_t uid, int64_t *before,
+int store_fs_user_revoked_before(struct store_fs *st, uint32_t uid, int64_t *before,
 				     struct sesame_err *err)
 {
 	int64_t found = -1, gc_time;
@@ -274,7 +280,7 @@ static struct mail_tally mail_tally(const struct store_file *sf, uint32_t uid,
 	return mt;
 }
 
-int sesame_store_mail_allow(struct sesame_store *st, uint32_t uid,
+int store_fs_mail_allow(struct store_fs *st, uint32_t uid,
 			    const uint8_t source[SESAME_MAIL_SOURCE_LEN], int64_t now,
 			    const struct sesame_mail_limits *lim, struct sesame_err *err)
 {

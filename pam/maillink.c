@@ -160,7 +160,32 @@ static char *compose(struct sesame_maillink *ml, const struct sesame_account *ac
 	return msg;
 }
 
-static void deliver(struct sesame_maillink *ml, const struct sesame_account *acct, const char *to)
+/* The ledger's record of a mailed link: issued by "mail", at the request
+ * of rhost (or of a local caller), made durable before the mail leaves. */
+static int record_issue(struct sesame_maillink *ml, struct sesame_store *st,
+			const struct sesame_account *acct, const char *to,
+			const struct sesame_token *t)
+{
+	struct sesame_issue is;
+	char channel[SESAME_LEDGER_LONG];
+
+	sesame_issue_init(&is, t);
+	sesame_ledger_text_copy(is.account, sizeof(is.account), acct->name);
+	snprintf(channel, sizeof(channel), "service %.50s, host %.50s", ml->service, ml->host);
+	sesame_ledger_text_copy(is.scope, sizeof(is.scope), channel);
+	sesame_ledger_text_copy(is.host, sizeof(is.host), ml->host);
+	snprintf(channel, sizeof(channel), "mail to %.110s", to);
+	sesame_ledger_text_copy(is.channel, sizeof(is.channel), channel);
+	snprintf(is.issuer, sizeof(is.issuer), "mail");
+	if (ml->rhost != NULL && ml->rhost[0] != '\0')
+		sesame_ledger_text_copy(is.rhost, sizeof(is.rhost), ml->rhost);
+	else
+		snprintf(is.rhost, sizeof(is.rhost), "local, uid %u", (unsigned)ml->ruid);
+	return sesame_store_record_issue(st, &is, &ml->err);
+}
+
+static void deliver(struct sesame_maillink *ml, struct sesame_store *st,
+		    const struct sesame_account *acct, const char *to)
 {
 	const char *envelope = ml->cfg->mail_from[0] != '\0' ? ml->cfg->mail_from : NULL;
 	struct sesame_token t;
@@ -168,7 +193,7 @@ static void deliver(struct sesame_maillink *ml, const struct sesame_account *acc
 	char *msg = NULL;
 
 	ml->outcome = SESAME_MAILLINK_FAILED;
-	if (mint_for(ml, acct, &t, text) != 0)
+	if (mint_for(ml, acct, &t, text) != 0 || record_issue(ml, st, acct, to, &t) != 0)
 		goto out;
 	msg = compose(ml, acct, to, &t, text);
 	/* With mail_from unset, sendmail, now running as root, names root. */
@@ -237,16 +262,14 @@ static void rate_limit_then_deliver(struct sesame_maillink *ml, const struct ses
 		sesame_err_set(&ml->err, "cannot name the request's source");
 		return;
 	}
-	if (sesame_store_open(&st, ml->cfg->state_dir, 0, &ml->err) != 0) {
-		sesame_store_close(&st);
+	if (sesame_store_open(&st, ml->cfg, 0, &ml->err) != 0)
 		return;
-	}
 	r = sesame_store_mail_allow(&st, acct->uid, source, ml->now, &lim, &ml->err);
-	sesame_store_close(&st);
 	if (r > 0)
 		ml->outcome = SESAME_MAILLINK_RATE_LIMITED;
 	else if (r == 0)
-		deliver(ml, acct, to);
+		deliver(ml, &st, acct, to);
+	sesame_store_close(&st);
 }
 
 void sesame_maillink_send(struct sesame_maillink *ml)

@@ -141,6 +141,9 @@ static void start_attempt(struct call *c)
 	c->attempt.ctx.host = c->host;
 	c->attempt.ctx.now = (int64_t)time(NULL);
 	c->attempt.consume = 1;
+	c->attempt.rhost = pam_sesame_item(c->pamh, PAM_RHOST);
+	c->attempt.ruser = pam_sesame_item(c->pamh, PAM_RUSER);
+	c->attempt.tty = pam_sesame_item(c->pamh, PAM_TTY);
 }
 
 /* The only place that returns PAM_SUCCESS. */

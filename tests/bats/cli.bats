@@ -558,7 +558,7 @@ HASH_RE='[0-9a-f]{64}'
 	sm 0 -c "$CONF" --revoke "$long"
 	sleep 2
 	sm 0 -c "$CONF" --gc
-	stderr_has "gc: removed 0 expired records, kept 2"
+	stderr_has "gc: removed 0 expired records, kept 4" # 2 revocations, 2 ledger records
 	inspect 1 "invalid: revoked" "$long"
 	inspect 1 "invalid: expired" "$short"
 	[ -s "$T/state/format" ] || fail "gc did not prepare the store"
@@ -815,9 +815,9 @@ HASH_RE='[0-9a-f]{64}'
 
 @test "usage: two modes, or options of another mode, are exit 2" {
 	sm 2 -c "$CONF" --keygen --gc
-	usage_error "choose one of --keygen, --inspect, --revoke, --revoke-user, --gc"
+	usage_error "choose one of --keygen, --inspect, --list, --history, --revoke, --revoke-user, --gc"
 	sm 2 -c "$CONF" --inspect x --revoke y
-	usage_error "choose one of --keygen, --inspect, --revoke, --revoke-user, --gc"
+	usage_error "choose one of --keygen, --inspect, --list, --history, --revoke, --revoke-user, --gc"
 	sm 2 -c "$CONF" --inspect x alice
 	usage_error "unexpected USER operand"
 	sm 2 -c "$CONF" --gc -t 1h
@@ -825,7 +825,7 @@ HASH_RE='[0-9a-f]{64}'
 	sm 2 -c "$CONF" --revoke-user alice -s sshd
 	usage_error "-s and -H go with minting, --inspect or --revoke"
 	sm 2 -c "$CONF" --gc --json
-	usage_error "--json goes with minting or --inspect"
+	usage_error "--json goes with minting, --inspect, --list or --history"
 	sm 2 -c "$CONF" --link --url https://x.example/ alice
 	usage_error "--link and --url exclude each other"
 	sm 2 -c "$CONF" alice bob

@@ -235,3 +235,21 @@ mails_to() {
 	pam_auth -r testhost.example -u 1501:1501 login alice "" "x"
 	[ "$(mails_to alice@test.example)" -eq 3 ]
 }
+
+@test "ledger: a mailed link is recorded as issued by mail, with the requesting rhost, before it is sent" {
+	pam_auth -r 198.51.100.23 login alice "" "@mail:$MBOX"
+	expect_rc $PAM_SUCCESS
+	id=$(sed -n 's/.*sesame: mail user=alice .* id=\([0-9a-f]\{12\}\) result="sent".*/\1/p' "$LOG")
+	[ -n "$id" ]
+	mint --list --all --json >"$T/l.json"
+	python3 - "$T/l.json" "$id" <<-'END'
+	import json, sys
+	d = json.load(open(sys.argv[1]))
+	assert len(d) == 1, d
+	x = d[0]
+	assert x["id"] == sys.argv[2], x
+	assert x["issued_by"] == "mail" and x["rhost"] == "198.51.100.23", x
+	assert x["channel"] == "mail to alice@test.example", x
+	assert x["used"] == 1 and x["use_records"][0]["rhost"] == "198.51.100.23", x
+	END
+}

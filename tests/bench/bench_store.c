@@ -14,6 +14,14 @@
  *       N redemptions of fresh one-time tokens, each timed from
  *       sesame_store_open to sesame_store_close (what pam_sesame does per
  *       login). Prints p50, p99, mean and max in microseconds.
+ *   bench-store ledger STATE_DIR N
+ *       What the ledger adds, N rounds interleaved: the issue record a mint
+ *       now writes (open, sesame_store_record_issue, close: one more
+ *       durable write per mint), a redemption without ledger (no issue
+ *       record, no use details: the path before the ledger) and one with
+ *       it (its issue record in the bucket, host, service, rhost, ruser
+ *       and tty in the use record, still one write). Three lines of the
+ *       same figures as redeem.
  *   bench-store append DIR N
  *       The floor: N appends of a use record's 28 bytes, each followed by
  *       fdatasync, to one file in DIR. Prints the same figures.
@@ -34,6 +42,7 @@
 #include "benchutil.h"
 #include "store.h"
 #include "store_format.h"
+#include "store_fs.h"
 
 #define BENCH_UID 1501
 #define SAMPLE 64
@@ -156,7 +165,7 @@ static int check_sample(const char *state_dir, const struct sesame_token *toks, 
 	struct sesame_err err = { "" };
 	int r = -1;
 
-	if (sesame_store_open(&st, state_dir, 0, &err) != 0)
+	if (sesame_store_open_file(&st, state_dir, 0, &err) != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		unsigned used = 0;
@@ -234,8 +243,8 @@ static int cmd_redeem(const char *state_dir, size_t n)
 
 		random_token(&t, now);
 		t0 = bench_wall();
-		if (sesame_store_open(&st, state_dir, 0, &err) == 0)
-			why = sesame_store_redeem(&st, &t, now, &err);
+		if (sesame_store_open_file(&st, state_dir, 0, &err) == 0)
+			why = sesame_store_redeem(&st, &t, NULL, now, &err);
 		sesame_store_close(&st);
 		us[i] = (bench_wall() - t0) * 1e6;
 		if (why != SESAME_OK) {
@@ -248,6 +257,77 @@ static int cmd_redeem(const char *state_dir, size_t n)
 	print_latencies(us, n);
 	free(us);
 	return 0;
+}
+
+/* One timed step of cmd_ledger: record t's issue when issue is set, else
+ * redeem it (with use details when use is set). Returns the microseconds,
+ * or a negative number on failure. */
+static double ledger_step(const char *state_dir, const struct sesame_token *t,
+			  const struct sesame_issue *issue, const struct sesame_use *use,
+			  int64_t now)
+{
+	struct sesame_err err = { "" };
+	struct sesame_store st;
+	double t0 = bench_wall();
+	int ok = sesame_store_open_file(&st, state_dir, 0, &err) == 0;
+
+	if (ok && issue != NULL)
+		ok = sesame_store_record_issue(&st, issue, &err) == 0;
+	else if (ok)
+		ok = sesame_store_redeem(&st, t, use, now, &err) == SESAME_OK;
+	sesame_store_close(&st);
+	if (!ok) {
+		fprintf(stderr, "bench-store: ledger: %s\n", err.msg);
+		return -1;
+	}
+	return (bench_wall() - t0) * 1e6;
+}
+
+static struct sesame_issue issue_for(const struct sesame_token *t)
+{
+	struct sesame_issue is;
+
+	sesame_issue_init(&is, t);
+	snprintf(is.account, sizeof(is.account), "alice");
+	snprintf(is.scope, sizeof(is.scope), "any");
+	snprintf(is.host, sizeof(is.host), "bench.example.org");
+	snprintf(is.channel, sizeof(is.channel), "printed");
+	snprintf(is.issuer, sizeof(is.issuer), "uid 1000 (admin)");
+	snprintf(is.note, sizeof(is.note), "a typical note: ticket OPS-1234, vendor access");
+	return is;
+}
+
+static int cmd_ledger(const char *state_dir, size_t n)
+{
+	const struct sesame_use use = { "bench.example.org", "sshd", "203.0.113.77", "admin",
+					 "ssh" };
+	double *us = calloc(3 * n, sizeof(*us));
+	int64_t now = (int64_t)time(NULL);
+	const char *names[3] = { "issue_record", "redeem_plain", "redeem_ledger" };
+	int r = 1;
+
+	if (us == NULL)
+		return 1;
+	for (size_t i = 0; i < n; i++) {
+		struct sesame_token plain, kept;
+		struct sesame_issue is;
+		random_token(&plain, now);
+		random_token(&kept, now);
+		is = issue_for(&kept);
+		us[i] = ledger_step(state_dir, &kept, &is, NULL, now);
+		us[n + i] = ledger_step(state_dir, &plain, NULL, NULL, now);
+		us[2 * n + i] = ledger_step(state_dir, &kept, NULL, &use, now);
+		if (us[i] < 0 || us[n + i] < 0 || us[2 * n + i] < 0)
+			goto out;
+	}
+	for (int k = 0; k < 3; k++) {
+		printf("%s ", names[k]);
+		print_latencies(us + (size_t)k * n, n);
+	}
+	r = 0;
+out:
+	free(us);
+	return r;
 }
 
 static int cmd_append(const char *dir, size_t n)
@@ -284,14 +364,14 @@ out:
 
 static int cmd_prepare_or_gc(const char *state_dir, int gc)
 {
-	struct sesame_store st;
+	struct store_fs st; /* the file store itself: preparing is its own step */
 	struct sesame_err err = { "" };
-	int r = sesame_store_open(&st, state_dir, 1, &err);
+	int r = store_fs_open(&st, state_dir, 1, &err);
 
 	if (r == 0)
-		r = gc ? sesame_store_gc(&st, (int64_t)time(NULL), NULL, &err)
-		       : sesame_store_prepare(&st, &err);
-	sesame_store_close(&st);
+		r = gc ? store_fs_gc(&st, (int64_t)time(NULL), NULL, &err)
+		       : store_fs_prepare(&st, &err);
+	store_fs_close(&st);
 	if (r != 0)
 		fprintf(stderr, "bench-store: %s: %s\n", gc ? "gc" : "prepare", err.msg);
 	return r == 0 ? 0 : 1;
@@ -309,12 +389,15 @@ int main(int argc, char **argv)
 		return cmd_fill(argv[2], strtoul(argv[3], NULL, 10), strtoll(argv[4], NULL, 10));
 	if (argc == 4 && strcmp(argv[1], "redeem") == 0 && atol(argv[3]) > 0)
 		return cmd_redeem(argv[2], strtoul(argv[3], NULL, 10));
+	if (argc == 4 && strcmp(argv[1], "ledger") == 0 && atol(argv[3]) > 0)
+		return cmd_ledger(argv[2], strtoul(argv[3], NULL, 10));
 	if (argc == 4 && strcmp(argv[1], "append") == 0 && atol(argv[3]) > 0)
 		return cmd_append(argv[2], strtoul(argv[3], NULL, 10));
 	if (argc == 3 && (strcmp(argv[1], "prepare") == 0 || strcmp(argv[1], "gc") == 0))
 		return cmd_prepare_or_gc(argv[2], strcmp(argv[1], "gc") == 0);
 	fprintf(stderr, "usage: bench-store fill STATE_DIR COUNT EXPIRY_OFFSET [spread]\n"
 			"       bench-store redeem STATE_DIR N\n"
+			"       bench-store ledger STATE_DIR N\n"
 			"       bench-store append DIR N\n"
 			"       bench-store prepare|gc STATE_DIR\n");
 	return 2;

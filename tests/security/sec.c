@@ -124,7 +124,7 @@ int sec_uses_recorded(const struct sec_env *e, const struct sesame_token *t)
 	unsigned used = 0;
 	enum sesame_reason r = SESAME_STORE_UNAVAILABLE;
 
-	if (sesame_store_open(&st, e->state_dir, 0, &err) == 0)
+	if (sesame_store_open_file(&st, e->state_dir, 0, &err) == 0)
 		r = sesame_store_status(&st, t, e->now, &used, &err);
 	sesame_store_close(&st);
 	if (r == SESAME_STORE_UNAVAILABLE) {

@@ -86,7 +86,7 @@ static int fresh(int with_bucket)
 		mint_in_bucket(BUCKET_ID0 << 4 | BUCKET_ID1 >> 4, 99, &t, text);
 		redeem_ok(text);
 	}
-	CHECK_EQ_INT(sesame_store_open(&st, env.state_dir, 0, &err), 0);
+	CHECK_EQ_INT(sesame_store_open_file(&st, env.state_dir, 0, &err), 0);
 	CHECK_EQ_INT(sesame_store_revoke_user(&st, env.acct.uid + 1, env.now, &err), 0);
 	sesame_store_close(&st);
 	mint_in_bucket(BUCKET_ID0 << 4 | BUCKET_ID1 >> 4, 1, &victim, victim_text);

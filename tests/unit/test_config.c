@@ -181,6 +181,24 @@ static void test_durations(void)
 	CHECK(sesame_parse_duration("", &d) != 0);
 }
 
+/* store: "file" is the default; any other value is refused, not taken
+ * for the file store (fail closed). */
+static void test_store_backend(void)
+{
+	struct sesame_config cfg;
+	struct sesame_err err = { "" };
+
+	sesame_config_defaults(&cfg);
+	CHECK(strcmp(cfg.store, "file") == 0);
+	CHECK_EQ_INT(sesame_config_set(&cfg, "store", "file", &err), SESAME_CONFIG_OK);
+	CHECK_EQ_INT(sesame_config_set(&cfg, "store", "File", &err), SESAME_CONFIG_BAD_VALUE);
+	CHECK_EQ_INT(sesame_config_set(&cfg, "store", "memory", &err), SESAME_CONFIG_BAD_VALUE);
+	CHECK_EQ_INT(sesame_config_set(&cfg, "store", "", &err), SESAME_CONFIG_BAD_VALUE);
+	CHECK_EQ_INT(sesame_config_set(&cfg, "store", "filesystem-and-more", &err),
+		     SESAME_CONFIG_BAD_VALUE);
+	CHECK(strcmp(cfg.store, "file") == 0);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "%s", test_tmpdir("config"));
@@ -190,6 +208,7 @@ int main(void)
 	test_file_checks();
 	test_set_and_args();
 	test_durations();
+	test_store_backend();
 	test_rmtree(dir);
 	return test_finish("config");
 }

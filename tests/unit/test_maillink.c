@@ -74,7 +74,7 @@ static int allow_from(const char *state, uint32_t uid, const uint8_t *source, in
 	struct sesame_err err;
 	int r = -1;
 
-	if (sesame_store_open(&st, state, 0, &err) == 0)
+	if (sesame_store_open_file(&st, state, 0, &err) == 0)
 		r = sesame_store_mail_allow(&st, uid, source, now, &lim, &err);
 	sesame_store_close(&st);
 	return r;
@@ -205,7 +205,7 @@ static void test_rate_limits(void)
 	CHECK_EQ_INT(allow(state, 1501, NOW + 180, 60, 3), 1);  /* 3 in the last hour */
 	CHECK_EQ_INT(allow(state, 1501, NOW + 3600, 60, 3), 0); /* the first left the hour */
 	/* gc keeps an hour of mail records and drops the rest */
-	CHECK(sesame_store_open(&st, state, 0, &err) == 0);
+	CHECK(sesame_store_open_file(&st, state, 0, &err) == 0);
 	CHECK(sesame_store_gc(&st, NOW + 3600 + 90, &stats, &err) == 0);
 	CHECK_EQ_INT(stats.removed, 3);
 	CHECK_EQ_INT(stats.kept, 2);

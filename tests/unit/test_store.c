@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "store_fs.h"
 #include "testutil.h"
 
 #define UID 1000u
@@ -25,7 +26,8 @@
 #define NOW ((int64_t)ISSUED + 1)
 #define GRACE SESAME_STORE_GRACE
 #define HDR 32 /* a format 2 file header */
-#define REC 28 /* a use or revoke record */
+#define REC 38 /* a use or revoke record: its core and when (field 2) */
+#define USER_REC 28 /* a user revocation: no fields */
 #define CHILD_BASE 100 /* exit code of a child = CHILD_BASE + reason */
 
 static char root[1024];  /* this run's temporary directory */
@@ -61,7 +63,7 @@ static void open_fresh(struct sesame_store *st, const char *name)
 {
 	struct sesame_err err = { "" };
 
-	CHECK_EQ_INT(sesame_store_open(st, fresh_state(name), 1, &err), 0);
+	CHECK_EQ_INT(sesame_store_open_file(st, fresh_state(name), 1, &err), 0);
 	if (err.msg[0] != '\0')
 		fprintf(stderr, "open %s: %s\n", name, err.msg);
 }
@@ -116,7 +118,8 @@ static void encode(uint8_t out[32], uint8_t type, const uint8_t *id, uint32_t ui
 		out[28 + i] = (uint8_t)(sum >> (8 * i));
 }
 
-/* A format 2 record without fields (store_format.h): 28 bytes. */
+/* A format 2 record as the store writes a use or a revocation
+ * (store_format.h): the core, then when it happened (field 2, at NOW). */
 static void encode2(uint8_t out[REC], uint8_t type, const uint8_t *id, uint32_t uid, int64_t time)
 {
 	uint32_t sum;
@@ -130,6 +133,10 @@ static void encode2(uint8_t out[REC], uint8_t type, const uint8_t *id, uint32_t 
 		memcpy(out + 8, id, 6);
 	for (int i = 0; i < 8; i++)
 		out[16 + i] = (uint8_t)((uint64_t)time >> (8 * i));
+	out[24] = 2;
+	out[25] = 8;
+	for (int i = 0; i < 8; i++)
+		out[26 + i] = (uint8_t)((uint64_t)NOW >> (8 * i));
 	sum = fnv1a32(out, REC - 4);
 	for (int i = 0; i < 4; i++)
 		out[REC - 4 + i] = (uint8_t)(sum >> (8 * i));
@@ -201,7 +208,7 @@ static void check_unavailable(struct sesame_store *st, const struct sesame_token
 	struct sesame_err err = { "" };
 	unsigned used = 99;
 
-	CHECK_EQ_INT(sesame_store_redeem(st, t, NOW, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK_EQ_INT(sesame_store_redeem(st, t, NULL, NOW, &err), SESAME_STORE_UNAVAILABLE);
 	CHECK(err.msg[0] != '\0');
 	if (expect_in_msg != NULL && strstr(err.msg, expect_in_msg) == NULL) {
 		fprintf(stderr, "message \"%s\" lacks \"%s\"\n", err.msg, expect_in_msg);
@@ -211,7 +218,7 @@ static void check_unavailable(struct sesame_store *st, const struct sesame_token
 	CHECK_EQ_INT(sesame_store_status(st, t, NOW, &used, &err), SESAME_STORE_UNAVAILABLE);
 	CHECK(err.msg[0] != '\0');
 	err.msg[0] = '\0';
-	CHECK_EQ_INT(sesame_store_revoke(st, t, &err), -1);
+	CHECK_EQ_INT(sesame_store_revoke(st, t, NOW, &err), -1);
 	CHECK(err.msg[0] != '\0');
 }
 
@@ -230,26 +237,26 @@ static void test_counting(void)
 	CHECK_EQ_INT(sesame_store_status(&st, &one, NOW, &used, &err), SESAME_OK);
 	CHECK_EQ_INT(used, 0);
 	CHECK_EQ_INT(sesame_store_status(&st, &one, NOW, &used, &err), SESAME_OK);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &one, NOW, &err), SESAME_OK);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &one, NOW, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &one, NULL, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &one, NULL, NOW, &err), SESAME_USED_UP);
 	CHECK_EQ_INT(sesame_store_status(&st, &one, NOW, &used, &err), SESAME_USED_UP);
 	CHECK_EQ_INT(used, 1);
 
 	for (int i = 0; i < 3; i++)
-		CHECK_EQ_INT(sesame_store_redeem(&st, &three, NOW, &err), SESAME_OK);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &three, NOW, &err), SESAME_USED_UP);
+		CHECK_EQ_INT(sesame_store_redeem(&st, &three, NULL, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &three, NULL, NOW, &err), SESAME_USED_UP);
 	CHECK_EQ_INT(sesame_store_status(&st, &three, NOW, &used, &err), SESAME_USED_UP);
 	CHECK_EQ_INT(used, 3);
 	/* a used-up redemption writes nothing */
 	CHECK_EQ_INT(file_size(bucket_path(path, sizeof(path), 0x001)), HDR + 4 * REC);
 
 	for (int i = 0; i < 50; i++)
-		CHECK_EQ_INT(sesame_store_redeem(&st, &any, NOW, &err), SESAME_OK);
+		CHECK_EQ_INT(sesame_store_redeem(&st, &any, NULL, NOW, &err), SESAME_OK);
 	CHECK_EQ_INT(file_size(bucket_path(path, sizeof(path), 0x002)), HDR); /* no write */
 
 	/* identity is (id, uid) */
 	other_uid.uid = UID + 1;
-	CHECK_EQ_INT(sesame_store_redeem(&st, &other_uid, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &other_uid, NULL, NOW, &err), SESAME_OK);
 	sesame_store_close(&st);
 	sesame_store_close(&st); /* twice is fine */
 }
@@ -263,19 +270,19 @@ static void test_revoke(void)
 	unsigned used;
 
 	open_fresh(&st, "revoke");
-	CHECK_EQ_INT(sesame_store_redeem(&st, &a, NOW, &err), SESAME_OK);
-	CHECK_EQ_INT(sesame_store_revoke(&st, &a, &err), 0);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &a, NULL, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_revoke(&st, &a, NOW, &err), 0);
 	/* revoked takes precedence over used up */
-	CHECK_EQ_INT(sesame_store_redeem(&st, &a, NOW, &err), SESAME_REVOKED);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &a, NULL, NOW, &err), SESAME_REVOKED);
 	CHECK_EQ_INT(sesame_store_status(&st, &a, NOW, &used, &err), SESAME_REVOKED);
 	CHECK_EQ_INT(used, 1);
-	CHECK_EQ_INT(sesame_store_revoke(&st, &b, &err), 0);
-	CHECK_EQ_INT(sesame_store_revoke(&st, &b, &err), 0);
+	CHECK_EQ_INT(sesame_store_revoke(&st, &b, NOW, &err), 0);
+	CHECK_EQ_INT(sesame_store_revoke(&st, &b, NOW, &err), 0);
 	CHECK_EQ_INT(file_size(bucket_path(path, sizeof(path), 0x010)), HDR + 3 * REC);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &b, NOW, &err), SESAME_REVOKED);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &any, NOW, &err), SESAME_OK);
-	CHECK_EQ_INT(sesame_store_revoke(&st, &any, &err), 0);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &any, NOW, &err), SESAME_REVOKED);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &b, NULL, NOW, &err), SESAME_REVOKED);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &any, NULL, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_revoke(&st, &any, NOW, &err), 0);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &any, NULL, NOW, &err), SESAME_REVOKED);
 	sesame_store_close(&st);
 }
 
@@ -297,16 +304,16 @@ static void test_revoke_user(void)
 	CHECK_EQ_INT(sesame_store_revoke_user(&st, UID, 500, &err), 0); /* older: no effect */
 	CHECK_EQ_INT(sesame_store_revoke_user(&st, UID, ISSUED, &err), 0);
 	snprintf(path, sizeof(path), "%s/revoked-users", state);
-	CHECK_EQ_INT(file_size(path), HDR + REC);
+	CHECK_EQ_INT(file_size(path), HDR + USER_REC);
 	CHECK_EQ_INT(sesame_store_revoke_user(&st, UID, -5, &err), -1);
 	CHECK_EQ_INT(sesame_store_user_revoked_before(&st, UID, &before, &err), 0);
 	CHECK_EQ_INT(before, ISSUED);
 	CHECK_EQ_INT(sesame_store_user_revoked_before(&st, UID + 7, &before, &err), 0);
 	CHECK_EQ_INT(before, -1);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &at, NOW, &err), SESAME_REVOKED);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &any, NOW, &err), SESAME_REVOKED);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &after, NOW, &err), SESAME_OK);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &other, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &at, NULL, NOW, &err), SESAME_REVOKED);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &any, NULL, NOW, &err), SESAME_REVOKED);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &after, NULL, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &other, NULL, NOW, &err), SESAME_OK);
 	sesame_store_close(&st);
 }
 
@@ -328,9 +335,9 @@ static int race_redeem(const struct sesame_token *t, int n)
 			char c;
 			int r = SESAME_STORE_UNAVAILABLE;
 			close(gate[1]);
-			if (sesame_store_open(&st, state, 0, &err) == 0 &&
+			if (sesame_store_open_file(&st, state, 0, &err) == 0 &&
 			    read(gate[0], &c, 1) == 0)
-				r = (int)sesame_store_redeem(&st, t, NOW, &err);
+				r = (int)sesame_store_redeem(&st, t, NULL, NOW, &err);
 			if (err.msg[0] != '\0')
 				fprintf(stderr, "child: %s\n", err.msg);
 			_exit(CHILD_BASE + r);
@@ -385,11 +392,11 @@ static void test_gc(void)
 	live.lifetime = (uint32_t)(user_until + 10 - ISSUED);
 	open_fresh(&st, "gc");
 	CHECK_EQ_INT(sesame_store_gc(&st, 10, &gs, &err), 0); /* nothing yet */
-	CHECK_EQ_INT(sesame_store_redeem(&st, &live, NOW, &err), SESAME_OK);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &dead, 150, &err), SESAME_OK);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &dead, 150, &err), SESAME_OK);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &gone, 150, &err), SESAME_OK);
-	CHECK_EQ_INT(sesame_store_revoke(&st, &revoked, &err), 0);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &live, NULL, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &dead, NULL, 150, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &dead, NULL, 150, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &gone, NULL, 150, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_revoke(&st, &revoked, NOW, &err), 0);
 	CHECK_EQ_INT(sesame_store_revoke_user(&st, UID + 1, 1000, &err), 0);
 
 	CHECK_EQ_INT(sesame_store_gc(&st, 150, &gs, &err), 0);
@@ -409,8 +416,8 @@ static void test_gc(void)
 	CHECK_EQ_INT(file_size(bucket_path(path, sizeof(path), 0x041)), HDR);
 	snprintf(path, sizeof(path), "%s/uses/040.tmp", state);
 	CHECK(!exists(path));
-	CHECK_EQ_INT(sesame_store_redeem(&st, &live, NOW, &err), SESAME_USED_UP);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &revoked, NOW, &err), SESAME_REVOKED);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &live, NULL, NOW, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &revoked, NULL, NOW, &err), SESAME_REVOKED);
 
 	/* a user revocation lasts as long as a token issued before it can,
 	 * plus the grace */
@@ -426,7 +433,7 @@ static void test_gc(void)
 	CHECK_EQ_INT(before, -1);
 	snprintf(path, sizeof(path), "%s/revoked-users", state);
 	CHECK_EQ_INT(file_size(path), HDR);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &live, user_until, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &live, NULL, user_until, &err), SESAME_USED_UP);
 	sesame_store_close(&st);
 }
 
@@ -440,7 +447,7 @@ static void gc_race_child(int is_gc, const struct sesame_token *live, int gate, 
 	int seen[3] = { 0, 0, 0 };
 	char c;
 
-	if (sesame_store_open(&st, state, 0, &err) != 0 || read(gate, &c, 1) != 0)
+	if (sesame_store_open_file(&st, state, 0, &err) != 0 || read(gate, &c, 1) != 0)
 		seen[2]++;
 	for (uint32_t n = 0; n < 60 && seen[2] == 0; n++) {
 		struct sesame_token dead = tok(0x050, 100 + n, 1);
@@ -448,12 +455,12 @@ static void gc_race_child(int is_gc, const struct sesame_token *live, int gate, 
 		dead.issued = 10;
 		dead.lifetime = 10;
 		if (is_gc) {
-			if (sesame_store_revoke(&st, &dead, &err) != 0 ||
+			if (sesame_store_revoke(&st, &dead, NOW, &err) != 0 ||
 			    sesame_store_gc(&st, 20 + GRACE, NULL, &err) != 0)
 				seen[1]++;
 			continue;
 		}
-		r = sesame_store_redeem(&st, live, NOW, &err);
+		r = sesame_store_redeem(&st, live, NULL, NOW, &err);
 		if (r == SESAME_OK)
 			seen[0]++;
 		else if (r == SESAME_STORE_UNAVAILABLE)
@@ -500,7 +507,7 @@ static void test_gc_race(void)
 		;
 	CHECK_EQ_INT(total[2], 0);
 	CHECK(total[0] >= 1 && total[0] <= 3);
-	CHECK_EQ_INT(sesame_store_open(&st, state, 0, &err), 0);
+	CHECK_EQ_INT(sesame_store_open_file(&st, state, 0, &err), 0);
 	CHECK_EQ_INT(sesame_store_status(&st, &live, NOW, &used, &err), total[0] == 3 ? SESAME_USED_UP
 									       : SESAME_OK);
 	CHECK_EQ_INT(used, total[0]);
@@ -517,23 +524,23 @@ static void test_torn_tail(void)
 	struct sesame_store st;
 	struct sesame_err err = { "" };
 	struct sesame_token a = tok(0x0cd, 1, 1), b = tok(0x0cd, 2, 1);
-	uint8_t partial[32];
+	uint8_t partial[REC];
 	char path[1200];
 	unsigned used;
 
 	open_fresh(&st, "torn");
 	bucket_path(path, sizeof(path), 0x0cd);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &a, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &a, NULL, NOW, &err), SESAME_OK);
 	encode2(partial, 1, b.id, UID, EXPIRES); /* half of b's use: a crash mid-append */
 	append_bytes(path, partial, 13);
 	CHECK_EQ_INT(file_size(path), HDR + REC + 13);
 	CHECK_EQ_INT(sesame_store_status(&st, &a, NOW, &used, &err), SESAME_USED_UP);
 	CHECK_EQ_INT(sesame_store_status(&st, &b, NOW, &used, &err), SESAME_OK);
 	CHECK_EQ_INT(used, 0);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &b, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &b, NULL, NOW, &err), SESAME_OK);
 	CHECK_EQ_INT(file_size(path), HDR + 2 * REC);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &b, NOW, &err), SESAME_USED_UP);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &a, NOW, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &b, NULL, NOW, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &a, NULL, NOW, &err), SESAME_USED_UP);
 	sesame_store_close(&st);
 }
 
@@ -551,11 +558,11 @@ static void test_damaged_length(void)
 	int fd;
 
 	open_fresh(&st, "damaged-length");
-	CHECK_EQ_INT(sesame_store_redeem(&st, &a, NOW, &err), SESAME_OK);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &b, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &a, NULL, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &b, NULL, NOW, &err), SESAME_OK);
 	fd = open(bucket_path(path, sizeof(path), 0x0ce), O_RDWR | O_CLOEXEC);
 	CHECK(fd >= 0);
-	CHECK_EQ_INT(pwrite(fd, "\x01", 1, HDR + 1), 1); /* a's length 28 -> 284 */
+	CHECK_EQ_INT(pwrite(fd, "\x01", 1, HDR + 1), 1); /* a's length + 256 */
 	snap = snapshot(state);
 	check_unavailable(&st, &b, "corrupt record at offset 32");
 	check_unavailable(&st, &c, "corrupt record at offset 32");
@@ -564,7 +571,7 @@ static void test_damaged_length(void)
 	CHECK_EQ_INT(pwrite(fd, "\x00", 1, HDR + 1), 1);
 	CHECK_EQ_INT(pwrite(fd, "\x01", 1, HDR + REC + 1), 1); /* b, the last record */
 	snap = snapshot(state);
-	check_unavailable(&st, &b, "corrupt record at offset 60");
+	check_unavailable(&st, &b, "corrupt record at offset 70");
 	check_unchanged(snap, state);
 	free(snap);
 	close(fd);
@@ -585,14 +592,14 @@ static void test_short_write(void)
 	pid_t pid;
 
 	open_fresh(&st, "short");
-	CHECK_EQ_INT(sesame_store_redeem(&st, &a, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &a, NULL, NOW, &err), SESAME_OK);
 	pid = fork();
 	if (pid == 0) {
 		struct rlimit lim = { HDR + REC + 10, HDR + REC + 10 };
 		signal(SIGXFSZ, SIG_IGN);
 		if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
 			_exit(1);
-		_exit(CHILD_BASE + (int)sesame_store_redeem(&st, &b, NOW, &err));
+		_exit(CHILD_BASE + (int)sesame_store_redeem(&st, &b, NULL, NOW, &err));
 	}
 	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
 	CHECK(WIFEXITED(status));
@@ -600,7 +607,7 @@ static void test_short_write(void)
 	CHECK_EQ_INT(file_size(bucket_path(path, sizeof(path), 0x0d0)), HDR + REC);
 	CHECK_EQ_INT(sesame_store_status(&st, &b, NOW, &used, &err), SESAME_OK);
 	CHECK_EQ_INT(used, 0);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &b, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &b, NULL, NOW, &err), SESAME_OK);
 	sesame_store_close(&st);
 }
 
@@ -632,13 +639,13 @@ static void test_scale(void)
 	append_bytes(bucket_path(path, sizeof(path), 0x777), recs, sizeof(recs));
 	for (uint32_t i = 0; i < 200; i++) {
 		struct sesame_token t = tok(0x777, 1000 + i * 19, 2);
-		CHECK_EQ_INT(sesame_store_redeem(&st, &t, NOW, &err), SESAME_OK);
-		CHECK_EQ_INT(sesame_store_redeem(&st, &t, NOW, &err), SESAME_USED_UP);
+		CHECK_EQ_INT(sesame_store_redeem(&st, &t, NULL, NOW, &err), SESAME_OK);
+		CHECK_EQ_INT(sesame_store_redeem(&st, &t, NULL, NOW, &err), SESAME_USED_UP);
 	}
 	{
 		struct sesame_token t = tok(0x128, 3, 1), fresh = tok(0x128, 99, 1);
-		CHECK_EQ_INT(sesame_store_redeem(&st, &t, NOW, &err), SESAME_USED_UP);
-		CHECK_EQ_INT(sesame_store_redeem(&st, &fresh, NOW, &err), SESAME_OK);
+		CHECK_EQ_INT(sesame_store_redeem(&st, &t, NULL, NOW, &err), SESAME_USED_UP);
+		CHECK_EQ_INT(sesame_store_redeem(&st, &fresh, NULL, NOW, &err), SESAME_OK);
 	}
 	CHECK_EQ_INT(sesame_store_gc(&st, 100 + GRACE, &gs, &err), 0);
 	CHECK_EQ_INT(gs.removed, 2 * 16);
@@ -679,7 +686,7 @@ static void test_no_growth(void)
 
 	open_fresh(&st, "growth");
 	for (int k = 0; k < 3; k++)
-		CHECK_EQ_INT(sesame_store_redeem(&st, &bad[k], NOW, &err), SESAME_OK);
+		CHECK_EQ_INT(sesame_store_redeem(&st, &bad[k], NULL, NOW, &err), SESAME_OK);
 	fds = count_fds(); /* with uses/ open */
 	CHECK_EQ_INT(unlink(bucket_path(path, sizeof(path), 0x000)), 0);
 	CHECK_EQ_INT(symlink("/nonexistent", path), 0);
@@ -689,9 +696,9 @@ static void test_no_growth(void)
 	close(fd);
 	for (uint32_t i = 0; i < 33334; i++) {
 		struct sesame_token t = tok(0x100 + i % 64, i, 0);
-		(void)sesame_store_redeem(&st, &t, NOW, &err);
+		(void)sesame_store_redeem(&st, &t, NULL, NOW, &err);
 		(void)sesame_store_status(&st, &t, NOW, &used, &err);
-		if (sesame_store_redeem(&st, &bad[i % 3], NOW, &err) != SESAME_STORE_UNAVAILABLE)
+		if (sesame_store_redeem(&st, &bad[i % 3], NULL, NOW, &err) != SESAME_STORE_UNAVAILABLE)
 			CHECK(0);
 	}
 	CHECK_EQ_INT(count_fds(), fds);
@@ -710,14 +717,14 @@ static void test_open_faults(void)
 	struct stat sb;
 
 	fresh_state("missing");
-	CHECK_EQ_INT(sesame_store_open(&st, state, 0, &err), -1);
+	CHECK_EQ_INT(sesame_store_open_file(&st, state, 0, &err), -1);
 	CHECK(strstr(err.msg, "No such file or directory") != NULL);
 	CHECK(strstr(err.msg, state) != NULL);
 	CHECK(!exists(state));
 	sesame_store_close(&st); /* safe after a failed open */
 	snprintf(target, sizeof(target), "%s/missing-parent/state", root);
 	err.msg[0] = '\0';
-	CHECK_EQ_INT(sesame_store_open(&st, target, 1, &err), -1);
+	CHECK_EQ_INT(sesame_store_open_file(&st, target, 1, &err), -1);
 	CHECK(err.msg[0] != '\0');
 
 	/* a handle notices its directory going loose or away after open */
@@ -735,7 +742,7 @@ static void test_open_faults(void)
 	CHECK_EQ_INT(chmod(state, 0755), 0);
 	snap = snapshot(root);
 	err.msg[0] = '\0';
-	CHECK_EQ_INT(sesame_store_open(&st, state, 1, &err), -1);
+	CHECK_EQ_INT(sesame_store_open_file(&st, state, 1, &err), -1);
 	CHECK(strstr(err.msg, "mode 0755") != NULL);
 	check_unchanged(snap, root);
 	free(snap);
@@ -746,11 +753,11 @@ static void test_open_faults(void)
 	CHECK_EQ_INT(symlink(target, link), 0);
 	snap = snapshot(root);
 	err.msg[0] = '\0';
-	CHECK_EQ_INT(sesame_store_open(&st, link, 1, &err), -1);
+	CHECK_EQ_INT(sesame_store_open_file(&st, link, 1, &err), -1);
 	CHECK(strstr(err.msg, "symbolic link") != NULL);
 	strcat(link, "/"); /* a trailing slash must not follow it either */
 	err.msg[0] = '\0';
-	CHECK_EQ_INT(sesame_store_open(&st, link, 0, &err), -1);
+	CHECK_EQ_INT(sesame_store_open_file(&st, link, 0, &err), -1);
 	CHECK(err.msg[0] != '\0');
 	check_unchanged(snap, root);
 	free(snap);
@@ -767,7 +774,7 @@ static void test_file_faults(void)
 	open_fresh(&st, "bucket-symlink");
 	snprintf(target, sizeof(target), "%s/bucket-symlink-target", root);
 	append_bytes(target, "precious", 8);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &u, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &u, NULL, NOW, &err), SESAME_OK);
 	CHECK_EQ_INT(unlink(bucket_path(path, sizeof(path), 0x0ab)), 0);
 	CHECK_EQ_INT(symlink(target, path), 0);
 	snap = snapshot(root);
@@ -784,7 +791,7 @@ static void test_file_faults(void)
 
 	/* a bucket others can read */
 	open_fresh(&st, "bucket-mode");
-	CHECK_EQ_INT(sesame_store_redeem(&st, &u, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &u, NULL, NOW, &err), SESAME_OK);
 	CHECK_EQ_INT(chmod(bucket_path(path, sizeof(path), 0x0ab), 0644), 0);
 	snap = snapshot(state);
 	check_unavailable(&st, &t, "mode 0644");
@@ -801,7 +808,7 @@ static void test_file_faults(void)
 	snap = snapshot(state);
 	check_unavailable(&st, &t, "uses");
 	t.uses = 0;
-	CHECK_EQ_INT(sesame_store_redeem(&st, &t, NOW, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &t, NULL, NOW, &err), SESAME_STORE_UNAVAILABLE);
 	t.uses = 1;
 	CHECK_EQ_INT(sesame_store_gc(&st, 0, NULL, &err), -1);
 	check_unchanged(snap, state);
@@ -810,7 +817,7 @@ static void test_file_faults(void)
 
 	/* closed store */
 	err.msg[0] = '\0';
-	CHECK_EQ_INT(sesame_store_redeem(&st, &t, NOW, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &t, NULL, NOW, &err), SESAME_STORE_UNAVAILABLE);
 	CHECK(err.msg[0] != '\0');
 }
 
@@ -826,32 +833,32 @@ static void test_corrupt(void)
 	int fd;
 
 	open_fresh(&st, "corrupt");
-	CHECK_EQ_INT(sesame_store_redeem(&st, &a, NOW, &err), SESAME_OK);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &b, NOW, &err), SESAME_OK);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &c, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &a, NULL, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &b, NULL, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &c, NULL, NOW, &err), SESAME_OK);
 	fd = open(bucket_path(path, sizeof(path), 0x0ef), O_RDWR | O_CLOEXEC);
 	CHECK(fd >= 0);
 	CHECK_EQ_INT(pwrite(fd, "\x7f", 1, HDR + REC + 10), 1); /* b's id, checksum now wrong */
 	snap = snapshot(state);
-	check_unavailable(&st, &d, "corrupt record at offset 60");
+	check_unavailable(&st, &d, "corrupt record at offset 70");
 	CHECK_EQ_INT(sesame_store_gc(&st, EXPIRES, NULL, &err), -1);
-	CHECK(strstr(err.msg, "corrupt record at offset 60") != NULL);
+	CHECK(strstr(err.msg, "corrupt record at offset 70") != NULL);
 	check_unchanged(snap, state);
 	free(snap);
 
 	/* a well-formed checksum does not make an unknown type acceptable */
 	encode2(rec, 9, b.id, UID, EXPIRES);
 	CHECK_EQ_INT(pwrite(fd, rec, REC, HDR + REC), REC);
-	check_unavailable(&st, &d, "corrupt record at offset 60");
+	check_unavailable(&st, &d, "corrupt record at offset 70");
 	encode2(rec, 3, b.id, UID, EXPIRES); /* a user revocation has no place here */
 	CHECK_EQ_INT(pwrite(fd, rec, REC, HDR + REC), REC);
-	check_unavailable(&st, &d, "corrupt record at offset 60");
+	check_unavailable(&st, &d, "corrupt record at offset 70");
 	rec[0] = 2; /* a length below any record's */
 	CHECK_EQ_INT(pwrite(fd, rec, REC, HDR + REC), REC);
-	check_unavailable(&st, &d, "corrupt record at offset 60");
+	check_unavailable(&st, &d, "corrupt record at offset 70");
 	encode2(rec, 1, b.id, UID, EXPIRES);
 	CHECK_EQ_INT(pwrite(fd, rec, REC, HDR + REC), REC);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &d, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &d, NULL, NOW, &err), SESAME_OK);
 	close(fd);
 
 	/* revoked-users is checked on every redemption */
@@ -860,7 +867,7 @@ static void test_corrupt(void)
 	append_bytes(path, rec, sizeof(rec));
 	snap = snapshot(state);
 	err.msg[0] = '\0';
-	CHECK_EQ_INT(sesame_store_redeem(&st, &elsewhere, NOW, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &elsewhere, NULL, NOW, &err), SESAME_STORE_UNAVAILABLE);
 	CHECK(strstr(err.msg, "revoked-users: corrupt record at offset 32") != NULL);
 	CHECK_EQ_INT(sesame_store_revoke_user(&st, UID, 5, &err), -1);
 	check_unchanged(snap, state);
@@ -878,15 +885,15 @@ static void readonly_cases(void)
 	char path[1200], uses[1200], *snap;
 	unsigned used;
 
-	CHECK_EQ_INT(sesame_store_open(&st, state, 0, &err), 0);
+	CHECK_EQ_INT(sesame_store_open_file(&st, state, 0, &err), 0);
 	snprintf(uses, sizeof(uses), "%s/uses", state);
 	CHECK_EQ_INT(chmod(bucket_path(path, sizeof(path), 0x0aa), 0400), 0);
 	snap = snapshot(state);
 	err.msg[0] = '\0';
-	CHECK_EQ_INT(sesame_store_redeem(&st, &t, NOW, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &t, NULL, NOW, &err), SESAME_STORE_UNAVAILABLE);
 	CHECK(strstr(err.msg, "Permission denied") != NULL);
 	CHECK_EQ_INT(sesame_store_status(&st, &t, NOW, &used, &err), SESAME_OK); /* reading is fine */
-	CHECK_EQ_INT(sesame_store_redeem(&st, &any, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &any, NULL, NOW, &err), SESAME_OK);
 	check_unchanged(snap, state);
 	free(snap);
 	CHECK_EQ_INT(chmod(bucket_path(path, sizeof(path), 0x0aa), 0600), 0);
@@ -896,14 +903,14 @@ static void readonly_cases(void)
 	CHECK_EQ_INT(chmod(uses, 0500), 0);
 	snap = snapshot(state);
 	err.msg[0] = '\0';
-	CHECK_EQ_INT(sesame_store_redeem(&st, &u, NOW, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &u, NULL, NOW, &err), SESAME_STORE_UNAVAILABLE);
 	CHECK(strstr(err.msg, "Permission denied") != NULL);
 	CHECK_EQ_INT(sesame_store_status(&st, &u, NOW, &used, &err), SESAME_OK);
 	check_unchanged(snap, state);
 	free(snap);
 	CHECK_EQ_INT(chmod(uses, 0700), 0);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &u, NOW, &err), SESAME_OK); /* made now */
-	CHECK_EQ_INT(sesame_store_redeem(&st, &u, NOW, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &u, NULL, NOW, &err), SESAME_OK); /* made now */
+	CHECK_EQ_INT(sesame_store_redeem(&st, &u, NULL, NOW, &err), SESAME_USED_UP);
 	sesame_store_close(&st);
 }
 
@@ -963,23 +970,23 @@ static void test_clock_step(void)
 	unsigned used;
 
 	open_fresh(&st, "clock");
-	CHECK_EQ_INT(sesame_store_redeem(&st, &t, NOW, &err), SESAME_OK);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &t, NOW, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &t, NULL, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &t, NULL, NOW, &err), SESAME_USED_UP);
 	CHECK_EQ_INT(sesame_store_gc(&st, EXPIRES, &gs, &err), 0);
 	CHECK_EQ_INT(gs.removed, 0);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &t, EXPIRES - 1, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &t, NULL, EXPIRES - 1, &err), SESAME_USED_UP);
 	/* the expiry is checked again by the store, under the bucket's lock */
-	CHECK_EQ_INT(sesame_store_redeem(&st, &u, EXPIRES, &err), SESAME_EXPIRED);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &u, NULL, EXPIRES, &err), SESAME_EXPIRED);
 	CHECK_EQ_INT(file_size(bucket_path(path, sizeof(path), 0x061)), HDR + REC);
 
 	CHECK_EQ_INT(sesame_store_gc(&st, EXPIRES + GRACE, &gs, &err), 0);
 	CHECK_EQ_INT(gs.removed, 1);
 	snap = snapshot(state);
 	err.msg[0] = '\0';
-	CHECK_EQ_INT(sesame_store_redeem(&st, &t, EXPIRES - 1, &err), SESAME_CLOCK_BEHIND);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &t, NULL, EXPIRES - 1, &err), SESAME_CLOCK_BEHIND);
 	CHECK(strstr(err.msg, "before the last gc") != NULL);
 	CHECK_EQ_INT(sesame_store_status(&st, &u, EXPIRES - 1, &used, &err), SESAME_CLOCK_BEHIND);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &u, NOW, &err), SESAME_CLOCK_BEHIND);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &u, NULL, NOW, &err), SESAME_CLOCK_BEHIND);
 	/* a gc with the clock behind refuses too, rather than move its time back */
 	CHECK_EQ_INT(sesame_store_gc(&st, EXPIRES - 1, &gs, &err), -1);
 	CHECK(strstr(err.msg, "clock behind") != NULL);
@@ -987,7 +994,7 @@ static void test_clock_step(void)
 	free(snap);
 	/* within the grace the store answers */
 	t.lifetime += 2 * GRACE;
-	CHECK_EQ_INT(sesame_store_redeem(&st, &t, EXPIRES + 1, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &t, NULL, EXPIRES + 1, &err), SESAME_OK);
 	sesame_store_close(&st);
 }
 
@@ -1045,20 +1052,20 @@ static void test_upgrade(void)
 	plant_v1("mail-sent", 4, NULL, UID, NOW - 10);
 
 	/* as the module opens it: no creation, no preparation */
-	CHECK_EQ_INT(sesame_store_open(&st, state, 0, &err), 0);
+	CHECK_EQ_INT(sesame_store_open_file(&st, state, 0, &err), 0);
 	CHECK_EQ_INT(sesame_store_status(&st, &used1, NOW, &used, &err), SESAME_USED_UP);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &rev, NOW, &err), SESAME_REVOKED);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &banned, NOW, &err), SESAME_REVOKED);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &used2, NOW, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &rev, NULL, NOW, &err), SESAME_REVOKED);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &banned, NULL, NOW, &err), SESAME_REVOKED);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &used2, NULL, NOW, &err), SESAME_USED_UP);
 	/* a 0.1 mail record has no source: it holds back every source */
 	CHECK_EQ_INT(sesame_store_mail_allow(&st, UID, source, NOW, &lim, &err), 1);
 	/* the first append to a format 1 file rewrites it in format 2 */
-	CHECK_EQ_INT(sesame_store_redeem(&st, &fresh, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &fresh, NULL, NOW, &err), SESAME_OK);
 	CHECK(has_header(bucket_path(path, sizeof(path), 0x0a1)));
 	CHECK(!has_header(bucket_path(path, sizeof(path), 0x0a2)));
-	CHECK_EQ_INT(sesame_store_redeem(&st, &used1, NOW, &err), SESAME_USED_UP);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &fresh, NOW, &err), SESAME_USED_UP);
-	CHECK_EQ_INT(sesame_store_revoke(&st, &used2, &err), 0);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &used1, NULL, NOW, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &fresh, NULL, NOW, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_revoke(&st, &used2, NOW, &err), 0);
 
 	/* gc in between: format 2 everywhere, the dead record gone */
 	CHECK_EQ_INT(sesame_store_gc(&st, NOW, &gs, &err), 0);
@@ -1076,11 +1083,11 @@ static void test_upgrade(void)
 	CHECK(exists(path));
 	CHECK_EQ_INT(sesame_store_status(&st, &used1, NOW, &used, &err), SESAME_USED_UP);
 	CHECK_EQ_INT(used, 1);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &rev, NOW, &err), SESAME_REVOKED);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &banned, NOW, &err), SESAME_REVOKED);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &rev, NULL, NOW, &err), SESAME_REVOKED);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &banned, NULL, NOW, &err), SESAME_REVOKED);
 	CHECK_EQ_INT(sesame_store_status(&st, &used2, NOW, &used, &err), SESAME_REVOKED);
 	CHECK_EQ_INT(used, 2);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &fresh, NOW, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &fresh, NULL, NOW, &err), SESAME_USED_UP);
 	CHECK_EQ_INT(sesame_store_mail_allow(&st, UID, source, NOW, &lim, &err), 1);
 	CHECK_EQ_INT(sesame_store_mail_allow(&st, UID, source, NOW + 60, &lim, &err), 0);
 	sesame_store_close(&st);
@@ -1112,7 +1119,7 @@ static int race_mail(const struct sesame_mail_limits *lim, int n)
 			char c;
 			int r = -1;
 			close(gate[1]);
-			if (sesame_store_open(&st, state, 0, &err) == 0 && read(gate[0], &c, 1) == 0)
+			if (sesame_store_open_file(&st, state, 0, &err) == 0 && read(gate[0], &c, 1) == 0)
 				r = mail_at(&st, UID + 5, "flood", 5000, lim);
 			_exit(r == 0 ? 0 : 1);
 		}

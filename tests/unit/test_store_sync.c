@@ -77,7 +77,7 @@ static void redeem_costs(struct sesame_store *st, const struct sesame_token *t, 
 
 	n_fsync = 0;
 	n_fdatasync = 0;
-	r = sesame_store_redeem(st, t, now, &err);
+	r = sesame_store_redeem(st, t, NULL, now, &err);
 	CHECK_EQ_INT(r, SESAME_OK);
 	if (r != SESAME_OK)
 		fprintf(stderr, "%s: %s\n", state_name, err.msg);
@@ -93,7 +93,7 @@ static void open_at(struct sesame_store *st, const char *name, int create)
 	struct sesame_err err = { "" };
 
 	snprintf(state, sizeof(state), "%s/%s", root, name);
-	CHECK_EQ_INT(sesame_store_open(st, state, create, &err), 0);
+	CHECK_EQ_INT(sesame_store_open_file(st, state, create, &err), 0);
 }
 
 static void gc_at(struct sesame_store *st, int64_t now)
@@ -105,7 +105,7 @@ static void gc_at(struct sesame_store *st, int64_t now)
 		fprintf(stderr, "gc: %s\n", err.msg);
 }
 
-/* A store made by sesame_store_open(create), as the CLI makes it: every
+/* A store made by sesame_store_open_file(create), as the CLI makes it: every
  * redemption is one fdatasync, from the first one on, and still after gc
  * emptied buckets (truncated) or kept some records (renamed). */
 static void test_one_write_prepared(void)
@@ -174,8 +174,8 @@ static void test_gc_failed_dir_sync(void)
 	open_at(&st, "gc-dir-sync", 1);
 	snprintf(uses, sizeof(uses), "%s/uses", state);
 	CHECK_EQ_INT(stat(uses, &sb), 0);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &dead, NOW, &err), SESAME_OK);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &live, later, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &dead, NULL, NOW, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &live, NULL, later, &err), SESAME_OK);
 	pid = fork();
 	if (pid == 0) {
 		fail_dir_sync = sb.st_ino;
@@ -190,13 +190,13 @@ static void test_gc_failed_dir_sync(void)
 
 	fail_dir_sync = sb.st_ino; /* the disk still fails: no success may rest on that rename */
 	err.msg[0] = '\0';
-	CHECK_EQ_INT(sesame_store_redeem(&st, &next, later + 2, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &next, NULL, later + 2, &err), SESAME_STORE_UNAVAILABLE);
 	CHECK(strstr(err.msg, "cannot sync") != NULL);
-	CHECK_EQ_INT(sesame_store_redeem(&st, &live, later + 2, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &live, NULL, later + 2, &err), SESAME_USED_UP);
 	fail_dir_sync = 0;
 	redeem_costs(&st, &elsewhere, later + 2, 0, 1, "another bucket");
 	redeem_costs(&st, &next, later + 2, 2, 1, "after the failed sync");
-	CHECK_EQ_INT(sesame_store_redeem(&st, &next, later + 2, &err), SESAME_USED_UP);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &next, NULL, later + 2, &err), SESAME_USED_UP);
 	{
 		struct sesame_token again = tok(0x0aa, 4, (uint32_t)later);
 		redeem_costs(&st, &again, later + 2, 0, 1, "once synced");

@@ -442,8 +442,8 @@ static void test_attempt(void)
 	/* revoked token, revoked user */
 	mint_for_self(&f, 3, f.uid, other);
 	CHECK(sesame_token_parse(other, strlen(other), "sesame", &t) == 0);
-	CHECK(sesame_store_open(&st, f.state, 0, &err) == 0);
-	CHECK(sesame_store_revoke(&st, &t, &err) == 0);
+	CHECK(sesame_store_open_file(&st, f.state, 0, &err) == 0);
+	CHECK(sesame_store_revoke(&st, &t, NOW, &err) == 0);
 	CHECK_EQ_INT(run(&f, f.user, other, 1, NOW), SESAME_REVOKED);
 	mint_for_self(&f, 3, f.uid, other);
 	CHECK(sesame_store_revoke_user(&st, f.uid, NOW, &err) == 0);
