@@ -289,7 +289,7 @@ static int genuine_token(const char *text, size_t len)
 static const char *mint_now(int which)
 {
 	struct sesame_mint_request req = {(int64_t)time(NULL), 600, which == 0 ? 0u : 1u,
-					  NULL, NULL};
+					  NULL, NULL, NULL};
 	struct sesame_token t;
 
 	if (sesame_mint(sesame_keyring_signer(&keyring), &account, 0, &req, &t) != SESAME_OK)

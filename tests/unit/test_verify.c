@@ -74,7 +74,7 @@ static void test_golden_vectors(void)
 	alice(&a, pw_hash);
 	for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
 		const struct vector *v = &vectors[i];
-		struct sesame_mint_request req = {NOW, v->lifetime, v->uses, v->service, v->host};
+		struct sesame_mint_request req = {NOW, v->lifetime, v->uses, v->service, v->host, NULL};
 		struct sesame_token t;
 		char text[SESAME_TOKEN_TEXT_SIZE], hex[2 * SESAME_TOKEN_BYTES + 1];
 		uint8_t raw[SESAME_TOKEN_BYTES];
@@ -133,7 +133,7 @@ static void test_hints_per_token(void)
 	struct sesame_config cfg = config(1);
 	struct sesame_keyring kr;
 	struct sesame_account a;
-	struct sesame_mint_request req = {NOW, 900, 1, "sshd", "kiosk1"};
+	struct sesame_mint_request req = {NOW, 900, 1, "sshd", "kiosk1", NULL};
 	int same_service = 0, same_host = 0, same_password = 0;
 	uint8_t id[SESAME_ID_BYTES] = {0};
 
@@ -174,7 +174,7 @@ static void test_long_scope_names(void)
 	struct sesame_account a;
 	struct sesame_token t;
 	char name[300];
-	struct sesame_mint_request req = {NOW, 900, 1, name, name};
+	struct sesame_mint_request req = {NOW, 900, 1, name, name, NULL};
 	struct sesame_context ctx = {name, name, NOW};
 
 	test_key(&kr);
@@ -294,7 +294,7 @@ static void test_policy_and_keys(void)
 	struct sesame_keyring kr, other;
 	struct sesame_account root;
 	struct sesame_token t;
-	struct sesame_mint_request req = {NOW, 900, 1, NULL, NULL};
+	struct sesame_mint_request req = {NOW, 900, 1, NULL, NULL, NULL};
 	struct sesame_context ctx = {"login", "h", NOW};
 
 	test_key(&kr);
@@ -388,7 +388,7 @@ static void mint_for_self(struct fixture *f, unsigned uses, uint32_t uid,
 {
 	struct sesame_keyring kr;
 	struct sesame_account a;
-	struct sesame_mint_request req = {NOW, 900, uses, NULL, NULL};
+	struct sesame_mint_request req = {NOW, 900, uses, NULL, NULL, NULL};
 	struct sesame_token t;
 	struct sesame_err err;
 
