@@ -71,7 +71,7 @@ static int add_line(struct sesame_keyring *kr, const char *line, size_t len, con
 		goto out;
 	}
 	if (parse_key_line(line, len, &key) != 0) {
-		sesame_err_set(err, "key file %s:%u: not an \"ID HEX\" or \"ID HEX verify\" key line",
+		sesame_err_set(err, "key file %s:%u: not an \"ID HEX\" key line (or \"ID HEX verify\")",
 			       path, lineno);
 		goto out;
 	}

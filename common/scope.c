@@ -1,8 +1,10 @@
 /* Host groups: parsing host_groups, naming key files in key_dir, and
  * loading the keys of this host's groups (and only those: a host holds
  * no key of a group it is not in, so it cannot mint for that group). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "scope.h"
 #include "util.h"
@@ -82,10 +84,15 @@ int sesame_group_keys_load(struct sesame_group_keys *gk, const char *key_dir,
 			sesame_err_set(err, "key_dir: path too long for group %s", names[i]);
 			goto fail;
 		}
-		if (sesame_keyring_load(&gk->group[i].kr, path, err) != 0)
+		/* Keys not given to this host yet: the group accepts nothing here,
+		 * while the others work. Anything else wrong with a file that
+		 * is there (owner, mode, a symlink, its contents) is an error. */
+		if (access(path, F_OK) != 0 && errno == ENOENT)
+			continue;
+		if (sesame_keyring_load(&gk->group[gk->n].kr, path, err) != 0)
 			goto fail;
-		memcpy(gk->group[i].name, names[i], sizeof(names[i]));
-		gk->n = i + 1;
+		memcpy(gk->group[gk->n].name, names[i], sizeof(names[i]));
+		gk->n++;
 	}
 	return 0;
 fail:

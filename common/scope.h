@@ -40,7 +40,8 @@ struct sesame_group_keys {
 };
 
 /* Load the key file of every group in host_groups from key_dir, checked
- * like the key file. Returns 0, or -1 with a reason (keys wiped). */
+ * like the key file; a group whose file does not exist is left out (its
+ * tokens are refused here). Returns 0, or -1 with a reason (keys wiped). */
 int sesame_group_keys_load(struct sesame_group_keys *gk, const char *key_dir,
 			   const char *host_groups, struct sesame_err *err);
 
