@@ -143,8 +143,10 @@ static const char *check_combination(const struct cli_options *o)
 
 	if (modes > 1)
 		return "choose one of --keygen, --inspect, --revoke, --revoke-user, --gc";
-	if ((o->rotate || o->stage || o->promote || o->group) && !o->keygen)
-		return "--rotate, --stage, --promote and --group go with --keygen";
+	if (o->rotate && !o->keygen)
+		return "--rotate goes with --keygen";
+	if ((o->stage || o->promote || o->group) && !o->keygen)
+		return "--stage, --promote and --group go with --keygen";
 	if (o->rotate + o->stage + o->promote > 1)
 		return "choose one of --rotate, --stage, --promote";
 	if (o->keygen && o->group && o->host)
