@@ -424,12 +424,13 @@ struct candidate {
 /* The keys with the token's id that may have signed it: this host's own
  * and, for a host-flagged token, each of this host's groups'. */
 static size_t candidates(const struct sesame_keyring *kr, const struct sesame_group_keys *gk,
-			 const struct sesame_token *t, struct candidate *out)
+			 const struct sesame_token *t, const char *host, struct candidate *out)
 {
 	const struct sesame_key *k = sesame_keyring_find(kr, t->key_id);
 	size_t n = 0;
 
-	if (k != NULL)
+	/* No host scope without a usable host name (see sesame_check_scoped) */
+	if (k != NULL && (!(t->flags & SESAME_FLAG_HOST) || sesame_scope_name_ok(host)))
 		out[n++] = (struct candidate){k, NULL};
 	for (size_t i = 0; gk != NULL && (t->flags & SESAME_FLAG_HOST) && i < gk->n; i++) {
 		k = sesame_keyring_find(&gk->group[i].kr, t->key_id);
@@ -489,21 +490,22 @@ enum sesame_reason sesame_check_scoped(const struct sesame_config *cfg,
 				       const struct sesame_context *ctx, struct sesame_match *m)
 {
 	struct candidate c[1 + SESAME_MAX_GROUPS];
-	size_t n = candidates(kr, gk, t, c);
+	size_t n = candidates(kr, gk, t, ctx->host, c);
+	int own_key = sesame_keyring_find(kr, t->key_id) != NULL;
 	enum sesame_reason r;
 
 	if (m != NULL)
 		memset(m, 0, sizeof(*m));
-	if (n == 0)
+	if (n == 0 && !own_key)
 		return SESAME_UNKNOWN_KEY;
 	if (acct->uid != t->uid)
 		return SESAME_WRONG_USER;
 	/* A scope is at most SCOPE_MAX bytes: a longer service or host name
-	 * is not that scope, whatever its first SCOPE_MAX bytes say. */
+	 * is not that scope, whatever its first SCOPE_MAX bytes say. It is
+	 * left out of the candidates; the groups may still accept. */
 	if ((t->flags & SESAME_FLAG_SERVICE) && !sesame_scope_name_ok(ctx->service))
 		return SESAME_WRONG_SERVICE;
-	if ((t->flags & SESAME_FLAG_HOST) && !sesame_scope_name_ok(ctx->host) &&
-	    (gk == NULL || gk->n == 0))
+	if (n == 0)
 		return SESAME_WRONG_HOST;
 	if (cfg->bind_password == SESAME_BIND_YES && acct->pwhash == NULL)
 		return SESAME_SHADOW_UNAVAILABLE;

@@ -503,7 +503,7 @@ static void test_group_scope(void)
 	struct sesame_token t, h;
 	struct sesame_mint_request req = {NOW, 900, 1, NULL, NULL, "web"};
 	struct sesame_context ctx = {"sshd", "web1", NOW + 1};
-	char text[SESAME_TOKEN_TEXT_SIZE], hex[2 * SESAME_TOKEN_BYTES + 1];
+	char text[SESAME_TOKEN_TEXT_SIZE], hex[2 * SESAME_TOKEN_BYTES + 1], long_host[300];
 	uint8_t raw[SESAME_TOKEN_BYTES];
 
 	test_key(&web);
@@ -558,6 +558,15 @@ static void test_group_scope(void)
 	req.group = "web";
 	CHECK_EQ_INT(sesame_mint(&web.keys[0], &a, 0, &req, &t), SESAME_OK);
 	CHECK(sesame_check_scoped(&cfg, &web, NULL, &t, &a, &ctx, &m) != SESAME_OK);
+	/* a host without a usable name (longer than a scope) still accepts
+	 * its groups' tokens */
+	group_keys_with(&gk, "web", &web);
+	memset(long_host, 'h', sizeof(long_host) - 1);
+	long_host[sizeof(long_host) - 1] = '\0';
+	ctx.host = long_host;
+	CHECK_EQ_INT(sesame_check_scoped(&cfg, &web, &gk, &t, &a, &ctx, &m), SESAME_OK);
+	CHECK_EQ_INT(sesame_check_scoped(&cfg, &web, NULL, &t, &a, &ctx, &m), SESAME_WRONG_HOST);
+	ctx.host = "web";
 	/* a group and a host scope at once, or a bad group name: malformed */
 	req.host = "web";
 	CHECK_EQ_INT(sesame_mint(&web.keys[0], &a, 0, &req, &t), SESAME_MALFORMED);
