@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -11,31 +12,67 @@
 #include "attempt.h"
 #include "cli.h"
 #include "keys.h"
+#include "scope.h"
 #include "store.h"
 #include "util.h"
 
 #define INPUT_MAX 4096
 #define PAM_DIR "/etc/pam.d"
 
+/* The key file --keygen works on: key_file, or with --group GROUP (-H
+ * HOST) that group's (host's) file in key_dir, made 0700 when missing. */
+static int keygen_path(const struct cli_options *o, const struct sesame_config *cfg, char *path,
+		       size_t size)
+{
+	const char *name = o->group ? o->group : o->host;
+
+	if (name == NULL) {
+		snprintf(path, size, "%s", cfg->key_file);
+		return 0;
+	}
+	if (sesame_scope_key_path(cfg->key_dir, o->group ? SESAME_SCOPE_GROUP : SESAME_SCOPE_HOST,
+				  name, path, size) != 0) {
+		cli_error("%s %s: expected 1 to 63 letters, digits, '.', '_' or '-'",
+			  o->group ? "--group" : "-H", name);
+		return -1;
+	}
+	if (mkdir(cfg->key_dir, 0700) != 0 && errno != EEXIST) {
+		cli_error("key_dir %s: %s", cfg->key_dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int cli_keygen(const struct cli_options *o)
 {
 	struct sesame_config cfg;
 	struct sesame_err err = {{0}};
+	char path[SESAME_PATH_MAX + 2 * SESAME_GROUP_NAME_SIZE];
+	const char *done = "written to";
 	uint8_t id = 0;
 	int r;
 
-	if (cli_load_config(o, &cfg) != 0)
+	if (cli_load_config(o, &cfg) != 0 || keygen_path(o, &cfg, path, sizeof(path)) != 0)
 		return EXIT_ERROR;
-	if (o->rotate)
-		r = sesame_keyring_rotate(cfg.key_file, &id, &err);
-	else
-		r = sesame_keyring_create(cfg.key_file, &id, &err);
+	if (o->rotate) {
+		r = sesame_keyring_rotate(path, &id, &err);
+		done = "added to";
+	} else if (o->stage) {
+		r = sesame_keyring_stage(path, &id, &err);
+		done = "staged (verifies, does not sign yet) in";
+	} else if (o->promote) {
+		r = sesame_keyring_promote(path, &id, &err);
+		done = "now signs in";
+	} else {
+		r = sesame_keyring_create(path, &id, &err);
+	}
 	if (r != 0) {
 		cli_error("%s%s", err.msg,
-			  o->rotate ? "" : " (to add a key to an existing file: --keygen --rotate)");
+			  o->rotate || o->stage || o->promote
+				  ? "" : " (to add a key to an existing file: --keygen --rotate)");
 		return EXIT_ERROR;
 	}
-	fprintf(stderr, "key %u %s %s\n", id, o->rotate ? "added to" : "written to", cfg.key_file);
+	fprintf(stderr, "key %u %s %s\n", id, done, path);
 	return EXIT_OK;
 }
 
@@ -110,8 +147,16 @@ static void print_inspection(const struct sesame_attempt *a, enum sesame_reason 
 	else
 		printf("uses:     %u\n", t->uses);
 	print_scope("service:", t->flags & SESAME_FLAG_SERVICE, a->ctx.service);
-	print_scope("host:", t->flags & SESAME_FLAG_HOST,
-		    (t->flags & SESAME_FLAG_HOST) && r != SESAME_WRONG_HOST ? a->ctx.host : NULL);
+	if (a->group[0] != '\0')
+		printf("host:     group %s\n", a->group);
+	else
+		print_scope("host:", t->flags & SESAME_FLAG_HOST,
+			    (t->flags & SESAME_FLAG_HOST) && r != SESAME_WRONG_HOST ? a->ctx.host
+										: NULL);
+	if (a->match.verified)
+		printf("password: %s\n", a->match.password_bound
+						 ? "bound to this host's password hash"
+						 : "not bound to a password (name and uid)");
 }
 
 /* A locked or expired account suspends its tokens; it does not end them:
@@ -152,6 +197,11 @@ static void print_inspection_json(const struct sesame_attempt *a, enum sesame_re
 				       json_object_new_boolean(t->flags & SESAME_FLAG_SERVICE));
 		json_object_object_add(obj, "host_scoped",
 				       json_object_new_boolean(t->flags & SESAME_FLAG_HOST));
+		json_object_object_add(obj, "group", a->group[0] != '\0' ?
+				       json_object_new_string(a->group) : NULL);
+		if (a->match.verified)
+			json_object_object_add(obj, "password_bound",
+					       json_object_new_boolean(a->match.password_bound));
 	}
 	if (suspension_note(r) != NULL)
 		json_object_object_add(obj, "suspended", json_object_new_boolean(1));

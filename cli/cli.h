@@ -17,7 +17,8 @@ enum qr_format { QR_NONE, QR_UTF8, QR_PNG, QR_SVG };
 
 struct cli_options {
 	const char *config;   /* -c, or NULL */
-	int keygen, rotate, gc, json, link, list, all;
+	int keygen, rotate, stage, promote, gc, json, link, list, all;
+	const char *group;    /* --group, with --keygen */
 	const char *inspect, *revoke, *revoke_user, *history;
 	const char *note;     /* -m, kept in the ledger */
 	const char *lifetime; /* -t */

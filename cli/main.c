@@ -8,7 +8,8 @@
 #include "sesame-build.h"
 
 static const char usage_text[] =
-	"usage: sesame-mint [-c FILE] --keygen [--rotate]\n"
+	"usage: sesame-mint [-c FILE] --keygen [--rotate | --stage | --promote]\n"
+	"                   [--group GROUP | -H HOST]\n"
 	"       sesame-mint [-c FILE] [-t DURATION] [-n USES] [-s SERVICE] [-H HOST]\n"
 	"                   [--link | --url URL] [--qr utf8|png|svg] [-o FILE]\n"
 	"                   [--mail ADDRESS] [-m NOTE] [--json] USER\n"
@@ -24,10 +25,15 @@ static const char usage_text[] =
 	"                         /etc/security/sesame.conf)\n"
 	"      --keygen           create the key file; with --rotate, add a new signing key\n"
 	"      --rotate           keep old keys verifying, sign with a new one\n"
+	"      --stage            add a verify-only key (fleet rotation, step 1)\n"
+	"      --promote          make the newest staged key sign (step 2)\n"
+	"      --group GROUP      --keygen: the key file of host group GROUP in key_dir\n"
 	"  -t, --lifetime DURATION  token lifetime, e.g. 90s, 15m, 12h, 2d (default max_age)\n"
 	"  -n, --uses USES        uses allowed, 0 = any number until expiry (default 1)\n"
 	"  -s, --service SERVICE  only valid for this PAM service\n"
-	"  -H, --host HOST        only valid on this host name\n"
+	"  -H, --host HOST        only valid on this host, or on the hosts of a group\n"
+	"                         (group:NAME, host:NAME, or NAME: a group when\n"
+	"                         key_dir has its key file)\n"
 	"      --link             print a link built from the configured url\n"
 	"      --url URL          print a link built from URL\n"
 	"      --qr FORMAT        QR code: utf8 (terminal), png or svg (needs -o FILE)\n"
@@ -50,12 +56,16 @@ static const char usage_text[] =
 enum long_only {
 	OPT_KEYGEN = 256, OPT_ROTATE, OPT_LINK, OPT_URL, OPT_QR, OPT_MAIL, OPT_JSON,
 	OPT_INSPECT, OPT_REVOKE, OPT_REVOKE_USER, OPT_GC, OPT_LIST, OPT_ALL, OPT_HISTORY,
+	OPT_STAGE, OPT_PROMOTE, OPT_GROUP,
 };
 
 static const struct option long_options[] = {
 	{"config", required_argument, NULL, 'c'},
 	{"keygen", no_argument, NULL, OPT_KEYGEN},
 	{"rotate", no_argument, NULL, OPT_ROTATE},
+	{"stage", no_argument, NULL, OPT_STAGE},
+	{"promote", no_argument, NULL, OPT_PROMOTE},
+	{"group", required_argument, NULL, OPT_GROUP},
 	{"lifetime", required_argument, NULL, 't'},
 	{"uses", required_argument, NULL, 'n'},
 	{"service", required_argument, NULL, 's'},
@@ -110,6 +120,9 @@ static int parse_option(int c, struct cli_options *o)
 	case 'o': o->output = optarg; break;
 	case OPT_KEYGEN: o->keygen = 1; break;
 	case OPT_ROTATE: o->rotate = 1; break;
+	case OPT_STAGE: o->stage = 1; break;
+	case OPT_PROMOTE: o->promote = 1; break;
+	case OPT_GROUP: o->group = optarg; break;
 	case OPT_LINK: o->link = 1; break;
 	case OPT_URL: o->url = optarg; break;
 	case OPT_QR: return parse_qr(optarg, &o->qr) == 0 ? 0 : -1;
@@ -152,11 +165,20 @@ static const char *check_combination(const struct cli_options *o)
 		return cli_note_problem(o->note);
 	if (o->rotate && !o->keygen)
 		return "--rotate goes with --keygen";
+	if ((o->stage || o->promote || o->group) && !o->keygen)
+		return "--stage, --promote and --group go with --keygen";
+	if (o->rotate + o->stage + o->promote > 1)
+		return "choose one of --rotate, --stage, --promote";
+	if (o->keygen && o->group && o->host)
+		return "--group and -H exclude each other";
+	if (o->keygen && o->service)
+		return "-s does not go with --keygen";
 	if (modes == 1 && o->user != NULL && !o->list)
 		return "unexpected USER operand";
 	if (modes == 1 && mint_options_used(o))
 		return "minting options given without a USER to mint for";
-	if ((o->service || o->host) && modes == 1 && o->inspect == NULL && o->revoke == NULL)
+	if ((o->service || o->host) && modes == 1 && o->inspect == NULL && o->revoke == NULL &&
+	    !o->keygen)
 		return "-s and -H go with minting, --inspect or --revoke";
 	if (o->json && modes == 1 && o->inspect == NULL && !o->list && o->history == NULL)
 		return "--json goes with minting, --inspect, --list or --history";

@@ -13,6 +13,7 @@
 #include "mail.h"
 #include "policy.h"
 #include "qr.h"
+#include "scope.h"
 #include "store.h"
 #include "util.h"
 #include "verify.h"
@@ -26,6 +27,8 @@ struct minted {
 	char *link; /* NULL when there is no url */
 	char user[256];
 	const char *service, *host;
+	enum sesame_scope_kind kind; /* of -H: a host or a group */
+	int bound;                   /* bound to this host's password hash */
 };
 
 static void minted_clear(struct minted *m)
@@ -129,8 +132,10 @@ static int self_check(const struct sesame_config *cfg, const struct sesame_keyri
 		      const struct sesame_account *acct, const struct sesame_mint_request *req,
 		      struct minted *m)
 {
+	static const struct sesame_keyring none;
 	struct sesame_token back;
-	struct sesame_context ctx = {req->service, req->host, req->now};
+	struct sesame_context ctx = {req->service, req->host ? req->host : "", req->now};
+	struct sesame_group_keys *gk = NULL;
 	uint8_t made[SESAME_TOKEN_BYTES], read[SESAME_TOKEN_BYTES];
 	enum sesame_reason r = SESAME_MALFORMED;
 	int same;
@@ -139,8 +144,18 @@ static int self_check(const struct sesame_config *cfg, const struct sesame_keyri
 	same = sesame_token_parse(m->text, strlen(m->text), cfg->param, &back) == 0;
 	sesame_token_to_bytes(&back, read);
 	same = same && memcmp(made, read, sizeof(made)) == 0;
-	if (same)
+	/* A group token is checked as a host of that group sees it: with the
+	 * group's keys only. */
+	if (same && req->group != NULL && (gk = calloc(1, sizeof(*gk))) != NULL) {
+		gk->n = 1;
+		snprintf(gk->group[0].name, sizeof(gk->group[0].name), "%s", req->group);
+		gk->group[0].kr = *kr;
+		r = sesame_check_scoped(cfg, &none, gk, &back, acct, &ctx, NULL);
+		sesame_group_keys_wipe(gk);
+		free(gk);
+	} else if (same && req->group == NULL) {
 		r = sesame_check(cfg, kr, &back, acct, &ctx);
+	}
 	sesame_wipe(&back, sizeof(back));
 	sesame_wipe(made, sizeof(made));
 	sesame_wipe(read, sizeof(read));
@@ -155,9 +170,50 @@ static int self_check(const struct sesame_config *cfg, const struct sesame_keyri
 	return 0;
 }
 
+/* -H NAME: "group:NAME", "host:NAME", or NAME: a group when key_dir has
+ * a key file for group NAME, else a host. Sets req->host or req->group
+ * and the key file that signs: the group's; for a host, key_dir's file
+ * for that host when there is one, else key_file (this host's keys, as
+ * before groups). */
+static int resolve_scope(const struct sesame_config *cfg, struct sesame_mint_request *req,
+			 struct minted *m, char *key_path, size_t size)
+{
+	const char *name = req->host;
+	int forced = 0;
+
+	snprintf(key_path, size, "%s", cfg->key_file);
+	m->kind = name != NULL ? SESAME_SCOPE_HOST : SESAME_SCOPE_NONE;
+	if (name == NULL)
+		return 0;
+	if (strncmp(name, "group:", 6) == 0 || strncmp(name, "host:", 5) == 0) {
+		forced = name[0] == 'g' ? 2 : 1;
+		name = strchr(name, ':') + 1;
+	}
+	if (forced == 2 || (forced == 0 && sesame_scope_key_path(cfg->key_dir, SESAME_SCOPE_GROUP,
+								 name, key_path, size) == 0 &&
+			    access(key_path, F_OK) == 0)) {
+		if (!sesame_group_name_ok(name) ||
+		    sesame_scope_key_path(cfg->key_dir, SESAME_SCOPE_GROUP, name, key_path,
+					  size) != 0) {
+			cli_error("-H group:%s: not a usable group name", name);
+			return -1;
+		}
+		m->kind = SESAME_SCOPE_GROUP;
+		req->group = name;
+		req->host = NULL;
+		return 0;
+	}
+	req->host = name;
+	if (sesame_scope_key_path(cfg->key_dir, SESAME_SCOPE_HOST, name, key_path, size) != 0 ||
+	    access(key_path, F_OK) != 0)
+		snprintf(key_path, size, "%s", cfg->key_file);
+	return 0;
+}
+
 static int make_token(const struct cli_options *o, const struct sesame_config *cfg,
 		      struct minted *m, struct sesame_mint_request *req)
 {
+	char key_path[SESAME_PATH_MAX + 2 * SESAME_GROUP_NAME_SIZE];
 	struct sesame_keyring kr;
 	struct sesame_account acct;
 	struct sesame_err err = {{0}};
@@ -165,7 +221,7 @@ static int make_token(const struct cli_options *o, const struct sesame_config *c
 	int r = EXIT_ERROR;
 
 	memset(&kr, 0, sizeof(kr));
-	why = sesame_account_by_name(o->user, cfg->bind_password, &acct);
+	why = sesame_account_by_name(o->user, cfg->bind_password == SESAME_BIND_YES, &acct);
 	if (why != SESAME_OK) {
 		cli_error("user %s: %s", o->user, sesame_reason_name(why));
 		goto out;
@@ -174,13 +230,17 @@ static int make_token(const struct cli_options *o, const struct sesame_config *c
 		r = EXIT_REJECTED;
 		goto out;
 	}
-	if (sesame_keyring_load(&kr, cfg->key_file, &err) != 0) {
+	if (resolve_scope(cfg, req, m, key_path, sizeof(key_path)) != 0)
+		goto out;
+	m->host = req->host ? req->host : req->group;
+	if (sesame_keyring_load(&kr, key_path, &err) != 0) {
 		cli_error("%s", err.msg);
 		goto out;
 	}
 	if (wait_past_user_revocation(cfg, acct.uid, req) != 0)
 		goto out;
-	why = sesame_mint(sesame_keyring_signer(&kr), &acct, cfg->bind_password, req, &m->token);
+	m->bound = sesame_binds_password(cfg->bind_password, &acct, m->kind);
+	why = sesame_mint(sesame_keyring_signer(&kr), &acct, m->bound, req, &m->token);
 	if (why != SESAME_OK) {
 		cli_error("cannot mint: %s", sesame_reason_name(why));
 		goto out;
@@ -238,8 +298,11 @@ static void print_details(const struct sesame_mint_request *req, const struct mi
 		fprintf(stderr, "uses:    any number until it expires\n");
 	else
 		fprintf(stderr, "uses:    %u\n", m->token.uses);
-	fprintf(stderr, "service: %s\nhost:    %s\n", req->service ? req->service : "any",
-		req->host ? req->host : "any");
+	fprintf(stderr, "service: %s\nhost:    %s%s\n", req->service ? req->service : "any",
+		m->host ? m->host : "any", m->kind == SESAME_SCOPE_GROUP ? " (host group)" : "");
+	fprintf(stderr, "password: %s\n", m->bound ? "bound to this host's password hash"
+						   : "not bound to a password (name and uid; "
+						     "--revoke-user ends it)");
 	fprintf(stderr, "id:      %s\n", m->id);
 }
 
@@ -269,7 +332,11 @@ static int print_json(const struct minted *m)
 	json_object_object_add(obj, "lifetime", json_object_new_int64(m->token.lifetime));
 	json_object_object_add(obj, "uses", json_object_new_int64(m->token.uses));
 	json_object_object_add(obj, "service", json_str_or_null(m->service));
-	json_object_object_add(obj, "host", json_str_or_null(m->host));
+	json_object_object_add(obj, "host",
+			       json_str_or_null(m->kind == SESAME_SCOPE_HOST ? m->host : NULL));
+	json_object_object_add(obj, "group",
+			       json_str_or_null(m->kind == SESAME_SCOPE_GROUP ? m->host : NULL));
+	json_object_object_add(obj, "password_bound", json_object_new_boolean(m->bound));
 	return cli_print_json(obj);
 }
 
@@ -353,7 +420,6 @@ int cli_mint(const struct cli_options *o)
 		goto out;
 	}
 	m.service = req.service;
-	m.host = req.host;
 	r = make_token(o, &cfg, &m, &req);
 	if (r != EXIT_OK)
 		goto out;

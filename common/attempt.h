@@ -29,6 +29,8 @@ struct sesame_attempt {
 	char id_text[SESAME_ID_TEXT_SIZE];
 	char account[256];          /* name of the account the token is for, or "" */
 	unsigned used;              /* uses recorded so far (consume == 0) */
+	struct sesame_match match;  /* scope and binding, when the tag verified */
+	char group[SESAME_GROUP_NAME_SIZE]; /* the group of a group-scoped token, or "" */
 	struct sesame_err err;      /* detail for "unavailable" reasons, never secret */
 };
 

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "mail.h"
+#include "scope.h"
 #include "store.h"
 #include "token.h"
 #include "util.h"
@@ -129,9 +130,20 @@ static const char *check_store(const char *value)
 	return sesame_store_backend_known(value) ? NULL : "file";
 }
 
+static const char *check_host_groups(const char *value)
+{
+	char names[SESAME_MAX_GROUPS][SESAME_GROUP_NAME_SIZE];
+	size_t n = 0;
+
+	if (sesame_groups_parse(value, names, &n) != 0)
+		return "a comma-separated list of at most 8 group names (letters, digits, '.', "
+		       "'_', '-'; up to 63 characters each)";
+	return NULL;
+}
+
 /* ---- the keys ---- */
 
-enum key_kind { KEY_STRING, KEY_DURATION, KEY_BOOL, KEY_UINT };
+enum key_kind { KEY_STRING, KEY_DURATION, KEY_BOOL, KEY_BIND, KEY_UINT };
 
 struct config_key {
 	const char *name;
@@ -155,6 +167,7 @@ struct config_key {
 	.check = fn
 #define DURATION(f, most, what) .kind = KEY_DURATION, FIELD(f, int64_t), .max = most, .expected = what
 #define BOOL(f) .kind = KEY_BOOL, FIELD(f, int), .expected = "yes or no"
+#define BIND(f) .kind = KEY_BIND, FIELD(f, int), .expected = "yes, no or auto"
 #define UINT(f, least, most, what) \
 	.kind = KEY_UINT, FIELD(f, unsigned), .min = least, .max = most, .expected = what
 
@@ -172,7 +185,9 @@ static const struct config_key config_keys[] = {
 	 DURATION(max_age, SESAME_MAX_LIFETIME, LIFETIME_EXPECTED)},
 	{.name = "max_age_limit", .default_value = "7d",
 	 DURATION(max_age_limit, SESAME_MAX_LIFETIME, LIFETIME_EXPECTED)},
-	{.name = "bind_password", .default_value = "yes", BOOL(bind_password)},
+	{.name = "bind_password", .default_value = "yes", BIND(bind_password)},
+	{.name = "key_dir", .default_value = SESAME_DEFAULT_KEY_DIR, STRING(key_dir, check_path)},
+	{.name = "host_groups", .default_value = "", STRING(host_groups, check_host_groups)},
 	{.name = "url", .default_value = "", STRING(url, check_url)},
 	{.name = "param", .default_value = "sesame", STRING(param, check_param)},
 	{.name = "allow_root", .default_value = "no", BOOL(allow_root)},
@@ -239,6 +254,15 @@ static int parse_number(const struct config_key *k, const char *value, int64_t *
 			return -1;
 		*out = b;
 		return 0;
+	case KEY_BIND:
+		if (strcmp(value, "auto") == 0) {
+			*out = SESAME_BIND_AUTO;
+			return 0;
+		}
+		if (sesame_parse_bool(value, &b) != 0)
+			return -1;
+		*out = b ? SESAME_BIND_YES : SESAME_BIND_NO;
+		return 0;
 	case KEY_UINT:
 		if (sesame_parse_uint(value, k->min, (unsigned long)k->max, &n) != 0)
 			return -1;
@@ -264,7 +288,7 @@ static int set_key(struct sesame_config *cfg, const struct config_key *k, const 
 	}
 	if (k->kind == KEY_DURATION)
 		*(int64_t *)(void *)field = n;
-	else if (k->kind == KEY_BOOL)
+	else if (k->kind == KEY_BOOL || k->kind == KEY_BIND)
 		*(int *)(void *)field = (int)n;
 	else
 		*(unsigned *)(void *)field = (unsigned)n;
@@ -413,6 +437,11 @@ int sesame_config_validate(const struct sesame_config *cfg, struct sesame_err *e
 	if (strcmp(cfg->key_file, cfg->state_dir) == 0 ||
 	    (strncmp(cfg->key_file, cfg->state_dir, n) == 0 && cfg->key_file[n] == '/')) {
 		sesame_err_set(err, "key_file must not be inside state_dir");
+		return -1;
+	}
+	if (strcmp(cfg->key_dir, cfg->state_dir) == 0 ||
+	    (strncmp(cfg->key_dir, cfg->state_dir, n) == 0 && cfg->key_dir[n] == '/')) {
+		sesame_err_set(err, "key_dir must not be inside state_dir");
 		return -1;
 	}
 	return 0;

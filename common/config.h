@@ -9,6 +9,7 @@
 
 #define SESAME_DEFAULT_CONF "/etc/security/sesame.conf"
 #define SESAME_DEFAULT_KEY_FILE "/etc/security/sesame.key"
+#define SESAME_DEFAULT_KEY_DIR "/etc/security/sesame.keys.d"
 #define SESAME_DEFAULT_STATE_DIR "/var/lib/sesame"
 #define SESAME_DEFAULT_SENDMAIL "/usr/sbin/sendmail -t -oi"
 
@@ -24,7 +25,9 @@ struct sesame_config {
 	char store[16];        /* the store's backend: "file" */
 	int64_t max_age;       /* lifetime of new tokens, seconds */
 	int64_t max_age_limit; /* longest lifetime accepted, seconds */
-	int bind_password;
+	int bind_password;            /* SESAME_BIND_* */
+	char key_dir[SESAME_PATH_MAX];  /* group keys (and other hosts' keys, on issuers) */
+	char host_groups[SESAME_NAME_MAX]; /* "web, eu-west": this host's groups, "" none */
 	char url[SESAME_URL_MAX];     /* "" = none */
 	char param[SESAME_PARAM_MAX];
 	int allow_root;
@@ -44,6 +47,13 @@ struct sesame_config {
 	unsigned mail_per_hour;          /* and at most this many per hour */
 	unsigned mail_account_per_hour;  /* and per account, all sources, per hour */
 };
+
+/* bind_password: yes binds every host-scoped or unscoped token to the
+ * account's shadow hash and refuses accounts without a shadow entry; auto
+ * binds to the hash when there is a usable one and to name and uid when
+ * not (directory accounts); no never binds. Group-scoped tokens always
+ * bind to name and uid (verify.h). */
+enum { SESAME_BIND_NO = 0, SESAME_BIND_YES = 1, SESAME_BIND_AUTO = 2 };
 
 void sesame_config_defaults(struct sesame_config *cfg);
 

@@ -1,6 +1,6 @@
-/* The key file: "# comment" lines and "ID HEX" lines, one 256-bit key
- * each. The last key signs; all verify. Dropping a key is deleting its
- * line, which kills the tokens it signed. */
+/* The key file: "# comment" lines and "ID HEX" or "ID HEX verify" lines,
+ * one 256-bit key each. The last key without "verify" signs; all verify.
+ * Dropping a key is deleting its line, which kills the tokens it signed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,11 +14,12 @@
 #include "util.h"
 
 #define KEY_FILE_MAX 8192
-#define KEY_LINE_MAX (4 + 2 * SESAME_KEY_BYTES + 2)
+#define VERIFY_MARK " verify"
+#define KEY_LINE_MAX (4 + 2 * SESAME_KEY_BYTES + sizeof(VERIFY_MARK) + 2)
 
 static const char key_file_header[] =
-	"# sesame host keys: \"ID HEX\", one 256-bit key per line.\n"
-	"# The last key signs new tokens; every key here verifies.\n"
+	"# sesame keys: \"ID HEX\", one 256-bit key per line.\n"
+	"# The last key without \" verify\" signs new tokens; every key here verifies.\n"
 	"# Delete a key's line to invalidate every token it signed.\n";
 
 static void free_text(char *text, size_t len)
@@ -40,6 +41,12 @@ static int parse_key_line(const char *line, size_t len, struct sesame_key *key)
 	if (i == 0 || id == 0 || id > SESAME_KEY_ID_MAX || i >= len || line[i] != ' ')
 		return -1;
 	i++;
+	key->verify_only = 0;
+	if (len - i == 2 * SESAME_KEY_BYTES + strlen(VERIFY_MARK) &&
+	    memcmp(line + len - strlen(VERIFY_MARK), VERIFY_MARK, strlen(VERIFY_MARK)) == 0) {
+		key->verify_only = 1;
+		len -= strlen(VERIFY_MARK);
+	}
 	if (len - i != 2 * SESAME_KEY_BYTES)
 		return -1;
 	for (size_t k = 0; k < SESAME_KEY_BYTES; k++) {
@@ -64,7 +71,8 @@ static int add_line(struct sesame_keyring *kr, const char *line, size_t len, con
 		goto out;
 	}
 	if (parse_key_line(line, len, &key) != 0) {
-		sesame_err_set(err, "key file %s:%u: not an \"ID HEX\" key line", path, lineno);
+		sesame_err_set(err, "key file %s:%u: not an \"ID HEX\" key line (or \"ID HEX verify\")",
+			       path, lineno);
 		goto out;
 	}
 	if (sesame_keyring_find(kr, key.id) != NULL) {
@@ -135,7 +143,10 @@ const struct sesame_key *sesame_keyring_find(const struct sesame_keyring *kr, ui
 
 const struct sesame_key *sesame_keyring_signer(const struct sesame_keyring *kr)
 {
-	return kr->n > 0 ? &kr->keys[kr->n - 1] : NULL;
+	for (size_t i = kr->n; i > 0; i--)
+		if (!kr->keys[i - 1].verify_only)
+			return &kr->keys[i - 1];
+	return NULL;
 }
 
 void sesame_keyring_wipe(struct sesame_keyring *kr)
@@ -175,7 +186,8 @@ static char *format_key_file(const struct sesame_keyring *kr, size_t *len)
 		o += (size_t)snprintf(out + o, cap - o, "%u ", kr->keys[i].id);
 		for (size_t k = 0; k < SESAME_KEY_BYTES; k++)
 			o += (size_t)snprintf(out + o, cap - o, "%02x", kr->keys[i].key[k]);
-		o += (size_t)snprintf(out + o, cap - o, "\n");
+		o += (size_t)snprintf(out + o, cap - o, "%s\n",
+				      kr->keys[i].verify_only ? VERIFY_MARK : "");
 	}
 	*len = o;
 	return out;
@@ -183,16 +195,13 @@ static char *format_key_file(const struct sesame_keyring *kr, size_t *len)
 
 /* Add a fresh key with this id to kr and write the key file: a new file
  * (never replacing one) or, when replace, the old one replaced atomically. */
-static int add_key_and_write(struct sesame_keyring *kr, uint8_t id, const char *path,
-			     int replace, uint8_t *new_id, struct sesame_err *err)
+static int write_keyring(const struct sesame_keyring *kr, const char *path, int replace,
+			 struct sesame_err *err)
 {
 	char *text = NULL;
 	size_t len = 0;
-	int r = -1;
+	int r;
 
-	if (fresh_key(&kr->keys[kr->n], id, err) != 0)
-		return -1;
-	kr->n++;
 	text = format_key_file(kr, &len);
 	if (text == NULL) {
 		sesame_err_set(err, "key file %s: out of memory", path);
@@ -202,9 +211,22 @@ static int add_key_and_write(struct sesame_keyring *kr, uint8_t id, const char *
 		r = sesame_write_atomic(path, text, len, 0600, "key file", err);
 	else
 		r = sesame_write_new(path, text, len, 0600, "key file", err);
+	free_text(text, len);
+	return r;
+}
+
+static int add_key_and_write(struct sesame_keyring *kr, uint8_t id, int verify_only,
+			     const char *path, int replace, uint8_t *new_id,
+			     struct sesame_err *err)
+{
+	int r;
+
+	if (fresh_key(&kr->keys[kr->n], id, err) != 0)
+		return -1;
+	kr->keys[kr->n++].verify_only = (uint8_t)verify_only;
+	r = write_keyring(kr, path, replace, err);
 	if (r == 0 && new_id != NULL)
 		*new_id = id;
-	free_text(text, len);
 	return r;
 }
 
@@ -214,15 +236,18 @@ int sesame_keyring_create(const char *path, uint8_t *new_id, struct sesame_err *
 	int r;
 
 	memset(&kr, 0, sizeof(kr));
-	r = add_key_and_write(&kr, 1, path, 0, new_id, err);
+	r = add_key_and_write(&kr, 1, 0, path, 0, new_id, err);
 	sesame_keyring_wipe(&kr);
 	return r;
 }
 
-/* Next id after the signer's, wrapping within 1..63, skipping ids in use. */
+/* Next id after the newest key's (the last line), wrapping within 1..63,
+ * skipping ids in use: an id comes back only after its old key's line was
+ * deleted, so a token of the old key is then "unknown key" or refused by
+ * its tag, never accepted under the new key. */
 static int next_key_id(const struct sesame_keyring *kr, uint8_t *id)
 {
-	unsigned cand = sesame_keyring_signer(kr)->id;
+	unsigned cand = kr->keys[kr->n - 1].id;
 
 	for (int tries = 0; tries < SESAME_KEY_ID_MAX; tries++) {
 		cand = cand % SESAME_KEY_ID_MAX + 1;
@@ -234,7 +259,8 @@ static int next_key_id(const struct sesame_keyring *kr, uint8_t *id)
 	return -1;
 }
 
-int sesame_keyring_rotate(const char *path, uint8_t *new_id, struct sesame_err *err)
+static int add_to_file(const char *path, int verify_only, uint8_t *new_id,
+		       struct sesame_err *err)
 {
 	struct sesame_keyring kr;
 	uint8_t id;
@@ -246,7 +272,45 @@ int sesame_keyring_rotate(const char *path, uint8_t *new_id, struct sesame_err *
 		sesame_err_set(err, "key file %s: already holds %zu keys; drop old ones first",
 			       path, kr.n);
 	else
-		r = add_key_and_write(&kr, id, path, 1, new_id, err);
+		r = add_key_and_write(&kr, id, verify_only, path, 1, new_id, err);
+	sesame_keyring_wipe(&kr);
+	return r;
+}
+
+int sesame_keyring_rotate(const char *path, uint8_t *new_id, struct sesame_err *err)
+{
+	return add_to_file(path, 0, new_id, err);
+}
+
+int sesame_keyring_stage(const char *path, uint8_t *new_id, struct sesame_err *err)
+{
+	return add_to_file(path, 1, new_id, err);
+}
+
+int sesame_keyring_promote(const char *path, uint8_t *id, struct sesame_err *err)
+{
+	struct sesame_keyring kr;
+	struct sesame_key staged;
+	size_t i;
+	int r = -1;
+
+	if (sesame_keyring_load(&kr, path, err) != 0)
+		return -1;
+	for (i = kr.n; i > 0 && !kr.keys[i - 1].verify_only; i--)
+		;
+	if (i == 0) {
+		sesame_err_set(err, "key file %s: no staged (verify-only) key to promote", path);
+		goto out;
+	}
+	staged = kr.keys[i - 1];
+	staged.verify_only = 0;
+	memmove(&kr.keys[i - 1], &kr.keys[i], (kr.n - i) * sizeof(kr.keys[0]));
+	kr.keys[kr.n - 1] = staged;
+	r = write_keyring(&kr, path, 1, err);
+	if (r == 0 && id != NULL)
+		*id = staged.id;
+out:
+	sesame_wipe(&staged, sizeof(staged));
 	sesame_keyring_wipe(&kr);
 	return r;
 }

@@ -1,7 +1,7 @@
 /* Minting and checking. HMAC-SHA256 through OpenSSL 3's EVP_MAC.
  *
  * tag   = HMAC(K, "sesame/v1/tag"   || bytes[0..23) || name || pwhash
- *                 || service || host)[0..12)
+ *                 || service || host [|| group])[0..12)
  * check = HMAC(K, "sesame/v1/check" || bytes[0..21) || name)[0..2)
  * hint  = HMAC(K, "sesame/v2/hint/" LABEL || 0 || id || value)[0]
  *
@@ -157,22 +157,31 @@ static int optional_len(const char *s, size_t max, uint8_t len_be[2], struct par
 	return 1;
 }
 
+/* A group scope is two more parts after the (then absent) host: a token
+ * scoped to host "web" ends with 00 03 "web", one scoped to group "web"
+ * with ff ff 00 03 "web", and an unscoped one with ff ff. So the tag
+ * covers the scope's kind as well as its name, and a host and a group of
+ * the same name are different scopes. Tokens that are not group-scoped
+ * hash exactly what they always did. */
 static int compute_tag(const struct sesame_key *key, const uint8_t bytes[SESAME_TOKEN_BYTES],
 		       const char *name, const char *pwhash, const char *service,
-		       const char *host, uint8_t out[SESAME_TAG_BYTES])
+		       const char *host, const char *group, uint8_t out[SESAME_TAG_BYTES])
 {
 	static const char label[] = "sesame/v1/tag";
-	uint8_t name_len = (uint8_t)strlen(name), pw_len[2], svc_len[2], host_len[2], mac[32];
-	struct part parts[10] = {
+	uint8_t name_len = (uint8_t)strlen(name), pw_len[2], svc_len[2], host_len[2], grp_len[2];
+	uint8_t mac[32];
+	struct part parts[12] = {
 		{label, sizeof(label) - 1}, {bytes, SESAME_SIGNED_BYTES}, {&name_len, 1},
 		{name, name_len},           {pw_len, 2},                   {NULL, 0},
 		{svc_len, 2},               {NULL, 0},                     {host_len, 2},
-		{NULL, 0},
+		{NULL, 0},                  {grp_len, 2},                  {NULL, 0},
 	};
-	int ok = optional_len(pwhash, 0xfffe, pw_len, &parts[5]) &&
+	int ok = (host == NULL || group == NULL) &&
+		 optional_len(pwhash, 0xfffe, pw_len, &parts[5]) &&
 		 optional_len(service, SCOPE_MAX, svc_len, &parts[7]) &&
 		 optional_len(host, SCOPE_MAX, host_len, &parts[9]) &&
-		 hmac_parts(key->key, parts, 10, mac);
+		 optional_len(group, SCOPE_MAX, grp_len, &parts[11]) &&
+		 hmac_parts(key->key, parts, group != NULL ? 12 : 10, mac);
 
 	if (!ok)
 		sesame_wipe(mac, sizeof(mac));
@@ -202,6 +211,17 @@ static const char *bound_hash(const struct sesame_account *acct, int bind_passwo
 	return bind_password ? acct->pwhash : NULL;
 }
 
+int sesame_binds_password(int bind_password, const struct sesame_account *acct,
+			  enum sesame_scope_kind kind)
+{
+	if (kind == SESAME_SCOPE_GROUP || bind_password == SESAME_BIND_NO)
+		return 0;
+	if (bind_password == SESAME_BIND_YES)
+		return 1;
+	return acct->pwhash != NULL &&
+	       (acct->shadow == SESAME_SHADOW_PASSWORD || acct->shadow == SESAME_SHADOW_LOCKED);
+}
+
 static int fill_hints(const struct sesame_key *key, const struct sesame_account *acct,
 		      int bind_password, const struct sesame_mint_request *req,
 		      struct sesame_token *t)
@@ -212,6 +232,8 @@ static int fill_hints(const struct sesame_key *key, const struct sesame_account 
 		ok &= hint(key, HINT_V2, "service", t->id, req->service, &t->service_hint);
 	if (req->host != NULL)
 		ok &= hint(key, HINT_V2, "host", t->id, req->host, &t->host_hint);
+	if (req->group != NULL)
+		ok &= hint(key, HINT_V2, "group", t->id, req->group, &t->host_hint);
 	if (bind_password)
 		ok &= hint(key, HINT_V2, "password", t->id, acct->pwhash, &t->password_hint);
 	return ok;
@@ -226,14 +248,19 @@ enum sesame_reason sesame_mint_with_id(const struct sesame_key *key,
 	enum sesame_reason r = SESAME_SYSTEM_ERROR;
 
 	memset(out, 0, sizeof(*out));
+	if (key == NULL)
+		return SESAME_UNKNOWN_KEY; /* a key file of staged keys only signs nothing */
+	if (req->group != NULL)
+		bind_password = 0;
 	if (req->lifetime > SESAME_MAX_LIFETIME)
 		return SESAME_LIFETIME_TOO_LONG;
 	if (key->id == 0 || key->id > SESAME_KEY_ID_MAX || req->lifetime <= 0 || req->uses > 255 ||
 	    req->now < 0 || req->now > UINT32_MAX || !sesame_scope_name_ok(req->service) ||
-	    !sesame_scope_name_ok(req->host) || (bind_password && acct->pwhash == NULL))
+	    !sesame_scope_name_ok(req->host) || (bind_password && acct->pwhash == NULL) ||
+	    (req->group != NULL && (req->host != NULL || !sesame_group_name_ok(req->group))))
 		return SESAME_MALFORMED;
 	out->flags = (uint8_t)((req->service ? SESAME_FLAG_SERVICE : 0) |
-			       (req->host ? SESAME_FLAG_HOST : 0));
+			       (req->host || req->group ? SESAME_FLAG_HOST : 0));
 	out->key_id = key->id;
 	out->uid = acct->uid;
 	out->issued = (uint32_t)req->now;
@@ -247,7 +274,7 @@ enum sesame_reason sesame_mint_with_id(const struct sesame_key *key,
 		goto out;
 	sesame_token_to_bytes(out, bytes);
 	if (!compute_tag(key, bytes, acct->name, bound_hash(acct, bind_password), req->service,
-			 req->host, out->tag))
+			 req->host, req->group, out->tag))
 		goto out;
 	r = SESAME_OK;
 out:
@@ -271,25 +298,37 @@ enum sesame_reason sesame_mint(const struct sesame_key *key, const struct sesame
 	return r;
 }
 
-int sesame_tag_ok(const struct sesame_key *key, const struct sesame_token *t,
-		  const struct sesame_account *acct, int bind_password, const char *service,
-		  const char *host)
+/* The tag, with the token's host flag read as a host scope (group NULL)
+ * or as that group's scope. */
+static int scoped_tag_ok(const struct sesame_key *key, const struct sesame_token *t,
+			 const struct sesame_account *acct, int bind_password,
+			 const char *service, const char *host, const char *group)
 {
 	uint8_t bytes[SESAME_TOKEN_BYTES], want[SESAME_TAG_BYTES];
+	int host_flag = (t->flags & SESAME_FLAG_HOST) != 0;
 	int r = -1;
 
 	if (bind_password && acct->pwhash == NULL)
 		return -1;
+	if (group != NULL && !host_flag)
+		return 0;
 	sesame_token_to_bytes(t, bytes);
 	if (!compute_tag(key, bytes, acct->name, bound_hash(acct, bind_password),
 			 (t->flags & SESAME_FLAG_SERVICE) ? service : NULL,
-			 (t->flags & SESAME_FLAG_HOST) ? host : NULL, want))
+			 host_flag && group == NULL ? host : NULL, group, want))
 		goto out;
 	r = CRYPTO_memcmp(want, t->tag, SESAME_TAG_BYTES) == 0;
 out:
 	sesame_wipe(want, sizeof(want));
 	sesame_wipe(bytes, sizeof(bytes));
 	return r;
+}
+
+int sesame_tag_ok(const struct sesame_key *key, const struct sesame_token *t,
+		  const struct sesame_account *acct, int bind_password, const char *service,
+		  const char *host)
+{
+	return scoped_tag_ok(key, t, acct, bind_password, service, host, NULL);
 }
 
 /* 1 when the hint of value matches under either scheme, 0 when not, -1
@@ -324,7 +363,7 @@ int sesame_scope_hint_matches(const struct sesame_key *key, const struct sesame_
  * the carried fields are genuine. */
 static enum sesame_reason diagnose(const struct sesame_key *key, const struct sesame_token *t,
 				   const struct sesame_account *acct, int bind_password,
-				   const struct sesame_context *ctx)
+				   const struct sesame_context *ctx, const char *group)
 {
 	uint8_t bytes[SESAME_TOKEN_BYTES], check[SESAME_CHECK_BYTES];
 	enum sesame_reason r = SESAME_SYSTEM_ERROR;
@@ -342,8 +381,12 @@ static enum sesame_reason diagnose(const struct sesame_key *key, const struct se
 		r = m < 0 ? SESAME_SYSTEM_ERROR : SESAME_WRONG_SERVICE;
 		goto out;
 	}
-	m = (t->flags & SESAME_FLAG_HOST) ? hint_matches(key, t, "host", ctx->host, t->host_hint)
-					   : 1;
+	if (!(t->flags & SESAME_FLAG_HOST))
+		m = 1;
+	else if (group != NULL)
+		m = hint_matches(key, t, "group", group, t->host_hint);
+	else
+		m = hint_matches(key, t, "host", ctx->host, t->host_hint);
 	if (m != 1) {
 		r = m < 0 ? SESAME_SYSTEM_ERROR : SESAME_WRONG_HOST;
 		goto out;
@@ -372,33 +415,112 @@ static enum sesame_reason check_times(const struct sesame_config *cfg,
 	return SESAME_OK;
 }
 
-enum sesame_reason sesame_check(const struct sesame_config *cfg, const struct sesame_keyring *kr,
-				const struct sesame_token *t, const struct sesame_account *acct,
-				const struct sesame_context *ctx)
-{
-	const struct sesame_key *key = sesame_keyring_find(kr, t->key_id);
-	enum sesame_reason r;
-	int ok;
+/* One way to read the token: a key and the scope it belongs to. */
+struct candidate {
+	const struct sesame_key *key;
+	const char *group; /* NULL: this host's key, host scope or none */
+};
 
-	if (key == NULL)
+/* The keys with the token's id that may have signed it: this host's own
+ * and, for a host-flagged token, each of this host's groups'. */
+static size_t candidates(const struct sesame_keyring *kr, const struct sesame_group_keys *gk,
+			 const struct sesame_token *t, const char *host, struct candidate *out)
+{
+	const struct sesame_key *k = sesame_keyring_find(kr, t->key_id);
+	size_t n = 0;
+
+	/* No host scope without a usable host name (see sesame_check_scoped) */
+	if (k != NULL && (!(t->flags & SESAME_FLAG_HOST) || sesame_scope_name_ok(host)))
+		out[n++] = (struct candidate){k, NULL};
+	for (size_t i = 0; gk != NULL && (t->flags & SESAME_FLAG_HOST) && i < gk->n; i++) {
+		k = sesame_keyring_find(&gk->group[i].kr, t->key_id);
+		if (k != NULL)
+			out[n++] = (struct candidate){k, gk->group[i].name};
+	}
+	return n;
+}
+
+static void fill_match(struct sesame_match *m, const struct sesame_token *t,
+		       const struct candidate *c, int bound)
+{
+	if (m == NULL)
+		return;
+	m->kind = c->group != NULL ? SESAME_SCOPE_GROUP
+				   : (t->flags & SESAME_FLAG_HOST) ? SESAME_SCOPE_HOST
+								   : SESAME_SCOPE_NONE;
+	m->group = c->group;
+	m->password_bound = bound;
+	m->verified = 1;
+}
+
+/* Try each candidate's tag; on none, the first diagnosis that is more
+ * than "bad signature" (the candidate whose check holds signed it). */
+static enum sesame_reason match_tag(const struct sesame_config *cfg, const struct candidate *c,
+				    size_t n, const struct sesame_token *t,
+				    const struct sesame_account *acct,
+				    const struct sesame_context *ctx, struct sesame_match *m)
+{
+	enum sesame_reason why = SESAME_BAD_SIGNATURE;
+
+	for (size_t i = 0; i < n; i++) {
+		int bind = sesame_binds_password(cfg->bind_password, acct,
+						 c[i].group ? SESAME_SCOPE_GROUP : SESAME_SCOPE_HOST);
+		int ok = scoped_tag_ok(c[i].key, t, acct, bind, ctx->service, ctx->host,
+				       c[i].group);
+		if (ok < 0)
+			return SESAME_SYSTEM_ERROR;
+		if (ok == 1) {
+			fill_match(m, t, &c[i], bind);
+			return SESAME_OK;
+		}
+	}
+	for (size_t i = 0; i < n && why == SESAME_BAD_SIGNATURE; i++) {
+		int bind = sesame_binds_password(cfg->bind_password, acct,
+						 c[i].group ? SESAME_SCOPE_GROUP : SESAME_SCOPE_HOST);
+		why = diagnose(c[i].key, t, acct, bind, ctx, c[i].group);
+	}
+	return why;
+}
+
+enum sesame_reason sesame_check_scoped(const struct sesame_config *cfg,
+				       const struct sesame_keyring *kr,
+				       const struct sesame_group_keys *gk,
+				       const struct sesame_token *t,
+				       const struct sesame_account *acct,
+				       const struct sesame_context *ctx, struct sesame_match *m)
+{
+	struct candidate c[1 + SESAME_MAX_GROUPS];
+	size_t n = candidates(kr, gk, t, ctx->host, c);
+	int own_key = sesame_keyring_find(kr, t->key_id) != NULL;
+	enum sesame_reason r;
+
+	if (m != NULL)
+		memset(m, 0, sizeof(*m));
+	if (n == 0 && !own_key)
 		return SESAME_UNKNOWN_KEY;
 	if (acct->uid != t->uid)
 		return SESAME_WRONG_USER;
 	/* A scope is at most SCOPE_MAX bytes: a longer service or host name
-	 * is not that scope, whatever its first SCOPE_MAX bytes say. */
+	 * is not that scope, whatever its first SCOPE_MAX bytes say. It is
+	 * left out of the candidates; the groups may still accept. */
 	if ((t->flags & SESAME_FLAG_SERVICE) && !sesame_scope_name_ok(ctx->service))
 		return SESAME_WRONG_SERVICE;
-	if ((t->flags & SESAME_FLAG_HOST) && !sesame_scope_name_ok(ctx->host))
+	if (n == 0)
 		return SESAME_WRONG_HOST;
-	if (cfg->bind_password && acct->pwhash == NULL)
+	if (cfg->bind_password == SESAME_BIND_YES && acct->pwhash == NULL)
 		return SESAME_SHADOW_UNAVAILABLE;
-	ok = sesame_tag_ok(key, t, acct, cfg->bind_password, ctx->service, ctx->host);
-	if (ok < 0)
-		return SESAME_SYSTEM_ERROR;
-	if (ok == 0)
-		return diagnose(key, t, acct, cfg->bind_password, ctx);
+	r = match_tag(cfg, c, n, t, acct, ctx, m);
+	if (r != SESAME_OK)
+		return r;
 	r = check_times(cfg, t, ctx->now);
 	if (r != SESAME_OK)
 		return r;
 	return sesame_policy_reason(sesame_policy_check(cfg, acct, ctx->now));
+}
+
+enum sesame_reason sesame_check(const struct sesame_config *cfg, const struct sesame_keyring *kr,
+				const struct sesame_token *t, const struct sesame_account *acct,
+				const struct sesame_context *ctx)
+{
+	return sesame_check_scoped(cfg, kr, NULL, t, acct, ctx, NULL);
 }

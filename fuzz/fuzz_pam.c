@@ -335,7 +335,7 @@ static int genuine_token(const char *text, size_t len)
 static const char *mint_now(int which)
 {
 	struct sesame_mint_request req = {(int64_t)FUZZ_NOW, 600, which == 0 ? 0u : 1u,
-					  NULL, NULL};
+					  NULL, NULL, NULL};
 	uint8_t id[SESAME_ID_BYTES] = {0};
 	struct sesame_token t;
 

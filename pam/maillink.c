@@ -127,12 +127,13 @@ static int mint_for(struct sesame_maillink *ml, const struct sesame_account *acc
 		    struct sesame_token *t, char text[SESAME_TOKEN_TEXT_SIZE])
 {
 	struct sesame_keyring kr;
-	struct sesame_mint_request req = {ml->now, ml->cfg->mail_max_age, 1, ml->service, ml->host};
+	struct sesame_mint_request req = {ml->now, ml->cfg->mail_max_age, 1, ml->service, ml->host, NULL};
 	enum sesame_reason r;
 
 	if (sesame_keyring_load(&kr, ml->cfg->key_file, &ml->err) != 0)
 		return -1;
-	r = sesame_mint(sesame_keyring_signer(&kr), acct, ml->cfg->bind_password, &req, t);
+	r = sesame_mint(sesame_keyring_signer(&kr), acct,
+			sesame_binds_password(ml->cfg->bind_password, acct, SESAME_SCOPE_HOST), &req, t);
 	sesame_keyring_wipe(&kr);
 	if (r != SESAME_OK) {
 		sesame_err_set(&ml->err, "cannot mint: %s", sesame_reason_name(r));
@@ -283,7 +284,7 @@ void sesame_maillink_send(struct sesame_maillink *ml)
 	memset(&ml->err, 0, sizeof(ml->err));
 	ml->id_text[0] = '\0';
 	ml->outcome = SESAME_MAILLINK_NO_ADDRESS;
-	r = sesame_account_by_name(ml->user, ml->cfg->bind_password, &acct);
+	r = sesame_account_by_name(ml->user, ml->cfg->bind_password == SESAME_BIND_YES, &acct);
 	if (r == SESAME_USER_UNKNOWN)
 		return;
 	if (r != SESAME_OK) {

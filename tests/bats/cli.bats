@@ -846,10 +846,25 @@ HASH_RE='[0-9a-f]{64}'
 	[ "$(sha256sum <"$T/key")" = "$before" ]
 }
 
+@test "usage: --stage, --promote and --group go with --keygen; bad group names" {
+	before=$(sha256sum <"$T/key")
+	sm 2 -c "$CONF" --group web alice
+	usage_error "--stage, --promote and --group go with --keygen"
+	sm 2 -c "$CONF" --keygen --stage --promote
+	usage_error "choose one of --rotate, --stage, --promote"
+	sm 2 -c "$CONF" --keygen --group web -H web1
+	usage_error "--group and -H exclude each other"
+	sm 2 -c "$CONF" --keygen --group ../web
+	grep -q "expected 1 to 63 letters" "$T/stderr"
+	sm 2 -c "$CONF" --keygen --promote
+	grep -q "no staged (verify-only) key to promote" "$T/stderr"
+	[ "$(sha256sum <"$T/key")" = "$before" ]
+}
+
 @test "usage: --help is exit 0 with the usage on stdout" {
 	for h in --help -h; do
 		sm 0 "$h"
-		[ "$(head -n 1 "$T/stdout")" = "usage: sesame-mint [-c FILE] --keygen [--rotate]" ]
+		[ "$(head -n 1 "$T/stdout")" = "usage: sesame-mint [-c FILE] --keygen [--rotate | --stage | --promote]" ]
 		for opt in --keygen --rotate --link --url --qr --mail --json --inspect --revoke \
 			--revoke-user --gc --version; do
 			stdout_has "$opt"

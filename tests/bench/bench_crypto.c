@@ -63,7 +63,7 @@ static int fixture_init(struct fixture *f)
 	snprintf(f->acct.name, sizeof(f->acct.name), "alice");
 	f->acct.uid = f->acct.gid = 1501;
 	f->acct.pwhash = strdup(pw_hash);
-	f->req = (struct sesame_mint_request){NOW, 900, 1, NULL, NULL};
+	f->req = (struct sesame_mint_request){NOW, 900, 1, NULL, NULL, NULL};
 	f->ctx = (struct sesame_context){"login", "host.example", NOW + 10};
 	if (f->acct.pwhash == NULL ||
 	    sesame_mint(&f->kr.keys[0], &f->acct, 1, &f->req, &f->token) != SESAME_OK)
@@ -146,7 +146,7 @@ static int print_tokens(const char *key_file, const char *user, long count, long
 	struct sesame_keyring kr;
 	struct sesame_account acct;
 	struct sesame_err err = { "" };
-	struct sesame_mint_request req = { (int64_t)time(NULL), lifetime, 1, NULL, NULL };
+	struct sesame_mint_request req = { (int64_t)time(NULL), lifetime, 1, NULL, NULL, NULL};
 	struct sesame_token t;
 	char text[SESAME_TOKEN_TEXT_SIZE];
 	int r = 1;

@@ -94,7 +94,7 @@ void sec_env_free(struct sec_env *e)
 void sec_mint(const struct sec_env *e, unsigned uses, int64_t lifetime, struct sesame_token *t,
 	      char text[SESAME_TOKEN_TEXT_SIZE])
 {
-	struct sesame_mint_request req = {e->now, lifetime, uses, NULL, NULL};
+	struct sesame_mint_request req = {e->now, lifetime, uses, NULL, NULL, NULL};
 
 	CHECK_EQ_INT(sesame_mint(sesame_keyring_signer(&e->kr), &e->acct, 0, &req, t), SESAME_OK);
 	sesame_token_format(t, text);

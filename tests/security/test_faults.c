@@ -51,7 +51,7 @@ static void mint_in_bucket(unsigned bucket, unsigned seq, struct sesame_token *t
 {
 	uint8_t id[SESAME_ID_BYTES] = {(uint8_t)(bucket >> 4), (uint8_t)((bucket & 15) << 4), 0, 0,
 				       (uint8_t)(seq >> 8), (uint8_t)seq};
-	struct sesame_mint_request req = {env.now, 900, 1, NULL, NULL};
+	struct sesame_mint_request req = {env.now, 900, 1, NULL, NULL, NULL};
 
 	CHECK_EQ_INT(sesame_mint_with_id(sesame_keyring_signer(&env.kr), &env.acct, 0, &req, id, t),
 		     SESAME_OK);

@@ -31,7 +31,7 @@ static const struct sesame_context ctx = {"sshd", "kiosk1", T0 + 10};
 static void setup(void)
 {
 	static const uint8_t id[SESAME_ID_BYTES] = {0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6};
-	struct sesame_mint_request req = {T0, 900, 1, "sshd", "kiosk1"};
+	struct sesame_mint_request req = {T0, 900, 1, "sshd", "kiosk1", NULL};
 
 	memset(&ring, 0, sizeof(ring));
 	for (unsigned k = 0; k < SESAME_MAX_KEYS; k++) {
@@ -228,7 +228,7 @@ static void a_token_signed_by_another_key_with_the_same_id_is_refused(void)
 {
 	struct sesame_key forger = ring.keys[0];
 	struct sesame_token forged;
-	struct sesame_mint_request req = {T0, 900, 1, "sshd", "kiosk1"};
+	struct sesame_mint_request req = {T0, 900, 1, "sshd", "kiosk1", NULL};
 	char text[SESAME_TOKEN_TEXT_SIZE];
 
 	forger.key[7] ^= 1;

@@ -99,7 +99,12 @@ static void test_errors(void)
 	bad_line("max_age = 15m\nbogus = 1\n", 2, "unknown key 'bogus'");
 	bad_line("max_age = SECRETVALUE\n", 1, "max_age: expected a duration");
 	bad_line("\n\nmax_age_limit = 23d\n", 3, "at most 22d");
-	bad_line("bind_password = SECRETVALUE\n", 1, "expected yes or no");
+	bad_line("bind_password = SECRETVALUE\n", 1, "expected yes, no or auto");
+	bad_line("host_groups = web db\n", 1, "host_groups: expected a comma-separated list");
+	bad_line("host_groups = web,\n", 1, "host_groups: expected");
+	bad_line("host_groups = web, web\n", 1, "host_groups: expected");
+	bad_line("host_groups = ../x\n", 1, "host_groups: expected");
+	bad_line("host_groups = a,b,c,d,e,f,g,h,i\n", 1, "host_groups: expected");
 	bad_line("key_file = relative/SECRETVALUE\n", 1, "absolute path");
 	bad_line("url = ftp://SECRETVALUE\n", 1, "url: expected");
 	bad_line("url = https://h.example/#SECRETVALUE\n", 1, "url: expected");

@@ -64,6 +64,36 @@ static void test_create_rotate_drop(void)
 	CHECK(sesame_keyring_rotate(path, &id, &err) == 0 && id == 2);
 }
 
+/* Fleet rotation: a staged key verifies and does not sign until promoted. */
+static void test_stage_promote(void)
+{
+	struct sesame_keyring kr;
+	struct sesame_err err;
+	uint8_t id = 0;
+
+	unlink(path);
+	CHECK(sesame_keyring_create(path, &id, &err) == 0 && id == 1);
+	CHECK(sesame_keyring_stage(path, &id, &err) == 0 && id == 2);
+	CHECK(sesame_keyring_load(&kr, path, &err) == 0 && kr.n == 2);
+	CHECK(sesame_keyring_find(&kr, 2) != NULL && sesame_keyring_find(&kr, 2)->verify_only);
+	CHECK(sesame_keyring_signer(&kr)->id == 1);
+	CHECK(sesame_keyring_promote(path, &id, &err) == 0 && id == 2);
+	CHECK(sesame_keyring_load(&kr, path, &err) == 0 && kr.n == 2);
+	CHECK(sesame_keyring_signer(&kr)->id == 2 && !sesame_keyring_signer(&kr)->verify_only);
+	CHECK(sesame_keyring_promote(path, &id, &err) != 0); /* nothing staged */
+	CHECK(strstr(err.msg, "no staged") != NULL);
+	/* only staged keys: verifies, signs nothing */
+	write_file(path, "5 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f verify\n",
+		   0600);
+	CHECK(sesame_keyring_load(&kr, path, &err) == 0 && kr.n == 1);
+	CHECK(sesame_keyring_signer(&kr) == NULL && sesame_keyring_find(&kr, 5) != NULL);
+	refused("1 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f verify2\n",
+		0600, "not an \"ID HEX\"");
+	refused("1 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f  verify\n",
+		0600, "not an \"ID HEX\"");
+	sesame_keyring_wipe(&kr);
+}
+
 static void test_refusals(void)
 {
 	static const char good[] =
@@ -112,6 +142,7 @@ int main(void)
 	snprintf(dir, sizeof(dir), "%s", test_tmpdir("keys"));
 	snprintf(path, sizeof(path), "%s/sesame.key", dir);
 	test_create_rotate_drop();
+	test_stage_promote();
 	test_refusals();
 	test_rmtree(dir);
 	return test_finish("keys");

@@ -74,7 +74,7 @@ static void test_golden_vectors(void)
 	alice(&a, pw_hash);
 	for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
 		const struct vector *v = &vectors[i];
-		struct sesame_mint_request req = {NOW, v->lifetime, v->uses, v->service, v->host};
+		struct sesame_mint_request req = {NOW, v->lifetime, v->uses, v->service, v->host, NULL};
 		struct sesame_token t;
 		char text[SESAME_TOKEN_TEXT_SIZE], hex[2 * SESAME_TOKEN_BYTES + 1];
 		uint8_t raw[SESAME_TOKEN_BYTES];
@@ -133,7 +133,7 @@ static void test_hints_per_token(void)
 	struct sesame_config cfg = config(1);
 	struct sesame_keyring kr;
 	struct sesame_account a;
-	struct sesame_mint_request req = {NOW, 900, 1, "sshd", "kiosk1"};
+	struct sesame_mint_request req = {NOW, 900, 1, "sshd", "kiosk1", NULL};
 	int same_service = 0, same_host = 0, same_password = 0;
 	uint8_t id[SESAME_ID_BYTES] = {0};
 
@@ -176,7 +176,7 @@ static void test_long_scope_names(void)
 	struct sesame_account a;
 	struct sesame_token t;
 	char name[300];
-	struct sesame_mint_request req = {NOW, 900, 1, name, name};
+	struct sesame_mint_request req = {NOW, 900, 1, name, name, NULL};
 	struct sesame_context ctx = {name, name, NOW};
 
 	test_key(&kr);
@@ -296,7 +296,7 @@ static void test_policy_and_keys(void)
 	struct sesame_keyring kr, other;
 	struct sesame_account root;
 	struct sesame_token t;
-	struct sesame_mint_request req = {NOW, 900, 1, NULL, NULL};
+	struct sesame_mint_request req = {NOW, 900, 1, NULL, NULL, NULL};
 	struct sesame_context ctx = {"login", "h", NOW};
 
 	test_key(&kr);
@@ -390,7 +390,7 @@ static void mint_for_self(struct fixture *f, unsigned uses, uint32_t uid,
 {
 	struct sesame_keyring kr;
 	struct sesame_account a;
-	struct sesame_mint_request req = {NOW, 900, uses, NULL, NULL};
+	struct sesame_mint_request req = {NOW, 900, uses, NULL, NULL, NULL};
 	struct sesame_token t;
 	struct sesame_err err;
 
@@ -472,8 +472,149 @@ static void test_reason_names(void)
 	CHECK(strcmp(sesame_reason_name(SESAME_REASON_COUNT), "unknown reason") == 0);
 }
 
+/* docs/token-format.md, "Golden vectors", vector 4: scoped to host group
+ * "web", with alice's hash present but not bound (group tokens bind to
+ * name and uid). */
+#define GROUP_VECTOR_TEXT "SSM1840001EXD5AVJ003GG0T38N3MJJTC01M02G52GNA6GW78X6X1YSC6TV1"
+#define GROUP_VECTOR_HEX "41000005dd6955b900038401a1a2a3a4a5a6003400a05142aa34387474dd0fb2c36b61"
+
+static void group_keys_with(struct sesame_group_keys *gk, const char *name,
+			    const struct sesame_keyring *kr)
+{
+	memset(gk, 0, sizeof(*gk));
+	gk->n = 1;
+	snprintf(gk->group[0].name, sizeof(gk->group[0].name), "%s", name);
+	gk->group[0].kr = *kr;
+}
+
+static void other_key(struct sesame_keyring *kr, uint8_t fill)
+{
+	memset(kr, 0, sizeof(*kr));
+	kr->n = 1;
+	kr->keys[0].id = 1;
+	memset(kr->keys[0].key, fill, SESAME_KEY_BYTES);
+}
+
+static void test_group_scope(void)
+{
+	struct sesame_keyring web, db, host;
+	struct sesame_group_keys gk;
+	struct sesame_account a;
+	struct sesame_config cfg;
+	struct sesame_match m;
+	struct sesame_token t, h;
+	struct sesame_mint_request req = {NOW, 900, 1, NULL, NULL, "web"};
+	struct sesame_context ctx = {"sshd", "web1", NOW + 1};
+	char text[SESAME_TOKEN_TEXT_SIZE], hex[2 * SESAME_TOKEN_BYTES + 1], long_host[300];
+	uint8_t raw[SESAME_TOKEN_BYTES];
+
+	test_key(&web);
+	other_key(&db, 0xdb);
+	other_key(&host, 0x11);
+	alice(&a, pw_hash);
+	a.shadow = SESAME_SHADOW_PASSWORD;
+	a.expire_days = -1;
+	sesame_config_defaults(&cfg);
+	CHECK_EQ_INT(sesame_mint_with_id(&web.keys[0], &a, 1, &req, vector_id, &t), SESAME_OK);
+	sesame_token_format(&t, text);
+	sesame_token_to_bytes(&t, raw);
+	for (size_t k = 0; k < SESAME_TOKEN_BYTES; k++)
+		snprintf(hex + 2 * k, 3, "%02x", raw[k]);
+	if (strcmp(text, GROUP_VECTOR_TEXT) != 0)
+		fprintf(stderr, "group vector: %s\n%s\n", text, hex);
+	CHECK(strcmp(text, GROUP_VECTOR_TEXT) == 0);
+	CHECK(strcmp(hex, GROUP_VECTOR_HEX) == 0);
+	CHECK_EQ_INT(t.password_hint, 0);
+	/* a host of group web accepts it, whatever its name, with no password binding */
+	group_keys_with(&gk, "web", &web);
+	CHECK_EQ_INT(sesame_check_scoped(&cfg, &host, &gk, &t, &a, &ctx, &m), SESAME_OK);
+	CHECK_EQ_INT(m.kind, SESAME_SCOPE_GROUP);
+	CHECK(m.group != NULL && strcmp(m.group, "web") == 0);
+	CHECK_EQ_INT(m.password_bound, 0);
+	/* a password change does not end a group token (--revoke-user does) */
+	free(a.pwhash);
+	a.pwhash = strdup("$y$j9T$other$hash");
+	CHECK_EQ_INT(sesame_check_scoped(&cfg, &host, &gk, &t, &a, &ctx, &m), SESAME_OK);
+	/* a db host (db keys only) refuses it; so does a host without groups */
+	group_keys_with(&gk, "db", &db);
+	CHECK_EQ_INT(sesame_check_scoped(&cfg, &host, &gk, &t, &a, &ctx, &m), SESAME_BAD_SIGNATURE);
+	CHECK_EQ_INT(m.verified, 0);
+	CHECK_EQ_INT(sesame_check(&cfg, &host, &t, &a, &ctx), SESAME_BAD_SIGNATURE);
+	/* a group named like the web key's group but holding db keys: a db
+	 * host's keys cannot mint what a web host accepts */
+	CHECK_EQ_INT(sesame_mint(&db.keys[0], &a, 0, &req, &t), SESAME_OK);
+	group_keys_with(&gk, "web", &web);
+	CHECK_EQ_INT(sesame_check_scoped(&cfg, &host, &gk, &t, &a, &ctx, &m), SESAME_BAD_SIGNATURE);
+	/* host "web" and group "web" are different scopes, even under one key */
+	req.group = NULL;
+	req.host = "web";
+	CHECK_EQ_INT(sesame_mint(&web.keys[0], &a, 1, &req, &h), SESAME_OK);
+	group_keys_with(&gk, "web", &web);
+	CHECK(sesame_check_scoped(&cfg, &host, &gk, &h, &a, &ctx, &m) != SESAME_OK);
+	ctx.host = "web";
+	CHECK_EQ_INT(sesame_check_scoped(&cfg, &web, NULL, &h, &a, &ctx, &m), SESAME_OK);
+	CHECK_EQ_INT(m.kind, SESAME_SCOPE_HOST);
+	CHECK_EQ_INT(m.password_bound, 1);
+	/* a group token read as host "web" under the same key: refused */
+	req.host = NULL;
+	req.group = "web";
+	CHECK_EQ_INT(sesame_mint(&web.keys[0], &a, 0, &req, &t), SESAME_OK);
+	CHECK(sesame_check_scoped(&cfg, &web, NULL, &t, &a, &ctx, &m) != SESAME_OK);
+	/* a host without a usable name (longer than a scope) still accepts
+	 * its groups' tokens */
+	group_keys_with(&gk, "web", &web);
+	memset(long_host, 'h', sizeof(long_host) - 1);
+	long_host[sizeof(long_host) - 1] = '\0';
+	ctx.host = long_host;
+	CHECK_EQ_INT(sesame_check_scoped(&cfg, &web, &gk, &t, &a, &ctx, &m), SESAME_OK);
+	CHECK_EQ_INT(sesame_check_scoped(&cfg, &web, NULL, &t, &a, &ctx, &m), SESAME_WRONG_HOST);
+	ctx.host = "web";
+	/* a group and a host scope at once, or a bad group name: malformed */
+	req.host = "web";
+	CHECK_EQ_INT(sesame_mint(&web.keys[0], &a, 0, &req, &t), SESAME_MALFORMED);
+	req.host = NULL;
+	req.group = "../web";
+	CHECK_EQ_INT(sesame_mint(&web.keys[0], &a, 0, &req, &t), SESAME_MALFORMED);
+	sesame_group_keys_wipe(&gk);
+	sesame_account_clear(&a);
+}
+
+/* bind_password = auto: the shadow table decides. */
+static void test_bind_auto(void)
+{
+	struct sesame_account a;
+
+	alice(&a, pw_hash);
+	a.shadow = SESAME_SHADOW_PASSWORD;
+	CHECK_EQ_INT(sesame_binds_password(SESAME_BIND_AUTO, &a, SESAME_SCOPE_NONE), 1);
+	CHECK_EQ_INT(sesame_binds_password(SESAME_BIND_AUTO, &a, SESAME_SCOPE_HOST), 1);
+	CHECK_EQ_INT(sesame_binds_password(SESAME_BIND_AUTO, &a, SESAME_SCOPE_GROUP), 0);
+	CHECK_EQ_INT(sesame_binds_password(SESAME_BIND_YES, &a, SESAME_SCOPE_GROUP), 0);
+	CHECK_EQ_INT(sesame_binds_password(SESAME_BIND_NO, &a, SESAME_SCOPE_NONE), 0);
+	a.shadow = SESAME_SHADOW_LOCKED;
+	CHECK_EQ_INT(sesame_binds_password(SESAME_BIND_AUTO, &a, SESAME_SCOPE_NONE), 1);
+	for (const struct sesame_shadow_form *f = sesame_shadow_forms(); f->field; f++) {
+		size_t off = 0;
+		if (f->state != SESAME_SHADOW_NO_PASSWORD)
+			continue;
+		free(a.pwhash);
+		a.pwhash = strdup(f->example);
+		a.shadow = sesame_shadow_classify(f->example, -1, 0, &off);
+		CHECK_EQ_INT(sesame_binds_password(SESAME_BIND_AUTO, &a, SESAME_SCOPE_NONE), 0);
+		CHECK_EQ_INT(sesame_binds_password(SESAME_BIND_YES, &a, SESAME_SCOPE_NONE), 1);
+	}
+	/* no shadow entry at all (SSSD) */
+	free(a.pwhash);
+	a.pwhash = NULL;
+	a.shadow = SESAME_SHADOW_UNREAD;
+	CHECK_EQ_INT(sesame_binds_password(SESAME_BIND_AUTO, &a, SESAME_SCOPE_NONE), 0);
+	sesame_account_clear(&a);
+}
+
 int main(void)
 {
+	test_group_scope();
+	test_bind_auto();
 	test_golden_vectors();
 	test_hints_per_token();
 	test_long_scope_names();
