@@ -19,6 +19,19 @@ ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 member_pid() { cat "$CLUSTER/$1.pid"; }
 
 # Wait until every running member reports healthy (after a restart).
+# retry_probe N ARGS...: `run probe ARGS` until it succeeds, at most N times
+# 0.2 s apart (a call made during a leader election is refused, not lost).
+retry_probe() {
+	local tries=$1 i
+	shift
+	for i in $(seq "$tries"); do
+		run probe "$@"
+		[ "$status" -ne 0 ] || return 0
+		sleep 0.2
+	done
+	return 0
+}
+
 wait_cluster() {
 	local i
 	for i in $(seq 100); do
