@@ -139,8 +139,11 @@ run_fuzzer() {
 		rm -rf "$FUZZ_SCRATCH"
 		mkdir -m 700 "$FUZZ_SCRATCH"
 	fi
+	local dict=()
+	# A target without a dictionary (etcd's answers) runs without -dict=.
+	[ -z "$(dict_for "$t")" ] || dict=(-dict="$(dict_for "$t")")
 	"${norandom[@]}" "$build/fuzz/fuzz_$t" -rss_limit_mb=2048 -max_len="$(max_len_for "$t")" \
-		-dict="$(dict_for "$t")" -artifact_prefix="$work/artifacts-$t/" "$@" >"$log" 2>&1
+		"${dict[@]}" -artifact_prefix="$work/artifacts-$t/" "$@" >"$log" 2>&1
 }
 
 report_failure() {
