@@ -87,6 +87,15 @@ pamtester_from() {
 	expect_result 'reason="revoked"'
 }
 
+@test "ledger: --history of a token with any number of uses points at the journal and the auth log" {
+	mint_json -n 0 alice
+	pamtester_from login alice "$TOK"
+	mint --history "$ID" >"$T/hist"
+	grep -F "uses:     any number (uses are not recorded: see the log)" "$T/hist"
+	grep -Fx "log:      journalctl SESAME_TOKEN_ID=$ID, or the auth log's \"sesame: ... id=$ID\" lines" "$T/hist"
+	grep -F "sesame: user=alice service=login rhost=203.0.113.7 id=$ID result=success" "$LOG"
+}
+
 @test "ledger: an id the ledger does not hold is refused by --revoke and --history, with the reason" {
 	run mint --revoke 0123456789ab
 	[ "$status" = 1 ]
