@@ -1,7 +1,6 @@
 /* pam/journal.c: the native protocol's two forms of a field, entries
  * that do not fit, and sending: to a socket that reads, to none, and to
  * one whose queue is full (never waiting), with no descriptor left. */
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -11,19 +10,6 @@
 
 #include "journal.h"
 #include "testutil.h"
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while (readdir(d) != NULL)
-		n++;
-	closedir(d);
-	return n;
-}
 
 static int bind_at(const char *path)
 {
@@ -87,7 +73,7 @@ static void test_send(const char *dir)
 	CHECK(fd >= 0);
 	pam_sesame_journal_init(&j);
 	pam_sesame_journal_add(&j, "MESSAGE", "one");
-	before = count_fds();
+	before = test_count_fds();
 	errno = EINTR;
 	CHECK_EQ_INT(pam_sesame_journal_send(&j, path), 0);
 	CHECK_EQ_INT(errno, EINTR); /* left as it was */
@@ -99,11 +85,11 @@ static void test_send(const char *dir)
 		sent += pam_sesame_journal_send(&j, path) == 0;
 	alarm(0);
 	CHECK(sent > 0 && sent < 1000);
-	CHECK_EQ_INT(count_fds(), before);
+	CHECK_EQ_INT(test_count_fds(), before);
 	close(fd);
 	unlink(path);
 	CHECK_EQ_INT(pam_sesame_journal_send(&j, path), -1); /* no journal */
-	CHECK_EQ_INT(count_fds(), before - 1);
+	CHECK_EQ_INT(test_count_fds(), before - 1);
 }
 
 int main(void)

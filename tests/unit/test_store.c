@@ -1,5 +1,4 @@
 /* The one-time-use store: counting, revocation, concurrency, gc, faults. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -655,19 +654,6 @@ static void test_scale(void)
 	sesame_store_close(&st);
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while (readdir(d) != NULL)
-		n++;
-	closedir(d);
-	return n;
-}
-
 /* 100,000 operations in one process (as in a long-running daemon), a
  * third of them failing in various ways, keep no descriptors; ASan's leak
  * check covers memory. */
@@ -684,7 +670,7 @@ static void test_no_growth(void)
 	open_fresh(&st, "growth");
 	for (int k = 0; k < 3; k++)
 		CHECK_EQ_INT(sesame_store_redeem(&st, &bad[k], NULL, NOW, &err), SESAME_OK);
-	fds = count_fds(); /* with uses/ open */
+	fds = test_count_fds(); /* with uses/ open */
 	CHECK_EQ_INT(unlink(bucket_path(path, sizeof(path), 0x000)), 0);
 	CHECK_EQ_INT(symlink("/nonexistent", path), 0);
 	CHECK_EQ_INT(chmod(bucket_path(path, sizeof(path), 0x001), 0640), 0);
@@ -698,9 +684,9 @@ static void test_no_growth(void)
 		if (sesame_store_redeem(&st, &bad[i % 3], NULL, NOW, &err) != SESAME_STORE_UNAVAILABLE)
 			CHECK(0);
 	}
-	CHECK_EQ_INT(count_fds(), fds);
+	CHECK_EQ_INT(test_count_fds(), fds);
 	sesame_store_close(&st);
-	CHECK_EQ_INT(count_fds(), fds - 2);
+	CHECK_EQ_INT(test_count_fds(), fds - 2);
 }
 
 /* --- faults: each fails closed, with a reason, and changes nothing --- */

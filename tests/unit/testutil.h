@@ -45,6 +45,9 @@ void test_rmtree(const char *path);
 #define TEST_LIFETIME 900u
 struct sesame_token test_token(unsigned bucket, uint32_t seq, uint32_t issued, uint8_t uses);
 
+/* The number of descriptors this process has open, or -1. */
+int test_count_fds(void);
+
 /* Print "N passed, N failed" and return the exit code. */
 int test_finish(const char *suite);
 
