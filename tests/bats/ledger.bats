@@ -223,6 +223,7 @@ on_full_disk() {
 	printf 'key_file = %s\nstate_dir = %s\n' "$T/key" "$T/disk/state" >"$T/full.conf"
 	FULL_MINT="env LD_PRELOAD=$SAN_PRELOAD$NSS_WRAPPER_LIB $SESAME_MINT -c $T/full.conf"
 	export FULL_MINT
+	# shellcheck disable=SC2016 # expanded in the namespace
 	unshare -m --propagation private bash -c '
 		set -e
 		mount -t tmpfs -o size=1m,mode=0700 tmpfs "$T/disk"

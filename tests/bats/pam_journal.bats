@@ -38,6 +38,7 @@ in_journal() {
 	fi
 	local out=$1
 	shift
+	# shellcheck disable=SC2016 # expanded in the namespace
 	unshare -m --propagation private bash -c '
 		set -e
 		for d in /run/systemd/journal /run/systemd /run; do
