@@ -52,7 +52,8 @@ long cli_read_input(const char *arg, char *buf, size_t size);
 struct cli_issued {
 	const struct sesame_token *token;
 	const char *account;
-	const char *service, *host; /* scope, or NULL */
+	const char *service, *host; /* scope, or NULL; host names a group with group */
+	int group;                  /* -H named a host group */
 	int link;                   /* handed out as a link */
 };
 

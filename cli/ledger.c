@@ -63,16 +63,19 @@ const char *cli_note_problem(const char *note)
 	return NULL;
 }
 
-static void scope_text(const char *service, const char *host, char *buf, size_t n)
+/* "any", "service S", "host H", "group G", or a service with either. */
+static void scope_text(const struct cli_issued *what, char *buf, size_t n)
 {
-	if (service == NULL && host == NULL)
+	const char *kind = what->group ? "group" : "host";
+
+	if (what->service == NULL && what->host == NULL)
 		snprintf(buf, n, "any");
-	else if (host == NULL)
-		snprintf(buf, n, "service %.100s", service);
-	else if (service == NULL)
-		snprintf(buf, n, "host %.100s", host);
+	else if (what->host == NULL)
+		snprintf(buf, n, "service %.100s", what->service);
+	else if (what->service == NULL)
+		snprintf(buf, n, "%s %.100s", kind, what->host);
 	else
-		snprintf(buf, n, "service %.50s, host %.50s", service, host);
+		snprintf(buf, n, "service %.50s, %s %.50s", what->service, kind, what->host);
 }
 
 int cli_record_issue(const struct cli_options *o, const struct sesame_config *cfg,
@@ -85,7 +88,7 @@ int cli_record_issue(const struct cli_options *o, const struct sesame_config *cf
 
 	sesame_issue_init(&is, what->token);
 	sesame_ledger_text_copy(is.account, sizeof(is.account), what->account);
-	scope_text(what->service, what->host, is.scope, sizeof(is.scope));
+	scope_text(what, is.scope, sizeof(is.scope));
 	cli_hostname(is.host, sizeof(is.host));
 	if (o->mail != NULL)
 		snprintf(is.channel, sizeof(is.channel), "mail to %.100s", o->mail);
@@ -371,7 +374,8 @@ static void print_history(const struct sesame_history *h, const uint8_t *id, int
 		printf("uses:     %zu counted without details (sesame 0.1)\n",
 		       (size_t)h->used - h->n_uses);
 	if (h->have_issue && h->issue.uses == 0)
-		printf("log:      journalctl SESAME_TOKEN_ID=%s, or the auth log\n", idt);
+		printf("log:      journalctl SESAME_TOKEN_ID=%s, or the auth log's "
+		       "\"sesame: ... id=%s\" lines\n", idt, idt);
 	if (h->revoked) {
 		if (h->revoked_at >= 0)
 			cli_time_local(h->revoked_at, local, sizeof(local));

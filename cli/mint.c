@@ -427,8 +427,9 @@ int cli_mint(const struct cli_options *o)
 	if (make_link(o, &cfg, &m) != 0)
 		goto out;
 	/* Nothing leaves before the ledger's record is durable. */
-	if (cli_record_issue(o, &cfg, &(struct cli_issued){ &m.token, m.user, m.service, m.host,
-							    m.link != NULL }) != 0)
+	if (cli_record_issue(o, &cfg,
+			     &(struct cli_issued){ &m.token, m.user, m.service, m.host,
+						   m.kind == SESAME_SCOPE_GROUP, m.link != NULL }) != 0)
 		goto out;
 	r = deliver(o, &cfg, &req, &m);
 out:

@@ -29,6 +29,13 @@
  * than this, compared with when gc last ran, refuses every redemption
  * (SESAME_CLOCK_BEHIND) rather than miss a dropped record. */
 #define SESAME_STORE_GRACE ((int64_t)24 * 3600)
+
+/* Is now so far before the last gc (gc_time) that a record gc dropped
+ * could matter? Every backend refuses then (SESAME_CLOCK_BEHIND). */
+static inline int sesame_store_clock_behind(int64_t now, int64_t gc_time)
+{
+	return now <= INT64_MAX - SESAME_STORE_GRACE && gc_time > now + SESAME_STORE_GRACE;
+}
 #define SESAME_MAIL_SOURCE_LEN 8
 
 /* Bounds of the ledger's text fields, with their NUL. */

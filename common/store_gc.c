@@ -121,7 +121,7 @@ static int gc_users(struct store_fs *st, int64_t now, struct sesame_gc_stats *st
 	if (store_file_read(&sf, LOCK_EX, 1, err) != 0)
 		goto out;
 	h = sf.hdr;
-	if (now <= INT64_MAX - SESAME_STORE_GRACE && h.gc_time > now + SESAME_STORE_GRACE) {
+	if (sesame_store_clock_behind(now, h.gc_time)) {
 		sesame_err_set(err, "store %s: clock behind: the clock reads %" PRId64
 			       ", more than %" PRId64 " s before the last gc (%" PRId64 ")",
 			       st->path, now, SESAME_STORE_GRACE, h.gc_time);

@@ -103,7 +103,7 @@ static enum sesame_reason check(struct store_mem *m, const struct sesame_token *
 	tally(m, t, used, &revoked);
 	if (now >= expiry_of(t))
 		return SESAME_EXPIRED;
-	if (now <= INT64_MAX - SESAME_STORE_GRACE && m->gc_time > now + SESAME_STORE_GRACE) {
+	if (sesame_store_clock_behind(now, m->gc_time)) {
 		sesame_err_set(err, "memory store: the clock is more than the grace before the "
 			       "last gc");
 		return SESAME_CLOCK_BEHIND;
@@ -368,7 +368,7 @@ static int mem_gc(struct sesame_store *st, int64_t now, struct sesame_gc_stats *
 	struct store_mem *m = mem_of(st);
 
 	memset(stats, 0, sizeof(*stats));
-	if (now <= INT64_MAX - SESAME_STORE_GRACE && m->gc_time > now + SESAME_STORE_GRACE) {
+	if (sesame_store_clock_behind(now, m->gc_time)) {
 		sesame_err_set(err, "memory store: clock behind the last gc");
 		return -1;
 	}

@@ -82,12 +82,6 @@ static int read_users(struct store_fs *st, uint32_t uid, int64_t *before, int64_
 	return r < 0 ? -1 : 0;
 }
 
-/* Is now so far before the last gc that a record gc dropped could matter? */
-static int clock_behind(int64_t now, int64_t gc_time)
-{
-	return now <= INT64_MAX - SESAME_STORE_GRACE && gc_time > now + SESAME_STORE_GRACE;
-}
-
 /* The bucket of t, opened, locked (lock_op) and loaded in sf, which the
  * caller releases. Returns 0, 1 when there is none (only without create),
  * -1. */
@@ -126,7 +120,7 @@ static enum sesame_reason token_check(struct store_fs *st, const struct sesame_t
 		return SESAME_EXPIRED;
 	if (read_users(st, t->uid, &before, &gc_time, err) != 0)
 		return SESAME_STORE_UNAVAILABLE;
-	if (clock_behind(now, gc_time)) {
+	if (sesame_store_clock_behind(now, gc_time)) {
 		sesame_err_set(err, "store %s: the clock reads %" PRId64 ", more than %" PRId64
 			       " s before the last gc (%" PRId64 "): set the clock right",
 			       st->path, now, SESAME_STORE_GRACE, gc_time);

@@ -102,6 +102,29 @@ give_key() {
 	[[ $output == *"password: not bound to a password"* ]]
 }
 
+@test "the ledger records a group token's scope as the group: --list, --history, --json" {
+	mint_on issuer --keygen --group web
+	host_setup web1 web auto
+	tok=$(mint_on issuer -H web -s sshd -m "group ticket" alice)
+	id=$(mint_on issuer --inspect "$tok" | awk '$1 == "id:" { print $2 }')
+	host_tok=$(mint_on issuer -H web1 alice)
+	host_id=$(mint_on issuer --inspect "$host_tok" | awk '$1 == "id:" { print $2 }')
+	mint_on issuer --list >"$T/list"
+	grep -E "^$id +alice .* service sshd, group web +" "$T/list"
+	grep -E "^$host_id +alice .* host web1 +" "$T/list"
+	mint_on issuer --history "$id" | grep -qx 'scope:    service sshd, group web'
+	mint_on issuer --history "$host_id" | grep -qx 'scope:    host web1'
+	mint_on issuer --list --json >"$T/list.json"
+	python3 - "$T/list.json" "$id" "$host_id" <<-'END'
+	import json, sys
+	d = {x["id"]: x for x in json.load(open(sys.argv[1]))}
+	assert d[sys.argv[2]]["scope"] == "service sshd, group web", d
+	assert d[sys.argv[3]]["scope"] == "host web1", d
+	END
+	mint_on issuer --history "$id" --json | python3 -c \
+		'import json, sys; assert json.load(sys.stdin)["scope"] == "service sshd, group web"'
+}
+
 @test "a host holding only db keys cannot mint a token that a web host accepts" {
 	mint_on issuer --keygen --group web
 	mint_on issuer --keygen --group db

@@ -4,7 +4,8 @@
 # where they came from (pamtester -I rhost/ruser/tty). JSON is parsed by
 # Python's json module, with quotes, backslashes and UTF-8 in names and
 # notes. Ledger write failures (read-only store, a write cut short as on a
-# full disk) refuse to mint and leave the store as it was.
+# full disk, real on a tmpfs as root, and as a write cut short by
+# RLIMIT_FSIZE) refuse to mint and leave the store as it was.
 
 load pam_helpers
 
@@ -85,6 +86,15 @@ pamtester_from() {
 	mint --history "$ID" | grep -F "revoked:"
 	pamtester_from login alice "$TOK" && false
 	expect_result 'reason="revoked"'
+}
+
+@test "ledger: --history of a token with any number of uses points at the journal and the auth log" {
+	mint_json -n 0 alice
+	pamtester_from login alice "$TOK"
+	mint --history "$ID" >"$T/hist"
+	grep -F "uses:     any number (uses are not recorded: see the log)" "$T/hist"
+	grep -Fx "log:      journalctl SESAME_TOKEN_ID=$ID, or the auth log's \"sesame: ... id=$ID\" lines" "$T/hist"
+	grep -F "sesame: user=alice service=login rhost=203.0.113.7 id=$ID result=success" "$LOG"
 }
 
 @test "ledger: an id the ledger does not hold is refused by --revoke and --history, with the reason" {
@@ -203,4 +213,48 @@ mint_read_only() {
 	absent SSM1 "$T/full.log"
 	store_sum >"$T/after"
 	cmp "$T/before" "$T/after"
+}
+
+# on_full_disk SCRIPT: SCRIPT (bash) in a mount namespace of its own where
+# $T/disk is a 1 MiB tmpfs holding state_dir $T/disk/state ($T/full.conf)
+# and a file that fills it to ENOSPC. $FULL_MINT runs sesame-mint on it.
+on_full_disk() {
+	mkdir -p "$T/disk"
+	printf 'key_file = %s\nstate_dir = %s\n' "$T/key" "$T/disk/state" >"$T/full.conf"
+	FULL_MINT="env LD_PRELOAD=$SAN_PRELOAD$NSS_WRAPPER_LIB $SESAME_MINT -c $T/full.conf"
+	export FULL_MINT
+	# shellcheck disable=SC2016 # expanded in the namespace
+	unshare -m --propagation private bash -c '
+		set -e
+		mount -t tmpfs -o size=1m,mode=0700 tmpfs "$T/disk"
+		mkdir -m 0700 "$T/disk/state"
+		dd if=/dev/zero of="$T/disk/filler" bs=4k 2>/dev/null || true
+		[ "$(df --output=avail "$T/disk" | tail -n 1)" -eq 0 ]
+		eval "$1"' _ "$1"
+}
+
+@test "ledger: a full disk (a tmpfs at ENOSPC) refuses a mint whose record needs a block (exit 2, nothing printed)" {
+	[ "$(id -u)" = 0 ] || skip "needs root: a tmpfs in a mount namespace of its own"
+	command -v unshare >/dev/null || skip "unshare not found"
+	# A new store on a full disk: its preparation (a page per bucket file,
+	# best effort) and the record both need blocks. (In a prepared store a
+	# record fits in its bucket's block until that block is full: there a
+	# full disk refuses nothing, and the record is durable.)
+	# shellcheck disable=SC2016 # expanded in the namespace
+	on_full_disk '
+		for i in 1 2; do
+			set +e
+			$FULL_MINT -m full alice >"$T/full.out.$i" 2>"$T/full.log.$i"
+			echo "exit=$?" >"$T/full.status.$i"
+			set -e
+			(cd "$T/disk/state" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum) \
+				>"$T/after.$i"
+		done'
+	for i in 1 2; do
+		grep -qx "exit=2" "$T/full.status.$i"
+		[ ! -s "$T/full.out.$i" ]
+		grep -F "No space left on device: nothing handed out" "$T/full.log.$i"
+		absent SSM1 "$T/full.log.$i"
+		[ ! -s "$T/after.$i" ] # no record, no half-written file: as it was
+	done
 }

@@ -1,7 +1,6 @@
 /* Mail: address checks against header injection, the composed message,
  * and the sendmail child (exit status, exec failure, timeout, no fd or
  * signal-state leaks). Real small commands stand in for sendmail. */
-#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
@@ -263,20 +262,6 @@ static void test_compose_refuses(void)
 	expect_compose_refused(NULL, "NULL mail");
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n - 1; /* the DIR's own descriptor */
-}
-
 static char *read_file(const char *path)
 {
 	static char buf[8192];
@@ -308,7 +293,7 @@ static void test_send(const char *dir, const char *msg)
 	struct sesame_err err = {""};
 	char command[4200], out[4096];
 	const char *got;
-	int fds = count_fds();
+	int fds = test_count_fds();
 
 	snprintf(out, sizeof(out), "%s/captured", dir);
 	snprintf(command, sizeof(command), "/usr/bin/tee  \t%s", out);
@@ -325,21 +310,21 @@ static void test_send(const char *dir, const char *msg)
 	expect_send_error(NULL, msg, 10, "not set");
 	expect_send_error("/usr/bin/tee", msg, 0, "timeout");
 	expect_send_error("/usr/bin/tee", NULL, 10, "no message");
-	CHECK_EQ_INT(count_fds(), fds);
+	CHECK_EQ_INT(test_count_fds(), fds);
 }
 
 static void test_send_timeout(const char *msg)
 {
 	struct timespec t0, t1;
 	double secs;
-	int fds = count_fds();
+	int fds = test_count_fds();
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	expect_send_error("/bin/sleep 10", msg, 1, "/bin/sleep: killed after 1 s");
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	CHECK(secs < 5.0);
-	CHECK_EQ_INT(count_fds(), fds);
+	CHECK_EQ_INT(test_count_fds(), fds);
 	CHECK_EQ_INT(waitpid(-1, NULL, WNOHANG), -1); /* nothing left to reap */
 }
 

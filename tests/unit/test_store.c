@@ -1,5 +1,4 @@
 /* The one-time-use store: counting, revocation, concurrency, gc, faults. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -19,9 +18,9 @@
 #include "store_fs.h"
 #include "testutil.h"
 
-#define UID 1000u
+#define UID TEST_UID
 #define ISSUED 1000000u
-#define LIFETIME 900u
+#define LIFETIME TEST_LIFETIME
 #define EXPIRES ((int64_t)ISSUED + LIFETIME)
 #define NOW ((int64_t)ISSUED + 1)
 #define GRACE SESAME_STORE_GRACE
@@ -34,24 +33,6 @@ static char root[1024];  /* this run's temporary directory */
 static char state[1100]; /* the current test's state_dir */
 
 /* A token whose id falls in `bucket` (0..4095), told apart by seq. */
-static struct sesame_token tok(unsigned bucket, uint32_t seq, uint8_t uses)
-{
-	struct sesame_token t;
-
-	memset(&t, 0, sizeof(t));
-	t.uid = UID;
-	t.issued = ISSUED;
-	t.lifetime = LIFETIME;
-	t.uses = uses;
-	t.id[0] = (uint8_t)(bucket >> 4);
-	t.id[1] = (uint8_t)((bucket & 0xf) << 4 | (seq >> 24 & 0xf));
-	t.id[2] = (uint8_t)(seq >> 16);
-	t.id[3] = (uint8_t)(seq >> 8);
-	t.id[4] = (uint8_t)seq;
-	t.id[5] = 0x5a;
-	return t;
-}
-
 /* A fresh state_dir path for one test; the directory is not made. */
 static const char *fresh_state(const char *name)
 {
@@ -228,7 +209,9 @@ static void test_counting(void)
 {
 	struct sesame_store st;
 	struct sesame_err err = { "" };
-	struct sesame_token one = tok(0x001, 1, 1), three = tok(0x001, 2, 3), any = tok(0x002, 3, 0);
+	struct sesame_token one = test_token(0x001, 1, ISSUED, 1);
+	struct sesame_token three = test_token(0x001, 2, ISSUED, 3);
+	struct sesame_token any = test_token(0x002, 3, ISSUED, 0);
 	struct sesame_token other_uid = one;
 	char path[1200];
 	unsigned used = 99;
@@ -265,7 +248,9 @@ static void test_revoke(void)
 {
 	struct sesame_store st;
 	struct sesame_err err = { "" };
-	struct sesame_token a = tok(0x010, 1, 1), b = tok(0x010, 2, 2), any = tok(0x011, 3, 0);
+	struct sesame_token a = test_token(0x010, 1, ISSUED, 1);
+	struct sesame_token b = test_token(0x010, 2, ISSUED, 2);
+	struct sesame_token any = test_token(0x011, 3, ISSUED, 0);
 	char path[1200];
 	unsigned used;
 
@@ -290,8 +275,10 @@ static void test_revoke_user(void)
 {
 	struct sesame_store st;
 	struct sesame_err err = { "" };
-	struct sesame_token at = tok(0x020, 1, 1), after = tok(0x020, 2, 1), any = tok(0x021, 3, 0);
-	struct sesame_token other = tok(0x020, 4, 1);
+	struct sesame_token at = test_token(0x020, 1, ISSUED, 1);
+	struct sesame_token after = test_token(0x020, 2, ISSUED, 1);
+	struct sesame_token any = test_token(0x021, 3, ISSUED, 0);
+	struct sesame_token other = test_token(0x020, 4, ISSUED, 1);
 	char path[1200];
 	int64_t before = 0;
 
@@ -361,7 +348,8 @@ static void test_concurrency(void)
 {
 	struct sesame_store st;
 	struct sesame_err err = { "" };
-	struct sesame_token one = tok(0x030, 1, 1), five = tok(0x030, 2, 5);
+	struct sesame_token one = test_token(0x030, 1, ISSUED, 1);
+	struct sesame_token five = test_token(0x030, 2, ISSUED, 5);
 	unsigned used = 0;
 
 	open_fresh(&st, "race");
@@ -379,8 +367,10 @@ static void test_gc(void)
 	struct sesame_store st;
 	struct sesame_err err = { "" };
 	struct sesame_gc_stats gs;
-	struct sesame_token live = tok(0x040, 1, 1), dead = tok(0x040, 2, 2);
-	struct sesame_token gone = tok(0x041, 3, 1), revoked = tok(0x040, 4, 1);
+	struct sesame_token live = test_token(0x040, 1, ISSUED, 1);
+	struct sesame_token dead = test_token(0x040, 2, ISSUED, 2);
+	struct sesame_token gone = test_token(0x041, 3, ISSUED, 1);
+	struct sesame_token revoked = test_token(0x040, 4, ISSUED, 1);
 	const int64_t user_until = 1000 + SESAME_MAX_LIFETIME + GRACE;
 	char path[1200];
 	int64_t before;
@@ -450,7 +440,7 @@ static void gc_race_child(int is_gc, const struct sesame_token *live, int gate, 
 	if (sesame_store_open_file(&st, state, 0, &err) != 0 || read(gate, &c, 1) != 0)
 		seen[2]++;
 	for (uint32_t n = 0; n < 60 && seen[2] == 0; n++) {
-		struct sesame_token dead = tok(0x050, 100 + n, 1);
+		struct sesame_token dead = test_token(0x050, 100 + n, ISSUED, 1);
 		enum sesame_reason r;
 		dead.issued = 10;
 		dead.lifetime = 10;
@@ -480,7 +470,7 @@ static void test_gc_race(void)
 {
 	struct sesame_store st;
 	struct sesame_err err = { "" };
-	const struct sesame_token live = tok(0x050, 1, 3);
+	const struct sesame_token live = test_token(0x050, 1, ISSUED, 3);
 	int gate[2], report[2], total[3] = { 0, 0, 0 }, seen[3];
 	unsigned used = 0;
 
@@ -523,7 +513,8 @@ static void test_torn_tail(void)
 {
 	struct sesame_store st;
 	struct sesame_err err = { "" };
-	struct sesame_token a = tok(0x0cd, 1, 1), b = tok(0x0cd, 2, 1);
+	struct sesame_token a = test_token(0x0cd, 1, ISSUED, 1);
+	struct sesame_token b = test_token(0x0cd, 2, ISSUED, 1);
 	uint8_t partial[REC];
 	char path[1200];
 	unsigned used;
@@ -552,7 +543,9 @@ static void test_torn_tail(void)
 static void test_damaged_length(void)
 {
 	struct sesame_store st;
-	struct sesame_token a = tok(0x0ce, 1, 1), b = tok(0x0ce, 2, 1), c = tok(0x0ce, 3, 1);
+	struct sesame_token a = test_token(0x0ce, 1, ISSUED, 1);
+	struct sesame_token b = test_token(0x0ce, 2, ISSUED, 1);
+	struct sesame_token c = test_token(0x0ce, 3, ISSUED, 1);
 	struct sesame_err err = { "" };
 	char path[1200], *snap;
 	int fd;
@@ -585,7 +578,8 @@ static void test_short_write(void)
 {
 	struct sesame_store st;
 	struct sesame_err err = { "" };
-	struct sesame_token a = tok(0x0d0, 1, 1), b = tok(0x0d0, 2, 1);
+	struct sesame_token a = test_token(0x0d0, 1, ISSUED, 1);
+	struct sesame_token b = test_token(0x0d0, 2, ISSUED, 1);
 	char path[1200];
 	unsigned used = 9;
 	int status = 0;
@@ -627,23 +621,24 @@ static void test_scale(void)
 	for (unsigned b = 0; b < SESAME_STORE_BUCKETS; b += 8) {
 		uint8_t some[32 * REC];
 		for (uint32_t i = 0; i < 32; i++) {
-			struct sesame_token t = tok(b, i, 1);
+			struct sesame_token t = test_token(b, i, ISSUED, 1);
 			encode2(some + i * REC, 1, t.id, UID, i < 2 && b % 256 == 0 ? 100 : EXPIRES);
 		}
 		append_bytes(bucket_path(path, sizeof(path), b), some, sizeof(some));
 	}
 	for (uint32_t i = 0; i < 4000; i++) {
-		struct sesame_token t = tok(0x777, 1000 + i, 2);
+		struct sesame_token t = test_token(0x777, 1000 + i, ISSUED, 2);
 		encode2(recs + i * REC, 1, t.id, UID, EXPIRES);
 	}
 	append_bytes(bucket_path(path, sizeof(path), 0x777), recs, sizeof(recs));
 	for (uint32_t i = 0; i < 200; i++) {
-		struct sesame_token t = tok(0x777, 1000 + i * 19, 2);
+		struct sesame_token t = test_token(0x777, 1000 + i * 19, ISSUED, 2);
 		CHECK_EQ_INT(sesame_store_redeem(&st, &t, NULL, NOW, &err), SESAME_OK);
 		CHECK_EQ_INT(sesame_store_redeem(&st, &t, NULL, NOW, &err), SESAME_USED_UP);
 	}
 	{
-		struct sesame_token t = tok(0x128, 3, 1), fresh = tok(0x128, 99, 1);
+		struct sesame_token t = test_token(0x128, 3, ISSUED, 1);
+		struct sesame_token fresh = test_token(0x128, 99, ISSUED, 1);
 		CHECK_EQ_INT(sesame_store_redeem(&st, &t, NULL, NOW, &err), SESAME_USED_UP);
 		CHECK_EQ_INT(sesame_store_redeem(&st, &fresh, NULL, NOW, &err), SESAME_OK);
 	}
@@ -652,24 +647,11 @@ static void test_scale(void)
 	CHECK_EQ_INT(gs.kept, 32 * 512 - 2 * 16 + 4000 + 200 + 1);
 	CHECK_EQ_INT(gs.files_rewritten, 16);
 	{
-		struct sesame_token t = tok(0x777, 1000 + 19, 2);
+		struct sesame_token t = test_token(0x777, 1000 + 19, ISSUED, 2);
 		CHECK_EQ_INT(sesame_store_status(&st, &t, NOW, &used, &err), SESAME_USED_UP);
 		CHECK_EQ_INT(used, 2);
 	}
 	sesame_store_close(&st);
-}
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while (readdir(d) != NULL)
-		n++;
-	closedir(d);
-	return n;
 }
 
 /* 100,000 operations in one process (as in a long-running daemon), a
@@ -679,7 +661,8 @@ static void test_no_growth(void)
 {
 	struct sesame_store st;
 	struct sesame_err err = { "" };
-	struct sesame_token bad[3] = { tok(0x000, 1, 1), tok(0x001, 1, 1), tok(0x002, 1, 1) };
+	struct sesame_token bad[3] = { test_token(0x000, 1, ISSUED, 1), test_token(0x001, 1, ISSUED, 1),
+				       test_token(0x002, 1, ISSUED, 1) };
 	char path[1200];
 	unsigned used;
 	int fds, fd;
@@ -687,7 +670,7 @@ static void test_no_growth(void)
 	open_fresh(&st, "growth");
 	for (int k = 0; k < 3; k++)
 		CHECK_EQ_INT(sesame_store_redeem(&st, &bad[k], NULL, NOW, &err), SESAME_OK);
-	fds = count_fds(); /* with uses/ open */
+	fds = test_count_fds(); /* with uses/ open */
 	CHECK_EQ_INT(unlink(bucket_path(path, sizeof(path), 0x000)), 0);
 	CHECK_EQ_INT(symlink("/nonexistent", path), 0);
 	CHECK_EQ_INT(chmod(bucket_path(path, sizeof(path), 0x001), 0640), 0);
@@ -695,15 +678,15 @@ static void test_no_growth(void)
 	CHECK_EQ_INT(pwrite(fd, "\xff", 1, 0), 1);
 	close(fd);
 	for (uint32_t i = 0; i < 33334; i++) {
-		struct sesame_token t = tok(0x100 + i % 64, i, 0);
+		struct sesame_token t = test_token(0x100 + i % 64, i, ISSUED, 0);
 		(void)sesame_store_redeem(&st, &t, NULL, NOW, &err);
 		(void)sesame_store_status(&st, &t, NOW, &used, &err);
 		if (sesame_store_redeem(&st, &bad[i % 3], NULL, NOW, &err) != SESAME_STORE_UNAVAILABLE)
 			CHECK(0);
 	}
-	CHECK_EQ_INT(count_fds(), fds);
+	CHECK_EQ_INT(test_count_fds(), fds);
 	sesame_store_close(&st);
-	CHECK_EQ_INT(count_fds(), fds - 2);
+	CHECK_EQ_INT(test_count_fds(), fds - 2);
 }
 
 /* --- faults: each fails closed, with a reason, and changes nothing --- */
@@ -712,7 +695,7 @@ static void test_open_faults(void)
 {
 	struct sesame_store st;
 	struct sesame_err err = { "" };
-	const struct sesame_token t = tok(0x0ff, 1, 1);
+	const struct sesame_token t = test_token(0x0ff, 1, ISSUED, 1);
 	char link[1200], target[1200], *snap;
 	struct stat sb;
 
@@ -767,7 +750,8 @@ static void test_file_faults(void)
 {
 	struct sesame_store st;
 	struct sesame_err err = { "" };
-	struct sesame_token t = tok(0x0ab, 1, 1), u = tok(0x0ab, 2, 1);
+	struct sesame_token t = test_token(0x0ab, 1, ISSUED, 1);
+	struct sesame_token u = test_token(0x0ab, 2, ISSUED, 1);
 	char path[1200], target[1200], *snap;
 
 	/* a symlink planted as a bucket, to a file and dangling */
@@ -825,9 +809,11 @@ static void test_corrupt(void)
 {
 	struct sesame_store st;
 	struct sesame_err err = { "" };
-	struct sesame_token a = tok(0x0ef, 1, 1), b = tok(0x0ef, 2, 1), c = tok(0x0ef, 3, 1);
-	struct sesame_token d = tok(0x0ef, 4, 1);
-	const struct sesame_token elsewhere = tok(0x100, 1, 1);
+	struct sesame_token a = test_token(0x0ef, 1, ISSUED, 1);
+	struct sesame_token b = test_token(0x0ef, 2, ISSUED, 1);
+	struct sesame_token c = test_token(0x0ef, 3, ISSUED, 1);
+	struct sesame_token d = test_token(0x0ef, 4, ISSUED, 1);
+	const struct sesame_token elsewhere = test_token(0x100, 1, ISSUED, 1);
 	uint8_t rec[REC];
 	char path[1200], *snap;
 	int fd;
@@ -881,7 +867,9 @@ static void readonly_cases(void)
 {
 	struct sesame_store st;
 	struct sesame_err err = { "" };
-	struct sesame_token t = tok(0x0aa, 1, 1), u = tok(0x0bb, 1, 1), any = tok(0x0cc, 1, 0);
+	struct sesame_token t = test_token(0x0aa, 1, ISSUED, 1);
+	struct sesame_token u = test_token(0x0bb, 1, ISSUED, 1);
+	struct sesame_token any = test_token(0x0cc, 1, ISSUED, 0);
 	char path[1200], uses[1200], *snap;
 	unsigned used;
 
@@ -965,7 +953,8 @@ static void test_clock_step(void)
 	struct sesame_store st;
 	struct sesame_err err = { "" };
 	struct sesame_gc_stats gs;
-	struct sesame_token t = tok(0x061, 1, 1), u = tok(0x061, 2, 1);
+	struct sesame_token t = test_token(0x061, 1, ISSUED, 1);
+	struct sesame_token u = test_token(0x061, 2, ISSUED, 1);
 	char path[1200], *snap;
 	unsigned used;
 
@@ -1032,9 +1021,12 @@ static void test_upgrade(void)
 	struct sesame_store st;
 	struct sesame_err err = { "" };
 	struct sesame_gc_stats gs;
-	struct sesame_token used1 = tok(0x0a1, 1, 1), rev = tok(0x0a1, 2, 3), dead = tok(0x0a1, 3, 1);
-	struct sesame_token fresh = tok(0x0a1, 4, 1), used2 = tok(0x0a2, 1, 2);
-	struct sesame_token banned = tok(0x0a3, 1, 1);
+	struct sesame_token used1 = test_token(0x0a1, 1, ISSUED, 1);
+	struct sesame_token rev = test_token(0x0a1, 2, ISSUED, 3);
+	struct sesame_token dead = test_token(0x0a1, 3, ISSUED, 1);
+	struct sesame_token fresh = test_token(0x0a1, 4, ISSUED, 1);
+	struct sesame_token used2 = test_token(0x0a2, 1, ISSUED, 2);
+	struct sesame_token banned = test_token(0x0a3, 1, ISSUED, 1);
 	char path[1200];
 	unsigned used;
 

@@ -9,9 +9,9 @@
 #include "store.h"
 #include "testutil.h"
 
-#define UID 1000u
+#define UID TEST_UID
 #define ISSUED 1000000
-#define LIFETIME 900
+#define LIFETIME TEST_LIFETIME
 #define EXPIRES ((int64_t)ISSUED + LIFETIME)
 #define NOW ((int64_t)ISSUED + 1)
 #define GRACE SESAME_STORE_GRACE
@@ -37,21 +37,6 @@ static int open_memory(struct sesame_store *st, const char *name)
 	return sesame_store_open_memory(st, &err);
 }
 
-static struct sesame_token tok(uint8_t n, uint8_t uses)
-{
-	struct sesame_token t;
-
-	memset(&t, 0, sizeof(t));
-	t.uid = UID;
-	t.issued = ISSUED;
-	t.lifetime = LIFETIME;
-	t.uses = uses;
-	t.id[0] = n;
-	t.id[1] = 0x42;
-	t.id[5] = n;
-	return t;
-}
-
 static struct sesame_issue issue_of(const struct sesame_token *t, const char *note)
 {
 	struct sesame_issue is;
@@ -72,7 +57,8 @@ static void counting(opener *open_store)
 {
 	struct sesame_store st;
 	struct sesame_err err = { "" };
-	struct sesame_token one = tok(1, 1), two = tok(2, 2), any = tok(3, 0), other = tok(1, 1);
+	struct sesame_token one = test_token(1, 1, ISSUED, 1), two = test_token(2, 2, ISSUED, 2);
+	struct sesame_token any = test_token(3, 3, ISSUED, 0), other = test_token(1, 1, ISSUED, 1);
 	unsigned used = 9;
 
 	CHECK_EQ_INT(open_store(&st, "counting"), 0);
@@ -103,7 +89,8 @@ static void revocations(opener *open_store)
 {
 	struct sesame_store st;
 	struct sesame_err err = { "" };
-	struct sesame_token a = tok(1, 1), b = tok(2, 0), later = tok(3, 1);
+	struct sesame_token a = test_token(1, 1, ISSUED, 1), b = test_token(2, 2, ISSUED, 0);
+	struct sesame_token later = test_token(3, 3, ISSUED, 1);
 	int64_t before = 0;
 	unsigned used = 0;
 
@@ -151,7 +138,8 @@ static void ledger(opener *open_store)
 {
 	struct sesame_store st;
 	struct sesame_err err = { "" };
-	struct sesame_token old = tok(1, 2), young = tok(2, 1), stranger = tok(9, 1);
+	struct sesame_token old = test_token(1, 1, ISSUED, 2), young = test_token(2, 2, ISSUED, 1);
+	struct sesame_token stranger = test_token(9, 9, ISSUED, 1);
 	const struct sesame_use use = { "h2.example", "sshd", "203.0.113.9", "bob", "pts/3" };
 	struct sesame_issue is = issue_of(&old, "ticket \"42\" \\ caf\xc3\xa9");
 	struct sesame_history h, *all = NULL;
@@ -203,11 +191,11 @@ static void ledger(opener *open_store)
 	CHECK_EQ_INT(sesame_store_list(&st, &all, &n, &err), 0);
 	CHECK_EQ_INT(n, 2);
 	if (n == 2) { /* newest first */
-		CHECK_EQ_INT(all[0].issue.id[0], 2);
+		CHECK_EQ_INT(all[0].issue.id[5], 2); /* young: seq 2 */
 		CHECK_EQ_INT(all[0].revoked, 1);
 		CHECK_EQ_INT(all[0].revoked_at, NOW + 8);
 		CHECK(strcmp(all[0].issue.channel, "mail to alice@example.org") == 0);
-		CHECK_EQ_INT(all[1].issue.id[0], 1);
+		CHECK_EQ_INT(all[1].issue.id[5], 1); /* old: seq 1 */
 		CHECK_EQ_INT(all[1].used, 1);
 	}
 	sesame_history_free(all, n);
@@ -244,7 +232,7 @@ static void clock_behind(opener *open_store)
 {
 	struct sesame_store st;
 	struct sesame_err err = { "" };
-	struct sesame_token t = tok(4, 1);
+	struct sesame_token t = test_token(4, 4, ISSUED, 1);
 
 	t.lifetime = 7 * 86400;
 	CHECK_EQ_INT(open_store(&st, "clock"), 0);

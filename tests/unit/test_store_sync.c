@@ -19,9 +19,9 @@
 #include "store.h"
 #include "testutil.h"
 
-#define UID 1000u
+#define UID TEST_UID
 #define ISSUED 1000000u
-#define LIFETIME 900u
+#define LIFETIME TEST_LIFETIME
 #define NOW ((int64_t)ISSUED + 1)
 #define GRACE SESAME_STORE_GRACE
 
@@ -50,22 +50,6 @@ int __wrap_fdatasync(int fd)
 {
 	n_fdatasync++;
 	return __real_fdatasync(fd);
-}
-
-static struct sesame_token tok(unsigned bucket, uint32_t seq, uint32_t issued)
-{
-	struct sesame_token t;
-
-	memset(&t, 0, sizeof(t));
-	t.uid = UID;
-	t.issued = issued;
-	t.lifetime = LIFETIME;
-	t.uses = 1;
-	t.id[0] = (uint8_t)(bucket >> 4);
-	t.id[1] = (uint8_t)((bucket & 0xf) << 4);
-	t.id[4] = (uint8_t)(seq >> 8);
-	t.id[5] = (uint8_t)seq;
-	return t;
 }
 
 /* Redeem t at now and check the syncs it cost. */
@@ -115,16 +99,16 @@ static void test_one_write_prepared(void)
 
 	open_at(&st, "prepared", 1);
 	for (unsigned b = 0; b < 64; b++) {
-		struct sesame_token t = tok(b * 61, 1, ISSUED);
+		struct sesame_token t = test_token(b * 61, 1, ISSUED, 1);
 		redeem_costs(&st, &t, NOW, 0, 1, "fresh store");
 	}
 	{ /* a live record beside the dead ones in bucket 0: gc renames it */
-		struct sesame_token t = tok(0, 2, (uint32_t)later - 10);
+		struct sesame_token t = test_token(0, 2, (uint32_t)later - 10, 1);
 		redeem_costs(&st, &t, later - 5, 0, 1, "fresh store");
 	}
 	gc_at(&st, later);
 	for (unsigned b = 0; b < 64; b++) {
-		struct sesame_token t = tok(b * 61, 3, (uint32_t)later);
+		struct sesame_token t = test_token(b * 61, 3, (uint32_t)later, 1);
 		redeem_costs(&st, &t, later + 1, 0, 1, "after gc");
 	}
 	sesame_store_close(&st);
@@ -141,8 +125,9 @@ static void test_unprepared(void)
 	CHECK_EQ_INT(mkdir(state, 0700), 0);
 	open_at(&st, "install-d", 0);
 	{
-		struct sesame_token t = tok(0x123, 1, ISSUED), u = tok(0x124, 1, ISSUED);
-		struct sesame_token v = tok(0x123, 2, ISSUED);
+		struct sesame_token t = test_token(0x123, 1, ISSUED, 1);
+		struct sesame_token u = test_token(0x124, 1, ISSUED, 1);
+		struct sesame_token v = test_token(0x123, 2, ISSUED, 1);
 		/* makes uses/ (a state_dir sync) and the bucket (two more) */
 		redeem_costs(&st, &t, NOW, 3, 1, "unprepared store, first redemption");
 		redeem_costs(&st, &u, NOW, 2, 1, "unprepared store, new bucket");
@@ -150,7 +135,7 @@ static void test_unprepared(void)
 	}
 	gc_at(&st, NOW);
 	{
-		struct sesame_token t = tok(0x456, 1, ISSUED);
+		struct sesame_token t = test_token(0x456, 1, ISSUED, 1);
 		redeem_costs(&st, &t, NOW, 0, 1, "unprepared store after gc");
 	}
 	sesame_store_close(&st);
@@ -164,8 +149,10 @@ static void test_gc_failed_dir_sync(void)
 	struct sesame_store st;
 	struct sesame_err err = { "" };
 	const int64_t later = (int64_t)ISSUED + LIFETIME + GRACE;
-	struct sesame_token dead = tok(0x0aa, 1, ISSUED), live = tok(0x0aa, 2, (uint32_t)later);
-	struct sesame_token next = tok(0x0aa, 3, (uint32_t)later), elsewhere = tok(0x0bb, 1, (uint32_t)later);
+	struct sesame_token dead = test_token(0x0aa, 1, ISSUED, 1);
+	struct sesame_token live = test_token(0x0aa, 2, (uint32_t)later, 1);
+	struct sesame_token next = test_token(0x0aa, 3, (uint32_t)later, 1);
+	struct sesame_token elsewhere = test_token(0x0bb, 1, (uint32_t)later, 1);
 	char uses[1200];
 	struct stat sb;
 	int status = 0;
@@ -198,7 +185,7 @@ static void test_gc_failed_dir_sync(void)
 	redeem_costs(&st, &next, later + 2, 2, 1, "after the failed sync");
 	CHECK_EQ_INT(sesame_store_redeem(&st, &next, NULL, later + 2, &err), SESAME_USED_UP);
 	{
-		struct sesame_token again = tok(0x0aa, 4, (uint32_t)later);
+		struct sesame_token again = test_token(0x0aa, 4, (uint32_t)later, 1);
 		redeem_costs(&st, &again, later + 2, 0, 1, "once synced");
 	}
 	sesame_store_close(&st);

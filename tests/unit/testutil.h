@@ -3,7 +3,10 @@
 #ifndef SESAME_TESTUTIL_H
 #define SESAME_TESTUTIL_H
 
+#include <stdint.h>
 #include <stdio.h>
+
+#include "token.h"
 
 extern int test_failures;
 extern int test_checks;
@@ -33,6 +36,17 @@ const char *test_tmpdir(const char *tag);
 
 /* rm -rf a test directory. */
 void test_rmtree(const char *path);
+
+/* The store tests' token: uid TEST_UID, lifetime TEST_LIFETIME, key id 0,
+ * no scope, a zero tag. Its id puts it in store bucket `bucket` (the id's
+ * first 12 bits) and carries seq in its last 32 bits, so that tokens of
+ * one bucket differ and sort by seq. */
+#define TEST_UID 1000u
+#define TEST_LIFETIME 900u
+struct sesame_token test_token(unsigned bucket, uint32_t seq, uint32_t issued, uint8_t uses);
+
+/* The number of descriptors this process has open, or -1. */
+int test_count_fds(void);
 
 /* Print "N passed, N failed" and return the exit code. */
 int test_finish(const char *suite);
