@@ -419,29 +419,54 @@ static int add_use(const struct store_etcd *e, struct sesame_history *h,
 	return 0;
 }
 
-/* The uses of token id (of uid when >= 0: the ledger names it). */
+static int by_revision(const void *a, const void *b)
+{
+	const struct sesame_etcd_kv *x = *(const struct sesame_etcd_kv *const *)a;
+	const struct sesame_etcd_kv *y = *(const struct sesame_etcd_kv *const *)b;
+
+	return (x->create_revision > y->create_revision) - (x->create_revision < y->create_revision);
+}
+
+/* The uses of token id (of uid when >= 0: the ledger names it), in the
+ * order the cluster committed them (two in one second included). */
 static int fill_uses(const struct store_etcd *e, const struct snapshot *snap, const char *hex,
 		     int64_t uid, struct sesame_history *h, struct sesame_err *err)
 {
 	const struct sesame_etcd_kvs *uses = snap->kvs[R_USES];
+	const struct sesame_etcd_kv **records = NULL;
 	char start[ETCD_KEY_MAX];
-	size_t n;
+	size_t n, first, count = 0;
+	int r = -1;
 
 	start_of(e, "uses/", hex, start);
 	n = strlen(start);
-	for (size_t i = lower_bound(uses, start); i < uses->n; i++) {
+	first = lower_bound(uses, start);
+	for (size_t i = first; i < uses->n && strncmp(uses->kv[i].key, start, n) == 0; i++)
+		count++;
+	records = calloc(count ? count : 1, sizeof(*records));
+	if (records == NULL) {
+		sesame_err_set(err, "store unavailable: out of memory");
+		return -1;
+	}
+	count = 0;
+	for (size_t i = first; i < uses->n && strncmp(uses->kv[i].key, start, n) == 0; i++) {
 		const struct sesame_etcd_kv *kv = &uses->kv[i];
 		int64_t owner = uid_of(kv->key, n);
-		if (strncmp(kv->key, start, n) != 0)
-			break;
 		if (owner < 0 || (uid >= 0 && owner != uid))
 			continue;
 		if (kv->key[n + 8] == '\0')
 			h->used += (unsigned)(kv->version > UINT32_MAX ? UINT32_MAX : kv->version);
-		else if (add_use(e, h, kv, err) != 0)
-			return -1;
+		else
+			records[count++] = kv;
 	}
-	return 0;
+	qsort(records, count, sizeof(*records), by_revision);
+	for (size_t i = 0; i < count; i++)
+		if (add_use(e, h, records[i], err) != 0)
+			goto out;
+	r = 0;
+out:
+	free(records);
+	return r;
 }
 
 static int fill_revoked(const struct store_etcd *e, const struct snapshot *snap,
