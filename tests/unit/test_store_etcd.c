@@ -2,7 +2,8 @@
  * clock-skew rule, answers that do not parse, the NOSPACE alarm, RBAC
  * refusals, and how each answer of the use transaction is read. Every
  * failure must be "store unavailable" (or the clock's refusal), never a
- * success. tests/fleet/store.bats runs the store on a real cluster. */
+ * success. And what --migrate-store reads of a file store.
+ * tests/fleet/store.bats runs the store on a real cluster. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,6 +322,70 @@ static void test_gc(void)
 	sesame_store_close(&st);
 }
 
+/* What --migrate-store reads of a file store: every token with its
+ * count, use details, revocation and ledger record; per-user revocations
+ * (the latest per uid); nothing of unlimited tokens (never written). */
+static void test_export_file(void)
+{
+	const char *dir = test_tmpdir("export");
+	const struct sesame_use use = {"h1", "sshd", "203.0.113.9", "bob", "pts/1"};
+	struct sesame_store st;
+	struct sesame_store_export ex;
+	struct sesame_err err = { "" };
+	struct sesame_token used = tok(3), revoked = tok(2), any = tok(0);
+	struct sesame_issue is;
+	char state[1200];
+	int64_t now = (int64_t)time(NULL);
+	int seen = 0;
+
+	snprintf(state, sizeof(state), "%s/state", dir);
+	revoked.id[1] = 1;
+	any.id[1] = 2;
+	CHECK_EQ_INT(sesame_store_open_file(&st, state, 1, &err), 0);
+	sesame_issue_init(&is, &used);
+	snprintf(is.note, sizeof(is.note), "moved");
+	CHECK_EQ_INT(sesame_store_record_issue(&st, &is, &err), 0);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &used, &use, now, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &used, NULL, now + 1, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_revoke(&st, &revoked, now, &err), 0);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &any, NULL, now, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_revoke_user(&st, 1234, 50, &err), 0);
+	CHECK_EQ_INT(sesame_store_revoke_user(&st, 1234, 70, &err), 0);
+	sesame_store_close(&st);
+
+	CHECK_EQ_INT(sesame_store_export_file(state, &ex, &err), 0);
+	CHECK_EQ_INT(ex.n_tokens, 2);
+	for (size_t i = 0; i < ex.n_tokens; i++) {
+		const struct sesame_export_token *t = &ex.tokens[i];
+		CHECK_EQ_INT(t->uid, 1000);
+		CHECK_EQ_INT(t->expires, (int64_t)used.issued + used.lifetime);
+		if (memcmp(t->id, used.id, SESAME_ID_BYTES) == 0) {
+			seen |= 1;
+			CHECK_EQ_INT(t->h.used, 2);
+			CHECK_EQ_INT(t->h.n_uses, 2);
+			CHECK_EQ_INT(t->h.have_issue, 1);
+			CHECK(strcmp(t->h.issue.note, "moved") == 0);
+			CHECK(t->h.n_uses == 2 && strcmp(t->h.uses[0].rhost, "203.0.113.9") == 0);
+			CHECK(t->h.n_uses == 2 && t->h.uses[1].time == now + 1);
+			CHECK_EQ_INT(t->h.revoked, 0);
+		} else if (memcmp(t->id, revoked.id, SESAME_ID_BYTES) == 0) {
+			seen |= 2;
+			CHECK_EQ_INT(t->h.revoked, 1);
+			CHECK_EQ_INT(t->h.revoked_at, now);
+			CHECK_EQ_INT(t->h.used, 0);
+		}
+	}
+	CHECK_EQ_INT(seen, 3);
+	CHECK_EQ_INT(ex.n_users, 1);
+	CHECK(ex.n_users == 1 && ex.users[0].uid == 1234 && ex.users[0].before == 70);
+	sesame_store_export_free(&ex);
+	/* a directory that is not a store: an error, nothing read */
+	snprintf(state, sizeof(state), "%s/missing", dir);
+	CHECK_EQ_INT(sesame_store_export_file(state, &ex, &err), -1);
+	CHECK_EQ_INT(ex.n_tokens, 0);
+	test_rmtree(dir);
+}
+
 int main(void)
 {
 	test_clock_skew();
@@ -330,5 +395,6 @@ int main(void)
 	test_denied();
 	test_transport_failures();
 	test_gc();
+	test_export_file();
 	return test_finish("store-etcd");
 }
