@@ -126,10 +126,38 @@ static int grant_lease(struct store_etcd *e, const char *key, int64_t ttl, int64
 	return r;
 }
 
+static int64_t bucket_of(int64_t until)
+{
+	return (until / SESAME_ETCD_LEASE_BUCKET + 1) * SESAME_ETCD_LEASE_BUCKET;
+}
+
+int etcd_lease_forget(struct store_etcd *e, enum etcd_lease_kind kind, int64_t until,
+		      int64_t lease, struct sesame_err *err)
+{
+	char key[ETCD_KEY_MAX], value[24];
+	struct sesame_etcd_compare same = {.target = SESAME_ETCD_VALUE,
+					   .result = SESAME_ETCD_EQUAL, .value = value};
+	struct sesame_etcd_op drop = {.kind = SESAME_ETCD_OP_DELETE};
+	struct sesame_etcd_txn txn = {&same, 1, &drop, 1, NULL, 0};
+	struct sesame_etcd_txn_result res;
+
+	snprintf(value, sizeof(value), "%" PRId64, lease);
+	same.value_len = strlen(value);
+	if (etcd_key(e, key, err, "leases/%s/%" PRId64, lease_dirs[kind], bucket_of(until)) != 0)
+		return -1;
+	same.key = key;
+	drop.key = key;
+	/* Only if it still names that lease: another host may have fixed it. */
+	if (sesame_etcd_txn(e->s, &txn, &res, err) != 0)
+		return -1;
+	sesame_etcd_txn_result_free(&res);
+	return 0;
+}
+
 int etcd_lease_for(struct store_etcd *e, enum etcd_lease_kind kind, int64_t until, int64_t now,
 		   int64_t *lease, struct sesame_err *err)
 {
-	int64_t bucket = (until / SESAME_ETCD_LEASE_BUCKET + 1) * SESAME_ETCD_LEASE_BUCKET;
+	int64_t bucket = bucket_of(until);
 	/* Counted from the grant by the cluster's clock: the margin covers a
 	 * host clock up to the refused skew ahead of it. */
 	int64_t ttl = bucket - now + SESAME_ETCD_SKEW_MAX + 60;
@@ -418,40 +446,62 @@ int etcd_use_key(const char *counter, int64_t time, char out[ETCD_KEY_MAX],
 	return 0;
 }
 
+/* One attempt at the use transaction with this lease. */
+static enum sesame_reason try_count(struct store_etcd *e, const struct sesame_token *t,
+				    const struct token_keys *k, const struct sesame_use *use,
+				    int64_t now, int64_t lease, struct sesame_err *err)
+{
+	struct use_txn u;
+	struct sesame_etcd_txn_result res;
+	enum sesame_reason reason = SESAME_STORE_UNAVAILABLE;
+	char *value = etcd_use_encode(use, now);
+
+	if (value == NULL) {
+		sesame_err_set(err, "store unavailable: out of memory");
+		return SESAME_STORE_UNAVAILABLE;
+	}
+	if (etcd_use_key(k->uses, now, u.detail, err) != 0)
+		goto out;
+	build_use_txn(&u, k, t->uses, t->issued, value, lease);
+	if (sesame_etcd_txn(e->s, &u.txn, &res, err) != 0)
+		goto out;
+	reason = read_use_answer(e, &res, t, err);
+	sesame_etcd_txn_result_free(&res);
+out:
+	free(value);
+	return reason;
+}
+
+/* etcd's answer to a put that names a lease that is gone. The whole
+ * transaction is refused before anything is written. */
+static int lease_gone(const struct sesame_err *err)
+{
+	return strstr(err->msg, "requested lease not found") != NULL;
+}
+
 static enum sesame_reason count_use(struct store_etcd *e, const struct sesame_token *t,
 				    const struct sesame_use *use, int64_t now,
 				    struct sesame_err *err)
 {
+	int64_t until = expiry_of(t) + SESAME_STORE_GRACE, lease;
 	struct token_keys k;
-	struct use_txn u;
-	struct sesame_etcd_txn_result res;
 	enum sesame_reason reason;
-	int64_t lease;
-	char *value = NULL;
 
 	if (token_keys(e, t, &k, err) != 0 ||
-	    etcd_lease_for(e, ETCD_LEASE_USES, expiry_of(t) + SESAME_STORE_GRACE, now, &lease,
-			   err) != 0)
+	    etcd_lease_for(e, ETCD_LEASE_USES, until, now, &lease, err) != 0)
 		return SESAME_STORE_UNAVAILABLE;
 	/* Before writing: a host whose clock is off must not count a use. */
 	reason = clock_ok(e, err);
 	if (reason != SESAME_OK)
 		return reason;
-	value = etcd_use_encode(use, now);
-	if (value == NULL || etcd_use_key(k.uses, now, u.detail, err) != 0) {
-		if (value == NULL)
-			sesame_err_set(err, "store unavailable: out of memory");
-		free(value);
-		return SESAME_STORE_UNAVAILABLE;
-	}
-	build_use_txn(&u, &k, t->uses, t->issued, value, lease);
-	if (sesame_etcd_txn(e->s, &u.txn, &res, err) != 0) {
-		free(value);
-		return SESAME_STORE_UNAVAILABLE;
-	}
-	reason = read_use_answer(e, &res, t, err);
-	sesame_etcd_txn_result_free(&res);
-	free(value);
+	reason = try_count(e, t, &k, use, now, lease, err);
+	/* A lease key naming a lease that is gone (revoked by hand, or
+	 * written by a broken or hostile host): forget it, once, and take a
+	 * fresh one, rather than refuse every first use of its hour. */
+	if (reason == SESAME_STORE_UNAVAILABLE && lease_gone(err) &&
+	    etcd_lease_forget(e, ETCD_LEASE_USES, until, lease, err) == 0 &&
+	    etcd_lease_for(e, ETCD_LEASE_USES, until, now, &lease, err) == 0)
+		reason = try_count(e, t, &k, use, now, lease, err);
 	return reason;
 }
 

@@ -64,6 +64,11 @@ int etcd_lease_for(struct store_etcd *e, enum etcd_lease_kind kind, int64_t unti
 void etcd_fail(const struct store_etcd *e, struct sesame_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Delete leases/KIND/BUCKET of until if it still names lease (a lease
+ * that is gone: etcd refused a put with it). 0 or -1. */
+int etcd_lease_forget(struct store_etcd *e, enum etcd_lease_kind kind, int64_t until,
+		      int64_t lease, struct sesame_err *err);
+
 /* Explain a failed write that etcd's RBAC refused. */
 void etcd_denied_hint(struct store_etcd *e, const char *what, struct sesame_err *err);
 

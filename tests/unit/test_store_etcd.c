@@ -58,6 +58,8 @@ struct fake {
 	const char *fail_path;
 	enum sesame_etcd_failure fail_kind;
 	const char *fail_msg;
+	int fail_times; /* fail this many calls to fail_path, 0 = every one */
+	int failed;
 	int64_t skew;  /* the cluster's clock minus ours */
 	int no_date;   /* no Date header at all */
 	int n_txn;     /* transactions sent */
@@ -78,7 +80,9 @@ static int fake_call(void *ctx, const char *path, const char *body, size_t len,
 		f->n_txn++;
 	if (strcmp(path, "/v3/lease/grant") == 0)
 		f->n_grant++;
-	if (f->fail_path != NULL && strcmp(path, f->fail_path) == 0) {
+	if (f->fail_path != NULL && strcmp(path, f->fail_path) == 0 &&
+	    (f->fail_times == 0 || f->failed < f->fail_times)) {
+		f->failed++;
 		*failure = f->fail_kind;
 		sesame_err_set(err, "store unavailable: https://fake:2379: %s", f->fail_msg);
 		return -1;
@@ -307,6 +311,29 @@ static void test_transport_failures(void)
 	}
 }
 
+/* A lease key naming a lease that is gone: etcd refuses the put, the
+ * store forgets the key (only if it still names that lease) and counts
+ * with a fresh lease, once; a second refusal is "store unavailable". */
+static void test_lease_gone(void)
+{
+	struct sesame_err err = { "" };
+	struct fake f = fake_default();
+
+	f.fail_path = "/v3/kv/txn";
+	f.fail_kind = SESAME_ETCD_FAIL_PROTOCOL;
+	f.fail_msg = "etcdserver: requested lease not found";
+	f.fail_times = 1;
+	CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_OK);
+	CHECK_EQ_INT(f.n_txn, 3); /* the count, the forgetting, the count again */
+
+	f = fake_default();
+	f.fail_path = "/v3/kv/txn";
+	f.fail_kind = SESAME_ETCD_FAIL_PROTOCOL;
+	f.fail_msg = "etcdserver: requested lease not found";
+	CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK_EQ_INT(f.n_txn, 2); /* the forgetting failed too: no third try */
+}
+
 /* gc has nothing to do: leases expire the records. */
 static void test_gc(void)
 {
@@ -395,6 +422,7 @@ int main(void)
 	test_denied();
 	test_transport_failures();
 	test_gc();
+	test_lease_gone();
 	test_export_file();
 	return test_finish("store-etcd");
 }
