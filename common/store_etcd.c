@@ -304,14 +304,15 @@ static enum sesame_reason etcd_status_op(struct sesame_store *st, const struct s
 
 	if (used != NULL)
 		*used = count;
+	/* What redeem would say: an expired token is expired whatever the
+	 * cluster answers (redeem asks it nothing); the count is then only
+	 * what could be read. */
+	if (now >= expiry_of(t))
+		return SESAME_EXPIRED;
 	if (reason == SESAME_STORE_UNAVAILABLE)
 		return reason;
 	clock = clock_ok(e, err);
-	if (clock != SESAME_OK)
-		return clock;
-	if (now >= expiry_of(t))
-		return SESAME_EXPIRED;
-	return reason;
+	return clock != SESAME_OK ? clock : reason;
 }
 
 /* ---- counting a use ---- */

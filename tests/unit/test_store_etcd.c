@@ -334,6 +334,34 @@ static void test_lease_gone(void)
 	CHECK_EQ_INT(f.n_txn, 2); /* the forgetting failed too: no third try */
 }
 
+/* status (--inspect) gives what redeem would: an expired token is
+ * "expired" even when the cluster cannot be reached. */
+static void test_status(void)
+{
+	struct sesame_store st;
+	struct sesame_err err = { "" };
+	struct sesame_token t = tok(2);
+	struct fake f = fake_default();
+	unsigned used = 9;
+
+	f.txn = "{\"header\":{},\"succeeded\":true,\"responses\":[{\"response_range\":{}},"
+		"{\"response_range\":{}},{\"response_range\":{\"kvs\":[{\"key\":\"" KEY_X
+		"\",\"version\":\"1\"}],\"count\":\"1\"}}]}";
+	open_fake(&st, &f);
+	CHECK_EQ_INT(sesame_store_status(&st, &t, (int64_t)time(NULL), &used, &err), SESAME_OK);
+	CHECK_EQ_INT(used, 1);
+	CHECK_EQ_INT(sesame_store_status(&st, &t, (int64_t)t.issued + t.lifetime, &used, &err),
+		     SESAME_EXPIRED);
+	f.fail_path = "/v3/kv/txn";
+	f.fail_kind = SESAME_ETCD_FAIL_TIMEOUT;
+	f.fail_msg = "Timeout was reached";
+	CHECK_EQ_INT(sesame_store_status(&st, &t, (int64_t)time(NULL), &used, &err),
+		     SESAME_STORE_UNAVAILABLE);
+	CHECK_EQ_INT(sesame_store_status(&st, &t, (int64_t)t.issued + t.lifetime, &used, &err),
+		     SESAME_EXPIRED);
+	sesame_store_close(&st);
+}
+
 /* gc has nothing to do: leases expire the records. */
 static void test_gc(void)
 {
@@ -422,6 +450,7 @@ int main(void)
 	test_denied();
 	test_transport_failures();
 	test_gc();
+	test_status();
 	test_lease_gone();
 	test_export_file();
 	return test_finish("store-etcd");
