@@ -88,8 +88,7 @@ static int parse_lease(const struct store_etcd *e, const struct sesame_etcd_kvs 
 	int64_t v = etcd_parse_before(kvs->kv[0].value, kvs->kv[0].value_len);
 
 	if (v <= 0) {
-		etcd_fail(e, err, "a lease key that does not hold a "
-			       "lease id");
+		etcd_fail(e, err, "a lease key that does not hold a lease id");
 		return -1;
 	}
 	*lease = v;
@@ -110,8 +109,12 @@ static int grant_lease(struct store_etcd *e, const char *key, int64_t ttl, int64
 		return -1;
 	snprintf(value, sizeof(value), "%" PRId64, mine);
 	if (sesame_etcd_put_if_absent(e->s, key, value, strlen(value), mine, &created, &existing,
-				      err) != 0)
+				      err) != 0) {
+		/* (a verifier asking for an issuer's lease key): ours goes now
+		 * rather than at the end of its TTL */
+		(void)sesame_etcd_lease_revoke(e->s, mine, &ignored);
 		return -1;
+	}
 	if (created) {
 		*lease = mine;
 		return 0;
@@ -187,20 +190,19 @@ static enum sesame_reason clock_ok(struct store_etcd *e, struct sesame_err *err)
 	int64_t skew;
 
 	if (sesame_etcd_clock_skew(e->s, &skew) != 0) {
-		etcd_fail(e, err, "no answer with a Date header, so "
-			       "this host's clock cannot be checked against the cluster's");
+		etcd_fail(e, err, "no answer with a Date header, so this host's clock cannot be "
+			  "checked against the cluster's");
 		return SESAME_STORE_UNAVAILABLE;
 	}
 	if (skew > SESAME_ETCD_SKEW_MAX) {
-		sesame_err_set(err, "etcd store: this host's clock is %" PRId64 " s behind the "
-			       "cluster's (at most %" PRId64 " s allowed)", skew,
-			       SESAME_ETCD_SKEW_MAX);
+		sesame_err_set(err, "etcd store: %s: this host's clock is %" PRId64 " s behind "
+			       "the cluster's (at most %" PRId64 " s allowed)",
+			       sesame_etcd_last_endpoint(e->s), skew, SESAME_ETCD_SKEW_MAX);
 		return SESAME_CLOCK_BEHIND;
 	}
 	if (skew < -SESAME_ETCD_SKEW_MAX) {
-		etcd_fail(e, err, "this host's clock is %" PRId64
-			       " s ahead of the cluster's (at most %" PRId64 " s allowed)",
-			       -skew, SESAME_ETCD_SKEW_MAX);
+		etcd_fail(e, err, "this host's clock is %" PRId64 " s ahead of the cluster's (at "
+			  "most %" PRId64 " s allowed)", -skew, SESAME_ETCD_SKEW_MAX);
 		return SESAME_STORE_UNAVAILABLE;
 	}
 	return SESAME_OK;

@@ -79,15 +79,13 @@ static int read_snapshot(struct store_etcd *e, const char *ledger_key, const cha
 		return -1;
 	if (!snap->res.succeeded || snap->res.n != R_COUNT) {
 		sesame_etcd_txn_result_free(&snap->res);
-		etcd_fail(e, err, "a transaction answer without the "
-			       "reads asked for");
+		etcd_fail(e, err, "a transaction answer without the reads asked for");
 		return -1;
 	}
 	for (int i = 0; i < R_COUNT; i++) {
 		if (snap->res.ops[i].kind != SESAME_ETCD_OP_RANGE) {
 			sesame_etcd_txn_result_free(&snap->res);
-			etcd_fail(e, err, "a transaction answer "
-				       "without the reads asked for");
+			etcd_fail(e, err, "a transaction answer without the reads asked for");
 			return -1;
 		}
 		snap->kvs[i] = &snap->res.ops[i].range;
@@ -238,8 +236,7 @@ static int fill_user_revoked(const struct store_etcd *e, const struct snapshot *
 		return 0;
 	before = etcd_parse_before(users->kv[i].value, users->kv[i].value_len);
 	if (before < 0) {
-		etcd_fail(e, err, "a per-user revocation does not "
-			       "parse");
+		etcd_fail(e, err, "a per-user revocation does not parse");
 		return -1;
 	}
 	h->user_revoked = h->issue.issued <= before;
@@ -261,8 +258,7 @@ static int fill(const struct store_etcd *e, const struct snapshot *snap,
 	if (issue != NULL) {
 		if (etcd_issue_decode(issue->value, issue->value_len, &h->issue) != 0 ||
 		    memcmp(h->issue.id, id, SESAME_ID_BYTES) != 0) {
-			etcd_fail(e, err, "a ledger record does not "
-				       "parse");
+			etcd_fail(e, err, "a ledger record does not parse");
 			return -1;
 		}
 		h->have_issue = 1;
@@ -318,8 +314,7 @@ int store_etcd_list(struct sesame_store *st, struct sesame_history **out, size_t
 		uint8_t id[SESAME_ID_BYTES];
 		const char *key = ledger->kv[i].key;
 		if (strlen(key) != plen + 2 * SESAME_ID_BYTES || etcd_hex_id(key + plen, id) != 0) {
-			etcd_fail(e, err, "a ledger key that is not a "
-				       "token id");
+			etcd_fail(e, err, "a ledger key that is not a token id");
 			goto out;
 		}
 		if (fill(e, &snap, &ledger->kv[i], id, &(*out)[*n], err) != 0) {

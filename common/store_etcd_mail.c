@@ -117,8 +117,7 @@ int store_etcd_mail_allow(struct sesame_store *st, uint32_t uid,
 		if (r != 2)
 			goto out;
 	}
-	etcd_fail(e, err, "the mail record of this account kept "
-		       "changing (%d tries)", MAIL_TRIES);
+	etcd_fail(e, err, "the mail record of this account kept changing (%d tries)", MAIL_TRIES);
 	r = -1;
 out:
 	free(m);
