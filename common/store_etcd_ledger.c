@@ -1,0 +1,335 @@
+/* The etcd store's ledger: issue records, and --list and --history read
+ * in one transaction each. */
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_etcd.h"
+
+static struct store_etcd *etcd_of(struct sesame_store *st)
+{
+	return st->impl;
+}
+
+int store_etcd_record_issue(struct sesame_store *st, const struct sesame_issue *is,
+			    struct sesame_err *err)
+{
+	struct store_etcd *e = etcd_of(st);
+	char key[ETCD_KEY_MAX], hex[SESAME_ID_TEXT_SIZE];
+	char *value = NULL;
+	int64_t lease;
+	int created = 0, r = -1;
+
+	etcd_id_hex(hex, is->id);
+	/* Leases count from now; the issue time is now or earlier (a
+	 * migration), which can only make the lease longer. */
+	if (etcd_key(e, key, err, "ledger/%s", hex) != 0 ||
+	    etcd_lease_for(e, ETCD_LEASE_ISSUED, is->expires + SESAME_STORE_GRACE, is->issued,
+			   &lease, err) != 0)
+		goto out;
+	value = etcd_issue_encode(is);
+	if (value == NULL) {
+		sesame_err_set(err, "store unavailable: out of memory");
+		goto out;
+	}
+	if (sesame_etcd_put_if_absent(e->s, key, value, strlen(value), lease, &created, NULL,
+				      err) != 0)
+		goto out;
+	if (!created) {
+		sesame_err_set(err, "ledger: token id already recorded");
+		goto out;
+	}
+	r = 0;
+out:
+	if (r != 0)
+		etcd_denied_hint(e, "ledger records", err);
+	free(value);
+	return r;
+}
+
+/* Everything the ledger's views need, read in one transaction (one
+ * revision): ledger/, uses/, revoked/ and revoked-users/ under `from`. */
+enum { R_LEDGER, R_USES, R_REVOKED, R_USERS, R_COUNT };
+
+struct snapshot {
+	struct sesame_etcd_txn_result res;
+	const struct sesame_etcd_kvs *kvs[R_COUNT];
+	size_t prefix_len;
+};
+
+static int read_snapshot(struct store_etcd *e, const char *ledger_key, const char *uses_from,
+			 struct snapshot *snap, struct sesame_err *err)
+{
+	char keys[R_COUNT][ETCD_KEY_MAX];
+	struct sesame_etcd_op ops[R_COUNT];
+	struct sesame_etcd_txn txn = {NULL, 0, ops, R_COUNT, NULL, 0};
+
+	memset(snap, 0, sizeof(*snap));
+	if (etcd_key(e, keys[R_LEDGER], err, "ledger/%s", ledger_key) != 0 ||
+	    etcd_key(e, keys[R_USES], err, "uses/%s", uses_from) != 0 ||
+	    etcd_key(e, keys[R_REVOKED], err, "revoked/%s", uses_from) != 0 ||
+	    etcd_key(e, keys[R_USERS], err, "revoked-users/") != 0)
+		return -1;
+	for (int i = 0; i < R_COUNT; i++)
+		ops[i] = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_RANGE, .key = keys[i],
+						 .prefix = i != R_LEDGER || *ledger_key == '\0'};
+	if (sesame_etcd_txn(e->s, &txn, &snap->res, err) != 0)
+		return -1;
+	if (!snap->res.succeeded || snap->res.n != R_COUNT) {
+		sesame_etcd_txn_result_free(&snap->res);
+		etcd_fail(e, err, "a transaction answer without the reads asked for");
+		return -1;
+	}
+	for (int i = 0; i < R_COUNT; i++) {
+		if (snap->res.ops[i].kind != SESAME_ETCD_OP_RANGE) {
+			sesame_etcd_txn_result_free(&snap->res);
+			etcd_fail(e, err, "a transaction answer without the reads asked for");
+			return -1;
+		}
+		snap->kvs[i] = &snap->res.ops[i].range;
+	}
+	snap->prefix_len = strlen(e->prefix);
+	return 0;
+}
+
+/* The first key at or after `key` (kvs are in key order). */
+static size_t lower_bound(const struct sesame_etcd_kvs *kvs, const char *key)
+{
+	size_t lo = 0, hi = kvs->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(kvs->kv[mid].key, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* "PREFIX" + dir + "IDHEX-": where a token's keys of one kind start. */
+static void start_of(const struct store_etcd *e, const char *dir, const char *hex,
+		     char out[ETCD_KEY_MAX])
+{
+	snprintf(out, ETCD_KEY_MAX, "%s%s%s-", e->prefix, dir, hex);
+}
+
+/* The uid of a key "...IDHEX-UIDHEX[/...]" after start, or -1. */
+static int64_t uid_of(const char *key, size_t start)
+{
+	const char *p = key + start;
+	unsigned v;
+
+	if (strspn(p, "0123456789abcdef") != 8 || (p[8] != '\0' && p[8] != '/') ||
+	    sscanf(p, "%8x", &v) != 1)
+		return -1;
+	return v;
+}
+
+static int add_use(const struct store_etcd *e, struct sesame_history *h,
+		   const struct sesame_etcd_kv *kv, struct sesame_err *err)
+{
+	struct sesame_ledger_use *more = realloc(h->uses, (h->n_uses + 1) * sizeof(*more));
+
+	if (more == NULL) {
+		sesame_err_set(err, "store unavailable: out of memory");
+		return -1;
+	}
+	h->uses = more;
+	if (etcd_use_decode(kv->value, kv->value_len, &h->uses[h->n_uses]) != 0) {
+		etcd_fail(e, err, "a use record does not parse");
+		return -1;
+	}
+	h->n_uses++;
+	return 0;
+}
+
+static int by_revision(const void *a, const void *b)
+{
+	const struct sesame_etcd_kv *x = *(const struct sesame_etcd_kv *const *)a;
+	const struct sesame_etcd_kv *y = *(const struct sesame_etcd_kv *const *)b;
+
+	return (x->create_revision > y->create_revision) - (x->create_revision < y->create_revision);
+}
+
+/* The uses of token id (of uid when >= 0: the ledger names it), in the
+ * order the cluster committed them (two in one second included). */
+static int fill_uses(const struct store_etcd *e, const struct snapshot *snap, const char *hex,
+		     int64_t uid, struct sesame_history *h, struct sesame_err *err)
+{
+	const struct sesame_etcd_kvs *uses = snap->kvs[R_USES];
+	const struct sesame_etcd_kv **records = NULL;
+	char start[ETCD_KEY_MAX];
+	size_t n, first, count = 0;
+	int r = -1;
+
+	start_of(e, "uses/", hex, start);
+	n = strlen(start);
+	first = lower_bound(uses, start);
+	for (size_t i = first; i < uses->n && strncmp(uses->kv[i].key, start, n) == 0; i++)
+		count++;
+	records = calloc(count ? count : 1, sizeof(*records));
+	if (records == NULL) {
+		sesame_err_set(err, "store unavailable: out of memory");
+		return -1;
+	}
+	count = 0;
+	for (size_t i = first; i < uses->n && strncmp(uses->kv[i].key, start, n) == 0; i++) {
+		const struct sesame_etcd_kv *kv = &uses->kv[i];
+		int64_t owner = uid_of(kv->key, n);
+		if (owner < 0 || (uid >= 0 && owner != uid))
+			continue;
+		if (kv->key[n + 8] == '\0')
+			h->used += (unsigned)(kv->version > UINT32_MAX ? UINT32_MAX : kv->version);
+		else
+			records[count++] = kv;
+	}
+	qsort(records, count, sizeof(*records), by_revision);
+	for (size_t i = 0; i < count; i++)
+		if (add_use(e, h, records[i], err) != 0)
+			goto out;
+	r = 0;
+out:
+	free(records);
+	return r;
+}
+
+static int fill_revoked(const struct store_etcd *e, const struct snapshot *snap,
+			const char *hex, int64_t uid, struct sesame_history *h,
+			struct sesame_err *err)
+{
+	const struct sesame_etcd_kvs *rev = snap->kvs[R_REVOKED];
+	char start[ETCD_KEY_MAX];
+	size_t n;
+
+	start_of(e, "revoked/", hex, start);
+	n = strlen(start);
+	for (size_t i = lower_bound(rev, start); i < rev->n; i++) {
+		const struct sesame_etcd_kv *kv = &rev->kv[i];
+		int64_t owner = uid_of(kv->key, n);
+		if (strncmp(kv->key, start, n) != 0)
+			break;
+		if (owner < 0 || (uid >= 0 && owner != uid) || kv->key[n + 8] != '\0')
+			continue;
+		h->revoked = 1;
+		if (etcd_revoked_decode(kv->value, kv->value_len, &h->revoked_at) != 0) {
+			etcd_fail(e, err, "a revocation does not parse");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int fill_user_revoked(const struct store_etcd *e, const struct snapshot *snap,
+			     struct sesame_history *h, struct sesame_err *err)
+{
+	const struct sesame_etcd_kvs *users = snap->kvs[R_USERS];
+	char key[ETCD_KEY_MAX];
+	size_t i;
+	int64_t before;
+
+	snprintf(key, sizeof(key), "%srevoked-users/%08" PRIx32, e->prefix, h->issue.uid);
+	i = lower_bound(users, key);
+	if (i == users->n || strcmp(users->kv[i].key, key) != 0)
+		return 0;
+	before = etcd_parse_before(users->kv[i].value, users->kv[i].value_len);
+	if (before < 0) {
+		etcd_fail(e, err, "a per-user revocation does not parse");
+		return -1;
+	}
+	h->user_revoked = h->issue.issued <= before;
+	return 0;
+}
+
+/* One token's story: its issue record (kv, or NULL) and what the
+ * snapshot holds for it. */
+static int fill(const struct store_etcd *e, const struct snapshot *snap,
+		const struct sesame_etcd_kv *issue, const uint8_t id[SESAME_ID_BYTES],
+		struct sesame_history *h, struct sesame_err *err)
+{
+	char hex[SESAME_ID_TEXT_SIZE];
+	int64_t uid = -1;
+
+	memset(h, 0, sizeof(*h));
+	h->revoked_at = -1;
+	etcd_id_hex(hex, id);
+	if (issue != NULL) {
+		if (etcd_issue_decode(issue->value, issue->value_len, &h->issue) != 0 ||
+		    memcmp(h->issue.id, id, SESAME_ID_BYTES) != 0) {
+			etcd_fail(e, err, "a ledger record does not parse");
+			return -1;
+		}
+		h->have_issue = 1;
+		uid = h->issue.uid;
+	}
+	if (fill_uses(e, snap, hex, uid, h, err) != 0 ||
+	    fill_revoked(e, snap, hex, uid, h, err) != 0 ||
+	    (h->have_issue && fill_user_revoked(e, snap, h, err) != 0))
+		return -1;
+	return 0;
+}
+
+int store_etcd_history(struct sesame_store *st, const uint8_t id[SESAME_ID_BYTES],
+		       struct sesame_history *h, struct sesame_err *err)
+{
+	struct store_etcd *e = etcd_of(st);
+	struct snapshot snap;
+	char hex[SESAME_ID_TEXT_SIZE], from[SESAME_ID_TEXT_SIZE + 1];
+	const struct sesame_etcd_kvs *ledger;
+	int r;
+
+	etcd_id_hex(hex, id);
+	snprintf(from, sizeof(from), "%s-", hex);
+	if (read_snapshot(e, hex, from, &snap, err) != 0)
+		return -1;
+	ledger = snap.kvs[R_LEDGER];
+	r = fill(e, &snap, ledger->n == 1 ? &ledger->kv[0] : NULL, id, h, err);
+	if (r != 0)
+		sesame_history_clear(h);
+	sesame_etcd_txn_result_free(&snap.res);
+	return r;
+}
+
+int store_etcd_list(struct sesame_store *st, struct sesame_history **out, size_t *n,
+		    struct sesame_err *err)
+{
+	struct store_etcd *e = etcd_of(st);
+	const struct sesame_etcd_kvs *ledger;
+	struct snapshot snap;
+	size_t plen;
+	int r = -1;
+
+	if (read_snapshot(e, "", "", &snap, err) != 0)
+		return -1;
+	ledger = snap.kvs[R_LEDGER];
+	plen = snap.prefix_len + strlen("ledger/");
+	*out = calloc(ledger->n ? ledger->n : 1, sizeof(**out));
+	if (*out == NULL) {
+		sesame_err_set(err, "store unavailable: out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < ledger->n; i++) {
+		uint8_t id[SESAME_ID_BYTES];
+		const char *key = ledger->kv[i].key;
+		if (strlen(key) != plen + 2 * SESAME_ID_BYTES || etcd_hex_id(key + plen, id) != 0) {
+			etcd_fail(e, err, "a ledger key that is not a token id");
+			goto out;
+		}
+		if (fill(e, &snap, &ledger->kv[i], id, &(*out)[*n], err) != 0) {
+			sesame_history_clear(&(*out)[*n]);
+			goto out;
+		}
+		(*n)++;
+	}
+	r = 0;
+out:
+	if (r != 0) {
+		sesame_history_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	sesame_etcd_txn_result_free(&snap.res);
+	return r;
+}
