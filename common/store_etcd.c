@@ -58,7 +58,10 @@ void etcd_denied_hint(struct store_etcd *e, const char *what, struct sesame_err 
 {
 	struct sesame_err why = *err;
 
-	if (sesame_etcd_last_failure(e->s) != SESAME_ETCD_FAIL_DENIED)
+	/* The message too: a refused put of a lease key is followed by the
+	 * revocation of our lease, which is the client's last call then. */
+	if (sesame_etcd_last_failure(e->s) != SESAME_ETCD_FAIL_DENIED &&
+	    strstr(err->msg, "etcdserver: permission denied") == NULL)
 		return;
 	sesame_err_set(err, "%s: the etcd user of this host may not write them (only issuers "
 		       "may: etcd_user and etcd_password_file of an issuer): %s", what, why.msg);
