@@ -1,0 +1,101 @@
+# Shell functions shared by the benchmark scripts (run.sh, fleet.sh):
+# finding libraries and modules, recording samples in $RES (one file per
+# figure, one sample per line), their statistics and table rows.
+
+die() {
+	echo "${0##*/}: $*" >&2
+	exit 1
+}
+
+skip() {
+	echo "${0##*/}: skipped: $*" >&2
+	exit 77
+}
+
+find_lib() {
+	local file=$1 dir
+	for dir in "/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)" \
+		/usr/lib64 /usr/lib /usr/local/lib; do
+		[ -e "$dir/$file" ] && echo "$dir/$file" && return 0
+	done
+	return 1
+}
+
+find_module() {
+	local file=$1 dir
+	for dir in "/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)/security" \
+		"/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)/security" \
+		/lib/security /lib64/security /usr/lib/security; do
+		[ -e "$dir/$file" ] && echo "$dir/$file" && return 0
+	done
+	return 1
+}
+
+# check_buildtype: BUILDTYPE of $BUILD; a sanitizer build is refused.
+check_buildtype() {
+	local sanitize
+	read -r BUILDTYPE sanitize < <(meson introspect --buildoptions "$BUILD" | python3 -c '
+import json, sys
+o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
+print(o["buildtype"], o["b_sanitize"])')
+	[ "$sanitize" = none ] || die "$BUILD is a sanitizer build ($sanitize): figures would be meaningless"
+}
+
+nss() {
+	LD_PRELOAD=$NSS_WRAPPER_LIB "$@"
+}
+
+now_ns() {
+	date +%s%N
+}
+
+# record NAME VALUE: one sample of a figure.
+record() {
+	[[ $2 =~ ^[0-9.eE+-]+$ ]] || die "no figure for $1"
+	echo "$2" >>"$RES/$1"
+}
+
+# field KEY "k1=v1 k2=v2 ...": the value of KEY.
+field() {
+	sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"
+}
+
+# stats NAME: "median min max n" of the samples.
+stats() {
+	[ -s "$RES/$1" ] || {
+		echo "nan nan nan 0"
+		return
+	}
+	sort -g "$RES/$1" | awk '{ v[NR] = $1 }
+		END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		      print m, v[1], v[NR], NR }'
+}
+
+median() {
+	stats "$1" | cut -d' ' -f1
+}
+
+# calc EXPR: floating-point arithmetic.
+calc() {
+	awk "BEGIN { printf \"%.6g\", $1 }"
+}
+
+# ratio NAME A B: record A / B.
+ratio() {
+	record "$1" "$(calc "$2 / $3")"
+}
+
+# fmt NAME DIGITS: "median (min–max)".
+fmt() {
+	stats "$1" | awk -v d="$2" '{
+		f = "%." d "f"
+		if ($4 == 0) { print "n/a"; exit }
+		if ($4 == 1) { printf f "\n", $1; exit }
+		printf f " (" f "–" f ")\n", $1, $2, $3 }'
+}
+
+# row LABEL UNIT NAME DIGITS
+row() {
+	printf '| %s | %s | %s |\n' "$1" "$2" "$(fmt "$3" "$4")"
+}
+
