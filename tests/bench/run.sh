@@ -618,11 +618,20 @@ goals() {
 # tests/bench/report.md.in.
 render() {
 	python3 - "$SRC/tests/bench/report.md.in" "$SAVED" "$REPORT" <<-'PY'
-	import sys
+	import os, sys
 	template, saved, out = sys.argv[1:]
 	text = open(template).read()
 	for key in ("machine", "tables", "goals", "reps"):
 	    text = text.replace("@" + key.upper() + "@", open(f"{saved}/{key}.md" if key != "reps" else f"{saved}/reps").read().strip())
+	# The fleet's tables come from tests/bench/fleet.sh: this build's last
+	# run, else what the report already holds between the markers.
+	begin, end = "<!-- fleet benchmark: begin -->", "<!-- fleet benchmark: end -->"
+	fleet = "Not measured: run `tests/bench/fleet.sh -o REPORT BUILDDIR`."
+	if os.path.exists(f"{saved}/fleet.md"):
+	    fleet = open(f"{saved}/fleet.md").read().strip()
+	elif os.path.exists(out) and begin in open(out).read():
+	    fleet = open(out).read().split(begin, 1)[1].split(end, 1)[0].strip()
+	text = text.replace("@FLEET@", fleet)
 	open(out, "w").write(text)
 	PY
 	echo "report written to $REPORT" >&2
