@@ -92,23 +92,38 @@ static int permit_once(const char *confdir)
 	return rc;
 }
 
+/* Per-round samples of up to five figures, printed by name. */
 struct samples {
 	double *v[5];
-	size_t n;
+	const char *name[5];
+	size_t kinds;
+	long rounds;
 };
 
-static int samples_alloc(struct samples *s, size_t kinds, long rounds)
+/* names: NULL-terminated. 0, or -1 out of memory. */
+static int samples_alloc(struct samples *s, long rounds, const char *const *names)
 {
 	memset(s, 0, sizeof(*s));
-	for (size_t k = 0; k < kinds; k++)
-		if ((s->v[k] = calloc((size_t)rounds, sizeof(double))) == NULL)
+	s->rounds = rounds;
+	for (; s->kinds < 5 && names[s->kinds] != NULL; s->kinds++) {
+		s->name[s->kinds] = names[s->kinds];
+		if ((s->v[s->kinds] = calloc((size_t)rounds, sizeof(double))) == NULL)
 			return -1;
+	}
 	return 0;
+}
+
+/* " NAME_mean=.. NAME_p50=.. ..." for each figure, then the line's end. */
+static void samples_print(struct samples *s)
+{
+	for (size_t k = 0; k < s->kinds; k++)
+		print_quantiles(s->name[k], s->v[k], (size_t)s->rounds);
+	printf("\n");
 }
 
 static void samples_free(struct samples *s)
 {
-	for (size_t k = 0; k < sizeof(s->v) / sizeof(s->v[0]); k++)
+	for (size_t k = 0; k < s->kinds; k++)
 		free(s->v[k]);
 }
 
@@ -116,11 +131,12 @@ static int cmd_floor(const char *confdir, long rounds)
 {
 	struct fleet_client *c = fleet_client_new(&cfg);
 	struct fleet_timing auth, t;
-	struct samples s = {{NULL}, 0};
+	struct samples s = {{NULL}, {NULL}, 0, 0};
+	static const char *const names[] = {"floor", "permit", "txn", "connect", "tls", NULL};
 	char id[64];
 	int r = 1;
 
-	if (c == NULL || samples_alloc(&s, 5, rounds) != 0 ||
+	if (c == NULL || samples_alloc(&s, rounds, names) != 0 ||
 	    fleet_client_authenticate(c, &auth) != 0)
 		goto out;
 	for (long i = 0; i < rounds; i++) {
@@ -140,12 +156,7 @@ static int cmd_floor(const char *confdir, long rounds)
 		s.v[4][i] = t.tls_ms;
 	}
 	printf("rounds=%ld", rounds);
-	print_quantiles("floor", s.v[0], (size_t)rounds);
-	print_quantiles("permit", s.v[1], (size_t)rounds);
-	print_quantiles("txn", s.v[2], (size_t)rounds);
-	print_quantiles("connect", s.v[3], (size_t)rounds);
-	print_quantiles("tls", s.v[4], (size_t)rounds);
-	printf("\n");
+	samples_print(&s);
 	r = 0;
 out:
 	samples_free(&s);
@@ -157,11 +168,12 @@ static int cmd_auth(long rounds)
 {
 	struct fleet_client *c = fleet_client_new(&cfg);
 	struct fleet_timing t;
-	struct samples s = {{NULL}, 0};
+	struct samples s = {{NULL}, {NULL}, 0, 0};
+	static const char *const names[] = {"auth", NULL};
 	int r = 1;
 
 	/* The first request also connects: not timed. */
-	if (c == NULL || samples_alloc(&s, 1, rounds) != 0 ||
+	if (c == NULL || samples_alloc(&s, rounds, names) != 0 ||
 	    fleet_client_authenticate(c, &t) != 0)
 		goto out;
 	for (long i = 0; i < rounds; i++) {
@@ -170,8 +182,7 @@ static int cmd_auth(long rounds)
 		s.v[0][i] = t.total_ms;
 	}
 	printf("rounds=%ld", rounds);
-	print_quantiles("auth", s.v[0], (size_t)rounds);
-	printf("\n");
+	samples_print(&s);
 	r = 0;
 out:
 	samples_free(&s);
@@ -213,12 +224,14 @@ static int count_once(struct sesame_etcd *s, long i, struct sesame_err *err)
 static int cmd_session(const char *state_dir, long rounds, int in_process)
 {
 	struct sesame_etcd_http_timing timing;
-	struct samples s = {{NULL}, 0};
+	struct samples s = {{NULL}, {NULL}, 0, 0};
 	struct sesame_err err;
 	double cpu0 = bench_cpu_with_children();
+	static const char *const through_helper[] = {"session", NULL};
+	static const char *const here[] = {"session", "connect", "tls", NULL};
 	int r = 1, authenticated = 0;
 
-	if (samples_alloc(&s, 3, rounds) != 0)
+	if (samples_alloc(&s, rounds, in_process ? here : through_helper) != 0)
 		goto out;
 	for (long i = 0; i < rounds; i++) {
 		struct sesame_etcd *e = NULL;
@@ -242,12 +255,7 @@ static int cmd_session(const char *state_dir, long rounds, int in_process)
 	}
 	printf("rounds=%ld authenticated=%d cpu_ms=%.3f", rounds, authenticated,
 	       (bench_cpu_with_children() - cpu0) * 1e3 / (double)rounds);
-	print_quantiles("session", s.v[0], (size_t)rounds);
-	if (in_process) {
-		print_quantiles("connect", s.v[1], (size_t)rounds);
-		print_quantiles("tls", s.v[2], (size_t)rounds);
-	}
-	printf("\n");
+	samples_print(&s);
 	r = 0;
 out:
 	samples_free(&s);
@@ -256,12 +264,13 @@ out:
 
 static int cmd_spawn(const char *state_dir, long rounds)
 {
-	struct samples s = {{NULL}, 0};
+	struct samples s = {{NULL}, {NULL}, 0, 0};
 	struct sesame_err err;
 	double cpu0 = bench_cpu_with_children();
+	static const char *const names[] = {"spawn", NULL};
 	int r = 1;
 
-	if (samples_alloc(&s, 1, rounds) != 0)
+	if (samples_alloc(&s, rounds, names) != 0)
 		goto out;
 	for (long i = 0; i < rounds; i++) {
 		struct sesame_etcd *e = NULL;
@@ -276,8 +285,7 @@ static int cmd_spawn(const char *state_dir, long rounds)
 	}
 	printf("rounds=%ld cpu_ms=%.3f", rounds,
 	       (bench_cpu_with_children() - cpu0) * 1e3 / (double)rounds);
-	print_quantiles("spawn", s.v[0], (size_t)rounds);
-	printf("\n");
+	samples_print(&s);
 	r = 0;
 out:
 	samples_free(&s);

@@ -97,20 +97,6 @@ build() {
 	check_buildtype
 }
 
-write_accounts() {
-	cat >"$W/passwd" <<-'END'
-	root:x:0:0:root:/root:/bin/sh
-	alice:x:1501:1501:Alice:/home/alice:/bin/sh
-	END
-	[ "$(id -u)" = 0 ] ||
-		echo "$(id -un):x:$(id -u):$(id -g):bench:/nonexistent:/bin/sh" >>"$W/passwd"
-	printf 'root:x:0:\nalice:x:1501:\n' >"$W/group"
-	# A yescrypt-shaped hash of the usual length: the tag covers it.
-	echo 'alice:$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o7TNtzLxeGZ6XcSbfcmCmA7gq1VwyQ/g/:19000:0:99999:7:::' >"$W/shadow"
-	export NSS_WRAPPER_PASSWD=$W/passwd NSS_WRAPPER_GROUP=$W/group
-	export NSS_WRAPPER_SHADOW=$W/shadow NSS_WRAPPER_HOSTNAME=bench.example
-}
-
 # pam.d/SERVICE for pam_start_confdir and for pam_wrapper alike.
 write_services() {
 	local me
