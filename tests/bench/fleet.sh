@@ -12,8 +12,9 @@
 #
 # -o also puts the tables into REPORT.md (docs/performance.md) between
 # its "fleet benchmark" markers. BUILDDIR: debugoptimized or release, no
-# sanitizer. Run it under /work/wt/isolate (or any private loopback
-# network) when other clusters may run on the machine.
+# sanitizer. Where other clusters may start on the machine, run it in a
+# network namespace of its own (unshare -n, loopback up): the members'
+# ports are picked free but taken only when they start.
 #
 # Needs etcd and etcdctl (etcd-server, etcd-client), openssl, curl,
 # python3, libnss-wrapper. Exits 77 (meson: skipped) without them.
