@@ -73,11 +73,12 @@ check_tools() {
 }
 
 build() {
-	ninja -C "$BUILD" tests/bench-fleet tests/bench-pam tests/bench-crypto \
+	ninja -C "$BUILD" tests/bench-fleet tests/bench-pam tests/bench-crypto tests/bench-store \
 		tests/e2e_getspnam_r_shim.so cli/sesame-mint pam/pam_sesame.so \
 		helper/sesame-etcd >/dev/null || die "build failed in $BUILD"
 	NSS_WRAPPER_LIB=$NSS_WRAPPER_LIB:$BUILD/tests/e2e_getspnam_r_shim.so
 	BF=$BUILD/tests/bench-fleet BP=$BUILD/tests/bench-pam BC=$BUILD/tests/bench-crypto
+	BS=$BUILD/tests/bench-store
 	MINT=$BUILD/cli/sesame-mint MODULE=$BUILD/pam/pam_sesame.so
 	HELPER=$BUILD/helper/sesame-etcd
 	check_buildtype
@@ -218,6 +219,10 @@ bench_rep() {
 	local st=$1
 	fleet_run "floor_$st" "floor_p50 floor_p90 floor_p99 permit_p50 txn_p50 txn_p90 txn_p99 \
 connect_p50 connect_p90 tls_p50 tls_p90 tls_p99" floor "$W/settings" "$W/pam.d" "$R_FLOOR"
+	# A fresh file store each time, as sesame-mint leaves it.
+	rm -rf "$W/state-file"
+	mkdir -m 0700 "$W/state-file"
+	"$BS" prepare "$W/state-file" || die "bench-store prepare failed"
 	pam_ms "file_$st" sesame-file "$R_FILE"
 	if [ "$ETCD_STORE" = 1 ]; then
 		pam_ms "etcd_$st" sesame-etcd "$R_ETCD"
@@ -254,19 +259,40 @@ bench_per_login() {
 		"$(calc "($(members_ticks) - $c0) * 1000 / $(getconf CLK_TCK) / ($n + $WARMUP)")"
 }
 
-# concurrent NAME N [bench-pam options]: N processes redeem CONC_LOGINS
-# one-time tokens between them, each its own; logins per second.
+# redeemer I: PAM service sesame-rI, a host of its own: its own state_dir
+# (and so its own cached auth token), which one login (untimed) fills.
+redeemer() {
+	local i=$1
+	if [ ! -e "$W/pam.d/sesame-r$i" ]; then
+		mkdir -p -m 0700 "$W/state-r$i"
+		sed "s|^state_dir = .*|state_dir = $W/state-r$i|" "$W/sesame-etcd.conf" \
+			>"$W/sesame-r$i.conf"
+		chmod 0644 "$W/sesame-r$i.conf"
+		echo "auth required $MODULE conf=$W/sesame-r$i.conf" >"$W/pam.d/sesame-r$i"
+	fi
+	[ ! -e "$W/state-r$i/etcd-token" ] || return 0
+	tokens "$W/warm-$i" 1
+	nss "$BP" -w 0 "$W/pam.d" "sesame-r$i" alice 1 "@$W/warm-$i" >/dev/null ||
+		die "redeemer $i: the warm-up login failed"
+}
+
+# concurrent NAME N [notoken]: N processes, each a host of its own,
+# redeem CONC_LOGINS one-time tokens between them; logins per second.
+# With notoken every login authenticates.
 concurrent() {
 	local name=$1 n=$2 each i t0 t1 c0 failed=0
-	shift 2
+	local -a opts
 	each=$(((CONC_LOGINS + n - 1) / n))
 	for ((i = 0; i < n; i++)); do
+		redeemer "$i"
 		tokens "$W/conc-$i" "$each"
 	done
 	c0=$(members_ticks)
 	t0=$(now_ns)
 	for ((i = 0; i < n; i++)); do
-		nss "$BP" -w 0 "$@" "$W/pam.d" sesame-etcd alice "$each" "@$W/conc-$i" \
+		opts=()
+		[ "${3:-}" != notoken ] || opts=(-u "$W/state-r$i/etcd-token")
+		nss "$BP" -w 0 "${opts[@]}" "$W/pam.d" "sesame-r$i" alice "$each" "@$W/conc-$i" \
 			>/dev/null 2>>"$W/conc.log" &
 	done
 	for ((i = 0; i < n; i++)); do
@@ -286,7 +312,7 @@ bench_concurrent() {
 		concurrent "conc_${st}_$n" "$n"
 	done
 	# Every login authenticates (a fleet of hosts each logging in once).
-	concurrent "conc_${st}_notoken" 8 -u "$W/state-etcd/etcd-token"
+	concurrent "conc_${st}_notoken" 8 notoken
 }
 
 fill_cluster() {
