@@ -191,7 +191,7 @@ static void use_details(char *out, size_t n)
 
 int fleet_client_txn(struct fleet_client *c, const char *id, struct fleet_timing *t)
 {
-	char uses[256], revoked[256], revoked_user[256], value[256];
+	char uses[256], record[300], revoked[256], revoked_user[256], value[256];
 	struct sesame_etcd_txn_result res;
 	struct sesame_err err;
 	char *json = NULL;
@@ -199,6 +199,7 @@ int fleet_client_txn(struct fleet_client *c, const char *id, struct fleet_timing
 	int r = -1;
 
 	snprintf(uses, sizeof(uses), "%suses/%s", c->cfg.prefix, id);
+	snprintf(record, sizeof(record), "%s/%lld-%s", uses, (long long)time(NULL), id);
 	snprintf(revoked, sizeof(revoked), "%srevoked/%s", c->cfg.prefix, id);
 	snprintf(revoked_user, sizeof(revoked_user), "%srevoked-users/1501", c->cfg.prefix);
 	use_details(value, sizeof(value));
@@ -209,6 +210,7 @@ int fleet_client_txn(struct fleet_client *c, const char *id, struct fleet_timing
 	};
 	const struct sesame_etcd_op ok[] = {
 		{.kind = SESAME_ETCD_OP_PUT, .key = uses, .value = value, .value_len = strlen(value)},
+		{.kind = SESAME_ETCD_OP_PUT, .key = record, .value = value, .value_len = strlen(value)},
 		{.kind = SESAME_ETCD_OP_RANGE, .key = uses},
 	};
 	const struct sesame_etcd_op no[] = {
@@ -216,7 +218,7 @@ int fleet_client_txn(struct fleet_client *c, const char *id, struct fleet_timing
 		{.kind = SESAME_ETCD_OP_RANGE, .key = revoked_user},
 		{.kind = SESAME_ETCD_OP_RANGE, .key = uses},
 	};
-	const struct sesame_etcd_txn txn = {cmp, 3, ok, 2, no, 3};
+	const struct sesame_etcd_txn txn = {cmp, 3, ok, 3, no, 3};
 
 	memset(&res, 0, sizeof(res));
 	if (sesame_etcd_encode_txn(&txn, &json, &err) != 0 || (h = new_handle(c)) == NULL)

@@ -30,8 +30,10 @@ int fleet_client_authenticate(struct fleet_client *c, struct fleet_timing *t);
 
 /* One transaction as the etcd store counts a use: compare (no revocation
  * of the token, none of the account, fewer than one use), then put the
- * use record and read it back; on a connection made for this request
- * only. 0 when the transaction succeeded, -1 otherwise. */
+ * use counter and a use record and read the counter back; on a connection
+ * made for this request only. 0 when the transaction succeeded, -1
+ * otherwise. The store's transaction nests its compares (docs/fleet.md);
+ * what it writes and reads is the same. */
 int fleet_client_txn(struct fleet_client *c, const char *id, struct fleet_timing *t);
 
 #endif
