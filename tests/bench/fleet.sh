@@ -23,7 +23,8 @@
 # (a fresh directory under /var/tmp: etcd's write-ahead log must be on
 # the disk being measured); BENCH_KEEP=1 keeps it; BENCH_FLEET_RECORDS
 # (20000) records for the "after many records" state; BENCH_FLEET_BCRYPT
-# (10, etcd's default); BENCH_FLEET_CONC ("8 32") concurrent redeemers;
+# (10, etcd's default); BENCH_FLEET_CONC ("8 32") concurrent redeemers,
+# BENCH_FLEET_CONC_NOTOKEN ("2 8") the same when every login authenticates;
 # BENCH_FLEET_QUICK=1 a tenth of the rounds, for a trial.
 set -euo pipefail
 . "$(dirname "$0")/benchlib.sh"
@@ -48,8 +49,9 @@ REPS=${BENCH_REPS:-3}
 RECORDS=${BENCH_FLEET_RECORDS:-20000}
 BCRYPT=${BENCH_FLEET_BCRYPT:-10}
 CONC=${BENCH_FLEET_CONC:-8 32}
+CONC_NOTOKEN=${BENCH_FLEET_CONC_NOTOKEN:-2 8}
 # Logins in each throughput run, shared by its redeemers.
-CONC_LOGINS=320
+CONC_LOGINS=320 CONC_NOTOKEN_LOGINS=96
 # etcd's 2 GiB default quota (the tests' cluster has 4 MiB).
 QUOTA=2147483648
 
@@ -58,7 +60,7 @@ WARMUP=10
 R_FLOOR=200 R_FILE=200 R_ETCD=150 R_NOTOKEN=40 R_AUTH=30 R_SESSION=100 R_SPAWN=100
 if [ "${BENCH_FLEET_QUICK:-0}" = 1 ]; then
 	R_FLOOR=20 R_FILE=20 R_ETCD=15 R_NOTOKEN=4 R_AUTH=3 R_SESSION=10 R_SPAWN=10
-	CONC_LOGINS=64
+	CONC_LOGINS=64 CONC_NOTOKEN_LOGINS=16
 fi
 
 # ---------------------------------------------------------------- set-up
@@ -196,8 +198,8 @@ pam_ms() {
 	local name=$1 service=$2 rounds=$3 out
 	shift 3
 	tokens "$W/tokens" $((WARMUP + rounds))
-	out=$(nss "$BP" -w "$WARMUP" "$@" "$W/pam.d" "$service" alice "$rounds" "@$W/tokens") ||
-		die "bench-pam $service failed"
+	out=$(BENCH_PAM_LOG=$W/pam.log nss "$BP" -w "$WARMUP" "$@" "$W/pam.d" "$service" alice \
+		"$rounds" "@$W/tokens") || die "bench-pam $service failed: $(tail -n 2 "$W/pam.log")"
 	record "${name}_p50" "$(calc "$(field p50_us "$out") / 1000")"
 	record "${name}_p90" "$(calc "$(field p90_us "$out") / 1000")"
 	record "${name}_p99" "$(calc "$(field p99_us "$out") / 1000")"
@@ -272,47 +274,68 @@ redeemer() {
 	fi
 	[ ! -e "$W/state-r$i/etcd-token" ] || return 0
 	tokens "$W/warm-$i" 1
-	nss "$BP" -w 0 "$W/pam.d" "sesame-r$i" alice 1 "@$W/warm-$i" >/dev/null ||
-		die "redeemer $i: the warm-up login failed"
+	BENCH_PAM_LOG=$W/pam.log nss "$BP" -w 0 "$W/pam.d" "sesame-r$i" alice 1 "@$W/warm-$i" \
+		>/dev/null || die "redeemer $i: the warm-up login failed: $(tail -n 1 "$W/pam.log")"
 }
 
-# concurrent NAME N [notoken]: N processes, each a host of its own,
-# redeem CONC_LOGINS one-time tokens between them; logins per second.
+# concurrent NAME N LOGINS [notoken]: N processes, each a host of its
+# own, redeem LOGINS one-time tokens between them; logins per second
+# that succeeded, and how many were refused (their log lines kept in
+# $W/NAME.log: under load, the store's time budget can run out).
 # With notoken every login authenticates.
 concurrent() {
-	local name=$1 n=$2 each i t0 t1 c0 failed=0
+	local name=$1 n=$2 each i t0 t1 c0 failed=0 refused=0 out
 	local -a opts
-	each=$(((CONC_LOGINS + n - 1) / n))
+	each=$((($3 + n - 1) / n))
 	for ((i = 0; i < n; i++)); do
 		redeemer "$i"
 		tokens "$W/conc-$i" "$each"
 	done
+	rm -f "$W/$name.log" "$W"/conc-*.out
 	c0=$(members_ticks)
 	t0=$(now_ns)
 	for ((i = 0; i < n; i++)); do
-		opts=()
-		[ "${3:-}" != notoken ] || opts=(-u "$W/state-r$i/etcd-token")
-		nss "$BP" -w 0 "${opts[@]}" "$W/pam.d" "sesame-r$i" alice "$each" "@$W/conc-$i" \
-			>/dev/null 2>>"$W/conc.log" &
+		opts=(-k)
+		[ "${4:-}" != notoken ] || opts+=(-u "$W/state-r$i/etcd-token")
+		BENCH_PAM_LOG=$W/$name.log nss "$BP" -w 0 "${opts[@]}" "$W/pam.d" "sesame-r$i" alice \
+			"$each" "@$W/conc-$i" >"$W/conc-$i.out" 2>>"$W/conc.log" &
 	done
 	for ((i = 0; i < n; i++)); do
 		wait -n || failed=$((failed + 1))
 	done
 	t1=$(now_ns)
 	[ "$failed" = 0 ] || die "$failed of $n concurrent redeemers failed (see $W/conc.log)"
-	record "$name" "$(calc "$n * $each * 1e9 / ($t1 - $t0)")"
+	for ((i = 0; i < n; i++)); do
+		out=$(cat "$W/conc-$i.out")
+		refused=$((refused + $(field failures "$out")))
+	done
+	record "$name" "$(calc "($n * $each - $refused) * 1e9 / ($t1 - $t0)")"
+	record "${name}_refused" "$refused"
+	record "${name}_logins" $((n * each))
 	record "${name}_member_cpu" \
 		"$(calc "($(members_ticks) - $c0) * 1000 / $(getconf CLK_TCK) / ($n * $each)")"
+	[ "$refused" = 0 ] || why_refused "$name"
+}
+
+# why_refused NAME: the commonest reason in the log of run NAME.
+why_refused() {
+	grep -o 'detail="[^"]*"' "$W/$1.log" |
+		sed 's/^detail="//; s/"$//; s/https:[^ ]*: //; s/[0-9][0-9]*/N/g' |
+		sort | uniq -c | sort -rn | head -n 2 |
+		awk '{ n = $1; $1 = ""; printf "%s%d × \"%s\"", NR > 1 ? "; " : "", n, substr($0, 2) }' \
+		>"$RES/$1_why"
 }
 
 bench_concurrent() {
 	local st=$1 n
 	[ "$ETCD_STORE" = 1 ] || return 0
 	for n in $CONC; do
-		concurrent "conc_${st}_$n" "$n"
+		concurrent "conc_${st}_$n" "$n" "$CONC_LOGINS"
 	done
 	# Every login authenticates (a fleet of hosts each logging in once).
-	concurrent "conc_${st}_notoken" 8 notoken
+	for n in $CONC_NOTOKEN; do
+		concurrent "conc_${st}_notoken$n" "$n" "$CONC_NOTOKEN_LOGINS" notoken
+	done
 }
 
 fill_cluster() {
@@ -418,20 +441,35 @@ tables() {
 	echo
 	echo "#### (f) Logins per second the cluster sustained"
 	echo
-	echo "$CONC_LOGINS one-time logins through the module, shared by N processes (each"
-	echo "token used once), wall time from the first start to the last end; the members'"
+	echo "$CONC_LOGINS one-time logins through the module ($CONC_NOTOKEN_LOGINS when every login"
+	echo "authenticates), shared by N processes, each a host of its own (its own state_dir and"
+	echo "cached token) and each token used once; wall time from the first start to the last end; the members'"
 	echo "CPU per login over the same run. Everything, cluster included, on the same $(nproc) cores."
 	echo
-	echo "| redeemers | state | logins/s | members' CPU per login, ms |"
-	echo "|---|---|---|---|"
+	echo "| redeemers | state | logins/s that succeeded | refused of all (one run) | members' CPU per login, ms |"
+	echo "|---|---|---|---|---|"
 	for st in fresh filled; do
 		for n in $CONC; do
-			printf '| %s | %s, token cached | %s | %s |\n' "$n" "$(state_label "$st")" \
-				"$(fmt "conc_${st}_$n" 1)" "$(fmt "conc_${st}_${n}_member_cpu" 2)"
+			conc_row "$n" "$(state_label "$st"), token cached" "conc_${st}_$n"
 		done
-		printf '| 8 | %s, **no cached token** (each login authenticates) | %s | %s |\n' \
-			"$(state_label "$st")" "$(fmt "conc_${st}_notoken" 1)" "$(fmt "conc_${st}_notoken_member_cpu" 2)"
+		for n in $CONC_NOTOKEN; do
+			conc_row "$n" "$(state_label "$st"), **no cached token** (each login authenticates)" \
+				"conc_${st}_notoken$n"
+		done
 	done
+	for st in fresh filled; do
+		for n in $CONC $(printf 'notoken%s ' $CONC_NOTOKEN); do
+			[ ! -s "$RES/conc_${st}_${n}_why" ] ||
+				printf '\nWhy logins were refused, %s, %s redeemers: %s.\n' "$(state_label "$st")" \
+					"${n/notoken/no cached token, }" "$(cat "$RES/conc_${st}_${n}_why")"
+		done
+	done
+}
+
+# conc_row N LABEL NAME
+conc_row() {
+	printf '| %s | %s | %s | %s of %s | %s |\n' "$1" "$2" "$(fmt "$3" 1)" \
+		"$(fmt "$3_refused" 0)" "$(fmt "$3_logins" 0)" "$(fmt "$3_member_cpu" 2)"
 }
 
 # splice FILE: the tables between FILE's fleet markers.
@@ -464,6 +502,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
 done
 bench_per_login fresh
 bench_concurrent fresh
+record db_bytes_fresh "$(db_size)"
 echo "filling the cluster with $RECORDS records" >&2
 fill_cluster
 record db_bytes "$(db_size)"
@@ -483,7 +522,10 @@ RUN_SECONDS=$(($(date +%s) - START))
 	echo
 	tables
 	echo
-	echo "Database after the fill: $(fmt db_bytes 0) bytes (the leader's \`dbSize\`)."
+	echo "Database (the largest member's \`dbSize\`) before the fill: $(fmt db_bytes_fresh 0) bytes;"
+	echo "after it: $(fmt db_bytes 0) bytes, so $(calc "($(median db_bytes) - $(median db_bytes_fresh)) / $RECORDS" |
+		xargs printf '%.0f') bytes per record (use records of 200 bytes and ledger records of"
+	echo "400, on a lease; etcd's own overhead included, history compacted hourly)."
 } >"$SAVED/fleet.md"
 cat "$SAVED/fleet.md"
 [ -z "$REPORT" ] || splice "$REPORT"
