@@ -351,6 +351,68 @@ fill_cluster() {
 		>/dev/null || die "cannot fill the cluster"
 }
 
+# partition_login CASE: one login through store = etcd now; its time
+# and outcome, and the detail its log line gave, into the partitions table.
+partition_login() {
+	local t0 ms rc=0 detail
+	tokens "$W/part-token" 1
+	: >"$W/part.log"
+	t0=$(now_ns)
+	BENCH_PAM_LOG=$W/part.log nss "$BP" -w 0 "$W/pam.d" sesame-etcd alice 1 "@$W/part-token" \
+		>/dev/null 2>&1 || rc=$?
+	ms=$((($(now_ns) - t0) / 1000000))
+	detail=$(grep -o 'result=.*' "$W/part.log" | tail -n 1 | sed 's/https:[^ ]*: /ENDPOINT: /g')
+	printf '| %s | %s | %s | `%s` |\n' "$1" "$ms" "$([ "$rc" = 0 ] && echo success || echo refused)" \
+		"$detail" >>"$RES/partitions"
+}
+
+# healthy: wait until a login goes through again (after SIGCONT).
+healthy() {
+	local i
+	for i in $(seq 50); do
+		tokens "$W/part-token" 1
+		nss "$BP" -w 0 "$W/pam.d" sesame-etcd alice 1 "@$W/part-token" >/dev/null 2>&1 &&
+			return 0
+		sleep 0.2
+	done
+	die "the cluster did not come back"
+}
+
+# The cluster's failures, one login each, at the end of the run (the
+# last case kills it). SIGSTOP: a member that accepts TCP and never
+# answers, as a black-holed or hung one does.
+bench_partitions() {
+	local m1 m2 m3
+	[ "$ETCD_STORE" = 1 ] || return 0
+	local leader role
+	read -r m1 m2 m3 <<<"$(echo $MEMBER_PIDS)"
+	: >"$RES/partitions"
+	partition_login "all members up"
+	leader=$("$SRC/tests/fleet/cluster.sh" leader "$W/cluster") || leader=unknown
+	role="a follower"
+	[ "$leader" != m1 ] || role="the leader"
+	kill -STOP "$m1"
+	partition_login "the first endpoint stopped (it was $role)"
+	kill -CONT "$m1"
+	healthy
+	if [ "$leader" = m2 ] || [ "$leader" = m3 ]; then
+		kill -STOP "$(cat "$W/cluster/$leader.pid")"
+		partition_login "the leader stopped (second or third endpoint)"
+		kill -CONT "$(cat "$W/cluster/$leader.pid")"
+		healthy
+	fi
+	kill -STOP "$m2" "$m3"
+	partition_login "only the first endpoint's member running (no quorum)"
+	kill -CONT "$m2" "$m3"
+	healthy
+	kill -STOP "$m1" "$m2" "$m3"
+	partition_login "every member stopped"
+	kill -CONT "$m1" "$m2" "$m3"
+	healthy
+	kill -KILL "$m1" "$m2" "$m3"
+	partition_login "every member killed (connections refused)"
+}
+
 # ---------------------------------------------------------------- report
 
 machine() {
@@ -439,6 +501,12 @@ tables() {
 	done
 	[ "$ETCD_STORE" = 1 ] || return 0
 	echo
+	echo "#### Failures: one login each, \`etcd_timeout = 2s\` (at the end of the run)"
+	echo
+	echo "| case | login took, ms | result | its log line (from \`result=\`) |"
+	echo "|---|---|---|---|"
+	cat "$RES/partitions"
+	echo
 	echo "#### (f) Logins per second the cluster sustained"
 	echo
 	echo "$CONC_LOGINS one-time logins through the module ($CONC_NOTOKEN_LOGINS when every login"
@@ -512,6 +580,8 @@ for ((rep = 1; rep <= REPS; rep++)); do
 done
 bench_per_login filled
 bench_concurrent filled
+echo "failures" >&2
+bench_partitions
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 RUN_SECONDS=$(($(date +%s) - START))
 
