@@ -74,6 +74,16 @@ static CURL *new_handle(struct fleet_client *c)
 	return h;
 }
 
+/* The last answer may hold an auth token: wiped before it goes. */
+static void drop_body(struct fleet_client *c)
+{
+	if (c->body.data != NULL)
+		sesame_wipe(c->body.data, c->body.len);
+	free(c->body.data);
+	c->body.data = NULL;
+	c->body.len = 0;
+}
+
 /* POST json to the first endpoint; 0 on HTTP 200 (the answer in c->body). */
 static int post(struct fleet_client *c, CURL *h, const char *path, const char *json,
 		struct fleet_timing *t)
@@ -84,9 +94,7 @@ static int post(struct fleet_client *c, CURL *h, const char *path, const char *j
 	long status = 0;
 	CURLcode rc;
 
-	free(c->body.data);
-	c->body.data = NULL;
-	c->body.len = 0;
+	drop_body(c);
 	snprintf(url, sizeof(url), "%s%s", c->cfg.endpoints[0], path);
 	if (c->token != NULL) {
 		snprintf(auth, sizeof(auth), "Authorization: %s", c->token);
@@ -97,7 +105,10 @@ static int post(struct fleet_client *c, CURL *h, const char *path, const char *j
 	curl_easy_setopt(h, CURLOPT_POSTFIELDS, json);
 	rc = curl_easy_perform(h);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	for (struct curl_slist *l = headers; l != NULL; l = l->next)
+		sesame_wipe(l->data, strlen(l->data));
 	curl_slist_free_all(headers);
+	sesame_wipe(auth, sizeof(auth));
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connect);
 	curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME_T, &tls);
@@ -153,7 +164,7 @@ void fleet_client_free(struct fleet_client *c)
 	sesame_wipe(c->password, sizeof(c->password));
 	if (c->token != NULL)
 		sesame_free_str(c->token);
-	free(c->body.data);
+	drop_body(c);
 	free(c);
 	curl_global_cleanup();
 }
