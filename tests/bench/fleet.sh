@@ -322,7 +322,7 @@ why_refused() {
 	grep -o 'detail="[^"]*"' "$W/$1.log" |
 		sed 's/^detail="//; s/"$//; s/https:[^ ]*: //; s/[0-9][0-9]*/N/g' |
 		sort | uniq -c | sort -rn | head -n 2 |
-		awk '{ n = $1; $1 = ""; printf "%s%d × \"%s\"", NR > 1 ? "; " : "", n, substr($0, 2) }' \
+		awk '{ n = $1; $1 = ""; printf "%s%d × \"%s\"", (NR > 1 ? "; " : ""), n, substr($0, 2) }' \
 		>"$RES/$1_why"
 }
 
