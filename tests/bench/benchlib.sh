@@ -115,3 +115,25 @@ row() {
 	printf '| %s | %s | %s |\n' "$1" "$2" "$(fmt "$3" "$4")"
 }
 
+
+# machine_head CORES_NOTE FS_WHAT: the machine table's head, cores, CPU,
+# memory, kernel and the file system of $W; machine_tail: the build, the
+# load averages ($LOAD_START, $LOAD_END) and the run's date and length.
+machine_head() {
+	local cpu fs
+	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+	fs=$(findmnt -n -o FSTYPE,SOURCE -T "$W" | tr -s ' ')
+	echo "| what | value |"
+	echo "|---|---|"
+	echo "| cores (nproc) | $(nproc)$1 |"
+	echo "| CPU | ${cpu:-unknown} |"
+	echo "| memory | $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) |"
+	echo "| kernel | $(uname -sr) |"
+	echo "| filesystem of $2 | $fs |"
+}
+
+machine_tail() {
+	echo "| build | meson buildtype $BUILDTYPE, $(cc --version 2>/dev/null | head -n 1) |"
+	echo "| load average at start / end | $LOAD_START / $LOAD_END |"
+	echo "| date, run time | $(date -u +%Y-%m-%dT%H:%MZ), $RUN_SECONDS s |"
+}

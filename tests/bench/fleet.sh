@@ -416,20 +416,10 @@ bench_partitions() {
 # ---------------------------------------------------------------- report
 
 machine() {
-	local cpu fs
-	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-	fs=$(findmnt -n -o FSTYPE,SOURCE -T "$W" | tr -s ' ')
-	echo "| what | value |"
-	echo "|---|---|"
-	echo "| cores (nproc) | $(nproc), shared with the cluster's three members and any other work |"
-	echo "| CPU | ${cpu:-unknown} |"
-	echo "| kernel | $(uname -sr) |"
-	echo "| filesystem of etcd's data | $fs |"
+	machine_head ", shared with the cluster's three members and any other work" "etcd's data"
 	echo "| etcd | $(etcd --version | sed -n 's/^etcd Version: //p'), 3 members on 127.0.0.1, TLS (client and peer certificates), RBAC, JWT tokens, \`--bcrypt-cost $BCRYPT\` |"
 	echo "| libcurl | $(curl --version | head -n 1 | cut -d' ' -f1-2) |"
-	echo "| build | meson buildtype $BUILDTYPE, $(cc --version 2>/dev/null | head -n 1) |"
-	echo "| load average at start / end | $LOAD_START / $LOAD_END |"
-	echo "| date, run time | $(date -u +%Y-%m-%dT%H:%MZ), $RUN_SECONDS s |"
+	machine_tail
 }
 
 # q3 NAME DIGITS: "p50 / p90 / p99" medians over the repetitions.

@@ -443,23 +443,12 @@ goal() {
 }
 
 machine() {
-	local cpu fs
-	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-	fs=$(findmnt -n -o FSTYPE,SOURCE -T "$W" | tr -s ' ')
-	echo "| what | value |"
-	echo "|---|---|"
-	echo "| cores (nproc) | $(nproc) |"
-	echo "| CPU | ${cpu:-unknown} |"
-	echo "| memory | $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) |"
-	echo "| kernel | $(uname -sr) |"
-	echo "| filesystem of the store | $fs |"
+	machine_head "" "the store"
 	echo "| OpenSSL | $(openssl version | cut -d' ' -f1-2) |"
 	echo "| libpam | $(dpkg-query -W -f '${Version}' libpam0g 2>/dev/null || echo '?') |"
 	echo "| libpam-oath | $(dpkg-query -W -f '${Version}' libpam-oath 2>/dev/null || echo '?') |"
 	echo "| libpam-google-authenticator | $(dpkg-query -W -f '${Version}' libpam-google-authenticator 2>/dev/null || echo '?') |"
-	echo "| build | meson buildtype $BUILDTYPE, $(cc --version 2>/dev/null | head -n 1) |"
-	echo "| load average at start / end | $LOAD_START / $LOAD_END |"
-	echo "| date, run time | $(date -u +%Y-%m-%dT%H:%MZ), $RUN_SECONDS s |"
+	machine_tail
 }
 
 tables() {
