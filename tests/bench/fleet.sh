@@ -6,7 +6,8 @@
 # that this script starts (tests/fleet/cluster.sh) with etcd's default
 # bcrypt cost; TCP connect, TLS handshake and authenticate on their own;
 # the helper process's cost; logins per second with concurrent
-# redeemers. Prints the tables and writes them to BUILDDIR/bench/fleet.md.
+# redeemers; and, at the end, one login per failure of the cluster.
+# Prints the tables and writes them to BUILDDIR/bench/fleet.md.
 #
 #   tests/bench/fleet.sh [-o REPORT.md] BUILDDIR
 #
@@ -90,7 +91,7 @@ build() {
 # "key=value" for bench-fleet.
 write_settings() {
 	local c=$W/cluster
-	sed -n 's/^\(etcd_[a-z_]*\) = \(.*\)$/\1 = \2/p' "$c/verifier.conf" >"$W/etcd.conf.part"
+	grep '^etcd_[a-z_]* = ' "$c/verifier.conf" >"$W/etcd.conf.part"
 	echo "etcd_helper = $HELPER" >>"$W/etcd.conf.part"
 	sed 's/ = /=/' "$W/etcd.conf.part" >"$W/settings"
 }
@@ -185,7 +186,7 @@ metric() {
 	echo "$sum"
 }
 
-# db_size: the leader's database size in bytes.
+# db_size: the largest member's database size in bytes (dbSize).
 db_size() {
 	"$SRC/tests/fleet/cluster.sh" root "$W/cluster" endpoint status -w json |
 		python3 -c 'import json,sys; print(max(s["Status"]["dbSize"] for s in json.load(sys.stdin)))'
@@ -206,7 +207,8 @@ pam_ms() {
 	record "${name}_cpu" "$(calc "$(field cpu_us_per_auth "$out") / 1000")"
 }
 
-# fleet NAME MODE ARGS... FIELDS: record NAME_FIELD for each field.
+# fleet_run NAME FIELDS ARGS...: bench-fleet ARGS; NAME_FIELD recorded for
+# each of FIELDS.
 fleet_run() {
 	local name=$1 fields=$2 out f
 	shift 2
