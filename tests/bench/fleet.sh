@@ -98,7 +98,7 @@ write_settings() {
 
 write_services() {
 	local s
-	mkdir -p -m 0700 "$W/pam.d" "$W/state-file" "$W/state-etcd" "$W/state-probe"
+	install -d -m 0700 "$W/pam.d" "$W/state-file" "$W/state-etcd" "$W/state-probe"
 	echo "auth required pam_deny.so" >"$W/pam.d/other"
 	echo "auth required pam_permit.so" >"$W/pam.d/permit"
 	printf 'key_file = %s\nstate_dir = %s\n' "$W/key" "$W/state-file" >"$W/sesame-file.conf"
@@ -116,7 +116,7 @@ start_cluster() {
 	SESAME_TEST_ETCD_BCRYPT_COST=$BCRYPT SESAME_TEST_ETCD_QUOTA=$QUOTA \
 		"$SRC/tests/fleet/cluster.sh" start "$W/cluster" "$$" >"$W/cluster.log" 2>&1 ||
 		die "the cluster did not start (see $W/cluster.log)"
-	MEMBER_PIDS=$(cat "$W"/cluster/m?.pid)
+	MEMBER_PIDS=$(cat "$W"/cluster/m?.pid | tr "\n" " ")
 }
 
 setup() {
@@ -268,7 +268,7 @@ bench_per_login() {
 redeemer() {
 	local i=$1
 	if [ ! -e "$W/pam.d/sesame-r$i" ]; then
-		mkdir -p -m 0700 "$W/state-r$i"
+		install -d -m 0700 "$W/state-r$i"
 		sed "s|^state_dir = .*|state_dir = $W/state-r$i|" "$W/sesame-etcd.conf" \
 			>"$W/sesame-r$i.conf"
 		chmod 0644 "$W/sesame-r$i.conf"
@@ -344,7 +344,7 @@ fill_cluster() {
 	local c=$W/cluster
 	sed 's/ = /=/' "$c/issuer.conf" >"$W/settings-issuer"
 	echo "etcd_helper=$HELPER" >>"$W/settings-issuer"
-	mkdir -p -m 0700 "$W/state-issuer"
+	install -d -m 0700 "$W/state-issuer"
 	# Use records as logins leave them, and ledger records as minting
 	# does, in equal numbers.
 	"$BF" fill "$W/settings" "$W/state-probe" /sesame/uses/ $((RECORDS / 2)) 200 >/dev/null ||
@@ -387,7 +387,7 @@ bench_partitions() {
 	local m1 m2 m3
 	[ "$ETCD_STORE" = 1 ] || return 0
 	local leader role
-	read -r m1 m2 m3 <<<"$(echo $MEMBER_PIDS)"
+	read -r m1 m2 m3 <<<"$MEMBER_PIDS"
 	: >"$RES/partitions"
 	partition_login "all members up"
 	leader=$("$SRC/tests/fleet/cluster.sh" leader "$W/cluster") || leader=unknown
