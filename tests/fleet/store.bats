@@ -102,17 +102,6 @@ teardown() { pam_test_teardown; }
 	expect_rc $PAM_SUCCESS
 }
 
-# Recovery from the NOSPACE alarm as docs/fleet.md gives it.
-recover_space() {
-	local rev
-	"$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" del --prefix /sesame/fill/ >/dev/null
-	rev=$("$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" endpoint status -w json |
-		python3 -c 'import json,sys; print(max(s["Status"]["header"]["revision"] for s in json.load(sys.stdin)))')
-	"$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" compact "$rev" >/dev/null
-	"$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" defrag >/dev/null
-	"$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" alarm disarm >/dev/null
-}
-
 @test "the NOSPACE alarm raised: a limited-use login is store unavailable and counts nothing" {
 	# a login first, so that the lease of this expiry exists: under the
 	# alarm the login writes nothing but the use itself
