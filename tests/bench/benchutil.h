@@ -10,6 +10,10 @@
 double bench_wall(void);
 double bench_cpu(void);
 
+/* CPU seconds of this process and of the children it reaped (a login's
+ * helper processes), user and system. */
+double bench_cpu_with_children(void);
+
 /* The q-quantile (0..1) of n samples, sorting them in place. */
 double bench_quantile(double *samples, size_t n, double q);
 

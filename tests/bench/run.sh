@@ -27,6 +27,7 @@
 # the last one is also the "million records" state of section 3) and
 # BENCH_GC_RECORDS.
 set -euo pipefail
+. "$(dirname "$0")/benchlib.sh"
 
 usage() {
 	echo "usage: $0 [-o REPORT.md] [-R] BUILDDIR" >&2
@@ -69,36 +70,7 @@ SLICES=4 # the durable-write figures are measured in this many slices, in turns
 OATH_HEX=3132333435363738393031323334353637383930 # RFC 4226 test secret
 GAUTH_B32=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ          # the same bytes, base32
 
-die() {
-	echo "run.sh: $*" >&2
-	exit 1
-}
-
-skip() {
-	echo "run.sh: skipped: $*" >&2
-	exit 77
-}
-
 # ---------------------------------------------------------------- set-up
-
-find_lib() {
-	local file=$1 dir
-	for dir in "/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)" \
-		/usr/lib64 /usr/lib /usr/local/lib; do
-		[ -e "$dir/$file" ] && echo "$dir/$file" && return 0
-	done
-	return 1
-}
-
-find_module() {
-	local file=$1 dir
-	for dir in "/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)/security" \
-		"/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)/security" \
-		/lib/security /lib64/security /usr/lib/security; do
-		[ -e "$dir/$file" ] && echo "$dir/$file" && return 0
-	done
-	return 1
-}
 
 check_tools() {
 	local missing=() t
@@ -115,7 +87,6 @@ check_tools() {
 }
 
 build() {
-	local sanitize buildtype
 	ninja -C "$BUILD" tests/bench-crypto tests/bench-store tests/bench-pam \
 		tests/e2e_getspnam_r_shim.so cli/sesame-mint pam/pam_sesame.so >/dev/null ||
 		die "build failed in $BUILD"
@@ -123,26 +94,7 @@ build() {
 	NSS_WRAPPER_LIB=$NSS_WRAPPER_LIB:$BUILD/tests/e2e_getspnam_r_shim.so
 	BC=$BUILD/tests/bench-crypto BS=$BUILD/tests/bench-store BP=$BUILD/tests/bench-pam
 	MINT=$BUILD/cli/sesame-mint MODULE=$BUILD/pam/pam_sesame.so
-	read -r buildtype sanitize < <(meson introspect --buildoptions "$BUILD" | python3 -c '
-import json, sys
-o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
-print(o["buildtype"], o["b_sanitize"])')
-	BUILDTYPE=$buildtype
-	[ "$sanitize" = none ] || die "$BUILD is a sanitizer build ($sanitize): figures would be meaningless"
-}
-
-write_accounts() {
-	cat >"$W/passwd" <<-'END'
-	root:x:0:0:root:/root:/bin/sh
-	alice:x:1501:1501:Alice:/home/alice:/bin/sh
-	END
-	[ "$(id -u)" = 0 ] ||
-		echo "$(id -un):x:$(id -u):$(id -g):bench:/nonexistent:/bin/sh" >>"$W/passwd"
-	printf 'root:x:0:\nalice:x:1501:\n' >"$W/group"
-	# A yescrypt-shaped hash of the usual length: the tag covers it.
-	echo 'alice:$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o7TNtzLxeGZ6XcSbfcmCmA7gq1VwyQ/g/:19000:0:99999:7:::' >"$W/shadow"
-	export NSS_WRAPPER_PASSWD=$W/passwd NSS_WRAPPER_GROUP=$W/group
-	export NSS_WRAPPER_SHADOW=$W/shadow NSS_WRAPPER_HOSTNAME=bench.example
+	check_buildtype
 }
 
 # pam.d/SERVICE for pam_start_confdir and for pam_wrapper alike.
@@ -205,52 +157,6 @@ cleanup() {
 	elif [ -z "${BENCH_WORKDIR:-}" ]; then
 		rm -rf "$W"
 	fi
-}
-
-nss() {
-	LD_PRELOAD=$NSS_WRAPPER_LIB "$@"
-}
-
-now_ns() {
-	date +%s%N
-}
-
-# ------------------------------------------------------------ bookkeeping
-
-# record NAME VALUE: one sample of a figure.
-record() {
-	[[ $2 =~ ^[0-9.eE+-]+$ ]] || die "no figure for $1"
-	echo "$2" >>"$RES/$1"
-}
-
-# field KEY "k1=v1 k2=v2 ...": the value of KEY.
-field() {
-	sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"
-}
-
-# stats NAME: "median min max n" of the samples.
-stats() {
-	[ -s "$RES/$1" ] || {
-		echo "nan nan nan 0"
-		return
-	}
-	sort -g "$RES/$1" | awk '{ v[NR] = $1 }
-		END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-		      print m, v[1], v[NR], NR }'
-}
-
-median() {
-	stats "$1" | cut -d' ' -f1
-}
-
-# calc EXPR: floating-point arithmetic.
-calc() {
-	awk "BEGIN { printf \"%.6g\", $1 }"
-}
-
-# ratio NAME A B: record A / B.
-ratio() {
-	record "$1" "$(calc "$2 / $3")"
 }
 
 # ------------------------------------------------------------ measurements
@@ -517,20 +423,6 @@ bench_soak() {
 
 # ---------------------------------------------------------------- report
 
-# fmt NAME DIGITS: "median (min–max)".
-fmt() {
-	stats "$1" | awk -v d="$2" '{
-		f = "%." d "f"
-		if ($4 == 0) { print "n/a"; exit }
-		if ($4 == 1) { printf f "\n", $1; exit }
-		printf f " (" f "–" f ")\n", $1, $2, $3 }'
-}
-
-# row LABEL UNIT NAME DIGITS
-row() {
-	printf '| %s | %s | %s |\n' "$1" "$2" "$(fmt "$3" "$4")"
-}
-
 # row2 LABEL NAME DIGITS: the mean (NAME) and median (NAME_p50) columns.
 row2() {
 	printf '| %s | %s | %s |\n' "$1" "$(fmt "$2" "$3")" "$(fmt "$2_p50" "$3")"
@@ -551,23 +443,12 @@ goal() {
 }
 
 machine() {
-	local cpu fs
-	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-	fs=$(findmnt -n -o FSTYPE,SOURCE -T "$W" | tr -s ' ')
-	echo "| what | value |"
-	echo "|---|---|"
-	echo "| cores (nproc) | $(nproc) |"
-	echo "| CPU | ${cpu:-unknown} |"
-	echo "| memory | $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) |"
-	echo "| kernel | $(uname -sr) |"
-	echo "| filesystem of the store | $fs |"
+	machine_head "" "the store"
 	echo "| OpenSSL | $(openssl version | cut -d' ' -f1-2) |"
 	echo "| libpam | $(dpkg-query -W -f '${Version}' libpam0g 2>/dev/null || echo '?') |"
 	echo "| libpam-oath | $(dpkg-query -W -f '${Version}' libpam-oath 2>/dev/null || echo '?') |"
 	echo "| libpam-google-authenticator | $(dpkg-query -W -f '${Version}' libpam-google-authenticator 2>/dev/null || echo '?') |"
-	echo "| build | meson buildtype $BUILDTYPE, $(cc --version 2>/dev/null | head -n 1) |"
-	echo "| load average at start / end | $LOAD_START / $LOAD_END |"
-	echo "| date, run time | $(date -u +%Y-%m-%dT%H:%MZ), $RUN_SECONDS s |"
+	machine_tail
 }
 
 tables() {
@@ -712,11 +593,20 @@ goals() {
 # tests/bench/report.md.in.
 render() {
 	python3 - "$SRC/tests/bench/report.md.in" "$SAVED" "$REPORT" <<-'PY'
-	import sys
+	import os, sys
 	template, saved, out = sys.argv[1:]
 	text = open(template).read()
 	for key in ("machine", "tables", "goals", "reps"):
 	    text = text.replace("@" + key.upper() + "@", open(f"{saved}/{key}.md" if key != "reps" else f"{saved}/reps").read().strip())
+	# The fleet's tables come from tests/bench/fleet.sh: this build's last
+	# run, else what the report already holds between the markers.
+	begin, end = "<!-- fleet benchmark: begin -->", "<!-- fleet benchmark: end -->"
+	fleet = "Not measured: run `tests/bench/fleet.sh -o REPORT BUILDDIR`."
+	if os.path.exists(f"{saved}/fleet.md"):
+	    fleet = open(f"{saved}/fleet.md").read().strip()
+	elif os.path.exists(out) and begin in open(out).read():
+	    fleet = open(out).read().split(begin, 1)[1].split(end, 1)[0].strip()
+	text = text.replace("@FLEET@", fleet)
 	open(out, "w").write(text)
 	PY
 	echo "report written to $REPORT" >&2
