@@ -311,9 +311,11 @@ int cli_list(const struct cli_options *o)
 	else
 		print_table(hs, n, o, now);
 	if (!o->json) {
-		fprintf(stderr, "(--list can only show tokens minted on this host since it keeps "
-			"a ledger: tokens minted elsewhere with a shared key, or before, still "
-			"work and are not listed)\n");
+		/* The etcd store's ledger is the fleet's: nothing to warn of. */
+		if (strcmp(cfg.store, "etcd") != 0)
+			fprintf(stderr, "(--list can only show tokens minted on this host since "
+				"it keeps a ledger: tokens minted elsewhere with a shared key, or "
+				"before, still work and are not listed)\n");
 		rc = fflush(stdout) == 0 ? EXIT_OK : EXIT_ERROR;
 	}
 out:

@@ -127,7 +127,7 @@ bad:
  * rather than fall back to another store. */
 static const char *check_store(const char *value)
 {
-	return sesame_store_backend_known(value) ? NULL : "file";
+	return sesame_store_backend_known(value) ? NULL : "file or etcd";
 }
 
 static const char *check_host_groups(const char *value)
@@ -143,7 +143,7 @@ static const char *check_host_groups(const char *value)
 
 /* ---- the keys ---- */
 
-enum key_kind { KEY_STRING, KEY_DURATION, KEY_BOOL, KEY_BIND, KEY_UINT };
+enum key_kind { KEY_STRING, KEY_DURATION, KEY_BOOL, KEY_BIND, KEY_UINT, KEY_ETCD };
 
 struct config_key {
 	const char *name;
@@ -170,6 +170,9 @@ struct config_key {
 #define BIND(f) .kind = KEY_BIND, FIELD(f, int), .expected = "yes, no or auto"
 #define UINT(f, least, most, what) \
 	.kind = KEY_UINT, FIELD(f, unsigned), .min = least, .max = most, .expected = what
+/* The etcd_* keys: etcd_config.c parses them and keeps their defaults
+ * (sesame_etcd_config_defaults); NULL default: nothing to set here. */
+#define ETCD .kind = KEY_ETCD, .offset = offsetof(struct sesame_config, etcd)
 
 #define LIFETIME_EXPECTED "a duration such as 90s, 15m, 12h or 7d, at most 22d"
 
@@ -206,6 +209,15 @@ static const struct config_key config_keys[] = {
 	 UINT(mail_per_hour, 1, 1000, "a number from 1 to 1000")},
 	{.name = "mail_account_per_hour", .default_value = "20",
 	 UINT(mail_account_per_hour, 1, 1000, "a number from 1 to 1000")},
+	{.name = "etcd_endpoints", ETCD},
+	{.name = "etcd_cacert", ETCD},
+	{.name = "etcd_cert", ETCD},
+	{.name = "etcd_key", ETCD},
+	{.name = "etcd_user", ETCD},
+	{.name = "etcd_password_file", ETCD},
+	{.name = "etcd_prefix", ETCD},
+	{.name = "etcd_timeout", ETCD},
+	{.name = "etcd_helper", ETCD},
 };
 
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -269,6 +281,7 @@ static int parse_number(const struct config_key *k, const char *value, int64_t *
 		*out = (int64_t)n;
 		return 0;
 	case KEY_STRING:
+	case KEY_ETCD:
 		break;
 	}
 	return -1;
@@ -282,6 +295,8 @@ static int set_key(struct sesame_config *cfg, const struct config_key *k, const 
 
 	if (k->kind == KEY_STRING)
 		return set_string(field, k, value, err);
+	if (k->kind == KEY_ETCD)
+		return sesame_etcd_config_set(&cfg->etcd, k->name, value, err) == 0 ? 0 : -1;
 	if (parse_number(k, value, &n) != 0) {
 		sesame_err_set(err, "%s: expected %s", k->name, k->expected);
 		return -1;
@@ -301,7 +316,9 @@ void sesame_config_defaults(struct sesame_config *cfg)
 	/* A default the checks refuse would leave its field zero: the unit
 	 * tests compare every default with its documented value. */
 	for (size_t i = 0; i < N_KEYS; i++)
-		(void)set_key(cfg, &config_keys[i], config_keys[i].default_value, NULL);
+		if (config_keys[i].default_value != NULL)
+			(void)set_key(cfg, &config_keys[i], config_keys[i].default_value, NULL);
+	sesame_etcd_config_defaults(&cfg->etcd);
 }
 
 enum sesame_config_result sesame_config_set(struct sesame_config *cfg, const char *key,
@@ -444,5 +461,7 @@ int sesame_config_validate(const struct sesame_config *cfg, struct sesame_err *e
 		sesame_err_set(err, "key_dir must not be inside state_dir");
 		return -1;
 	}
+	if (strcmp(cfg->store, "etcd") == 0)
+		return sesame_etcd_config_validate(&cfg->etcd, err);
 	return 0;
 }

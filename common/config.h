@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "etcd_config.h"
 
 #define SESAME_DEFAULT_CONF "/etc/security/sesame.conf"
 #define SESAME_DEFAULT_KEY_FILE "/etc/security/sesame.key"
@@ -22,7 +23,8 @@
 struct sesame_config {
 	char key_file[SESAME_PATH_MAX];
 	char state_dir[SESAME_PATH_MAX];
-	char store[16];        /* the store's backend: "file" */
+	char store[16];        /* the store's backend: "file" or "etcd" */
+	struct sesame_etcd_config etcd; /* the etcd_* keys, for store = etcd */
 	int64_t max_age;       /* lifetime of new tokens, seconds */
 	int64_t max_age_limit; /* longest lifetime accepted, seconds */
 	int bind_password;            /* SESAME_BIND_* */
@@ -79,7 +81,8 @@ int sesame_config_load(struct sesame_config *cfg, const char *path, int must_exi
 		       struct sesame_err *err);
 
 /* Checks across keys (key_file outside state_dir; with mail on,
- * mail_max_age within max_age_limit). Returns 0 or -1. */
+ * mail_max_age within max_age_limit; with store = etcd, the etcd_* keys
+ * it needs). Returns 0 or -1. */
 int sesame_config_validate(const struct sesame_config *cfg, struct sesame_err *err);
 
 /* Split "key=value" in place-free fashion: copies key into keybuf,

@@ -1,5 +1,6 @@
 /* The store interface (store.h): choosing a backend and calling it. The
- * backends are store_fs*.c (files in state_dir) and store_mem.c. */
+ * backends are store_fs*.c (files in state_dir), store_etcd*.c (the fleet's
+ * etcd cluster) and store_mem.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,7 +8,7 @@
 
 int sesame_store_backend_known(const char *name)
 {
-	return name != NULL && strcmp(name, "file") == 0;
+	return name != NULL && (strcmp(name, "file") == 0 || strcmp(name, "etcd") == 0);
 }
 
 int sesame_store_open(struct sesame_store *st, const struct sesame_config *cfg, int create,
@@ -19,6 +20,8 @@ int sesame_store_open(struct sesame_store *st, const struct sesame_config *cfg, 
 		sesame_err_set(err, "store: unknown backend \"%.16s\"", cfg ? cfg->store : "");
 		return -1;
 	}
+	if (strcmp(cfg->store, "etcd") == 0)
+		return sesame_store_open_etcd(st, &cfg->etcd, cfg->state_dir, err);
 	return sesame_store_open_file(st, cfg->state_dir, create, err);
 }
 

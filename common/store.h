@@ -147,6 +147,15 @@ int sesame_store_open(struct sesame_store *st, const struct sesame_config *cfg, 
 /* The backends, opened directly (tests, tools that name a state dir). */
 int sesame_store_open_file(struct sesame_store *st, const char *state_dir, int create,
 			   struct sesame_err *err);
+/* The fleet's etcd store (store = etcd): cfg's settings, state_dir for the
+ * helper's cached auth token. Nothing is contacted until the first call. */
+int sesame_store_open_etcd(struct sesame_store *st, const struct sesame_etcd_config *cfg,
+			   const char *state_dir, struct sesame_err *err);
+/* The etcd store over a session the caller opened (sesame_etcd_open_transport:
+ * tests, tools); takes it over, closed with the store (or here on failure). */
+struct sesame_etcd;
+int sesame_store_open_etcd_session(struct sesame_store *st, struct sesame_etcd *s,
+				   struct sesame_err *err);
 /* A store in this process's memory, for the contract tests: gone at close. */
 int sesame_store_open_memory(struct sesame_store *st, struct sesame_err *err);
 

@@ -158,8 +158,9 @@ wait_healthy() {
 	return 1
 }
 
-# Roles by prefix (docs/fleet.md): hosts count uses and mail limits and
-# read revocations and the ledger; issuers also write those.
+# Roles by prefix (docs/fleet.md): hosts count uses and mail limits (and
+# record the leases those get) and read revocations and the ledger;
+# issuers also write those, and the leases of what they write.
 setup_rbac() {
 	local e="etcdctl --endpoints=$(cat "$dir/endpoints") --cacert=$dir/ca.crt"
 	e+=" --cert=$dir/client.crt --key=$dir/client.key --command-timeout=5s"
@@ -172,8 +173,9 @@ setup_rbac() {
 	for role in sesame-verifier sesame-issuer; do
 		etcdctl_root role grant-permission "$role" readwrite --prefix=true "${prefix}uses/" >/dev/null
 		etcdctl_root role grant-permission "$role" readwrite --prefix=true "${prefix}mail/" >/dev/null
+		etcdctl_root role grant-permission "$role" readwrite --prefix=true "${prefix}leases/uses/" >/dev/null
 	done
-	for p in revoked/ revoked-users/ ledger/; do
+	for p in revoked/ revoked-users/ ledger/ leases/issued/; do
 		etcdctl_root role grant-permission sesame-verifier read --prefix=true "$prefix$p" >/dev/null
 		etcdctl_root role grant-permission sesame-issuer readwrite --prefix=true "$prefix$p" >/dev/null
 	done

@@ -204,6 +204,41 @@ static void test_store_backend(void)
 	CHECK(strcmp(cfg.store, "file") == 0);
 }
 
+/* store = etcd: the etcd_* keys go to etcd_config.c's parser, and the
+ * config is valid only with what the etcd store needs. */
+static void test_store_etcd(void)
+{
+	struct sesame_config cfg;
+	struct sesame_err err = { "" };
+
+	sesame_config_defaults(&cfg);
+	CHECK(strcmp(cfg.etcd.prefix, "/sesame/") == 0);
+	CHECK_EQ_INT(cfg.etcd.timeout_ms, 2000);
+	CHECK_EQ_INT(sesame_config_set(&cfg, "store", "etcd", &err), SESAME_CONFIG_OK);
+	CHECK_EQ_INT(sesame_config_validate(&cfg, &err), -1);
+	CHECK(strstr(err.msg, "etcd_endpoints") != NULL);
+	CHECK_EQ_INT(sesame_config_set(&cfg, "etcd_endpoints", "http://a:2379", &err),
+		     SESAME_CONFIG_BAD_VALUE);
+	CHECK_EQ_INT(sesame_config_set(&cfg, "etcd_endpoints", "https://a:2379, https://b:2379",
+				       &err), SESAME_CONFIG_OK);
+	CHECK_EQ_INT(cfg.etcd.n_endpoints, 2);
+	CHECK_EQ_INT(sesame_config_set(&cfg, "etcd_cacert", "/etc/ca.crt", &err), SESAME_CONFIG_OK);
+	CHECK_EQ_INT(sesame_config_set(&cfg, "etcd_user", "web-17", &err), SESAME_CONFIG_OK);
+	CHECK_EQ_INT(sesame_config_validate(&cfg, &err), -1);
+	CHECK(strstr(err.msg, "etcd_password_file") != NULL);
+	CHECK_EQ_INT(sesame_config_set(&cfg, "etcd_password_file", "/etc/pw", &err),
+		     SESAME_CONFIG_OK);
+	CHECK_EQ_INT(sesame_config_validate(&cfg, &err), 0);
+	CHECK_EQ_INT(sesame_config_set(&cfg, "etcd_timeout", "1500ms", &err), SESAME_CONFIG_OK);
+	CHECK_EQ_INT(cfg.etcd.timeout_ms, 1500);
+	CHECK_EQ_INT(sesame_config_set(&cfg, "etcd_timeout", "secret-ish", &err),
+		     SESAME_CONFIG_BAD_VALUE);
+	CHECK(strstr(err.msg, "secret-ish") == NULL); /* never the value */
+	/* with store = file the etcd keys are kept but not required */
+	sesame_config_defaults(&cfg);
+	CHECK_EQ_INT(sesame_config_validate(&cfg, &err), 0);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "%s", test_tmpdir("config"));
@@ -213,6 +248,7 @@ int main(void)
 	test_file_checks();
 	test_set_and_args();
 	test_durations();
+	test_store_etcd();
 	test_store_backend();
 	test_rmtree(dir);
 	return test_finish("config");

@@ -1,0 +1,759 @@
+/* The etcd store: counting uses, revocations, per-user revocations, mail
+ * limits and leases, each one transaction that a quorum commits before it
+ * answers (layout: store_etcd.h; design: docs/fleet.md). Every failure is
+ * SESAME_STORE_UNAVAILABLE with the endpoint and the reason in err. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "store_etcd.h"
+
+static struct store_etcd *etcd_of(struct sesame_store *st)
+{
+	return st->impl;
+}
+
+int etcd_key(const struct store_etcd *e, char key[ETCD_KEY_MAX], struct sesame_err *err,
+	     const char *fmt, ...)
+{
+	size_t n = strlen(e->prefix);
+	va_list ap;
+	int r;
+
+	memcpy(key, e->prefix, n + 1);
+	va_start(ap, fmt);
+	r = vsnprintf(key + n, ETCD_KEY_MAX - n, fmt, ap);
+	va_end(ap);
+	if (r < 0 || (size_t)r >= ETCD_KEY_MAX - n) {
+		sesame_err_set(err, "store unavailable: etcd key too long");
+		return -1;
+	}
+	return 0;
+}
+
+void etcd_token_key(char out[ETCD_TOKEN_KEY], const uint8_t id[SESAME_ID_BYTES], uint32_t uid)
+{
+	char hex[SESAME_ID_TEXT_SIZE];
+
+	for (size_t i = 0; i < SESAME_ID_BYTES; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	snprintf(out, ETCD_TOKEN_KEY, "%s-%08" PRIx32, hex, uid);
+}
+
+void etcd_denied_hint(struct store_etcd *e, const char *what, struct sesame_err *err)
+{
+	struct sesame_err why = *err;
+
+	if (sesame_etcd_last_failure(e->s) != SESAME_ETCD_FAIL_DENIED)
+		return;
+	sesame_err_set(err, "%s: the etcd user of this host may not write them (only issuers "
+		       "may: etcd_user and etcd_password_file of an issuer): %s", what, why.msg);
+}
+
+int64_t etcd_parse_before(const char *value, size_t len)
+{
+	int64_t v = 0;
+
+	if (len == 0 || len > 20)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (value[i] < '0' || value[i] > '9' || v > (INT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (value[i] - '0');
+	}
+	return v;
+}
+
+/* ---- leases ---- */
+
+static const char *const lease_dirs[] = {"uses", "issued"};
+
+static int parse_lease(const struct sesame_etcd_kvs *kvs, int64_t *lease, struct sesame_err *err)
+{
+	int64_t v = etcd_parse_before(kvs->kv[0].value, kvs->kv[0].value_len);
+
+	if (v <= 0) {
+		sesame_err_set(err, "store unavailable: etcd: a lease key that does not hold a "
+			       "lease id");
+		return -1;
+	}
+	*lease = v;
+	return 0;
+}
+
+/* A lease of our own for the bucket, recorded unless someone was first. */
+static int grant_lease(struct store_etcd *e, const char *key, int64_t ttl, int64_t *lease,
+		       struct sesame_err *err)
+{
+	struct sesame_etcd_kvs existing;
+	struct sesame_err ignored;
+	char value[24];
+	int64_t mine;
+	int created = 0, r = -1;
+
+	if (sesame_etcd_lease_grant(e->s, ttl, &mine, err) != 0)
+		return -1;
+	snprintf(value, sizeof(value), "%" PRId64, mine);
+	if (sesame_etcd_put_if_absent(e->s, key, value, strlen(value), mine, &created, &existing,
+				      err) != 0)
+		return -1;
+	if (created) {
+		*lease = mine;
+		return 0;
+	}
+	if (existing.n == 1)
+		r = parse_lease(&existing, lease, err);
+	else
+		sesame_err_set(err, "store unavailable: etcd: a lease key that came and went");
+	sesame_etcd_kvs_free(&existing);
+	/* Ours holds nothing; if revoking it fails it expires on its own. */
+	(void)sesame_etcd_lease_revoke(e->s, mine, &ignored);
+	return r;
+}
+
+int etcd_lease_for(struct store_etcd *e, enum etcd_lease_kind kind, int64_t until, int64_t now,
+		   int64_t *lease, struct sesame_err *err)
+{
+	int64_t bucket = (until / SESAME_ETCD_LEASE_BUCKET + 1) * SESAME_ETCD_LEASE_BUCKET;
+	/* Counted from the grant by the cluster's clock: the margin covers a
+	 * host clock up to the refused skew ahead of it. */
+	int64_t ttl = bucket - now + SESAME_ETCD_SKEW_MAX + 60;
+	struct sesame_etcd_kvs kvs;
+	char key[ETCD_KEY_MAX];
+	int r;
+
+	if (ttl < 60)
+		ttl = 60;
+	if (etcd_key(e, key, err, "leases/%s/%" PRId64, lease_dirs[kind], bucket) != 0 ||
+	    sesame_etcd_get(e->s, key, &kvs, err) != 0)
+		return -1;
+	if (kvs.n == 1)
+		r = parse_lease(&kvs, lease, err);
+	else
+		r = grant_lease(e, key, ttl, lease, err);
+	sesame_etcd_kvs_free(&kvs);
+	return r;
+}
+
+/* ---- the clock ---- */
+
+/* Records live until expiry plus the grace by the cluster's clock, and
+ * a token's expiry is read on this host's: refuse when they disagree. */
+static enum sesame_reason clock_ok(struct store_etcd *e, struct sesame_err *err)
+{
+	int64_t skew;
+
+	if (sesame_etcd_clock_skew(e->s, &skew) != 0) {
+		sesame_err_set(err, "store unavailable: etcd: no answer with a Date header, so "
+			       "this host's clock cannot be checked against the cluster's");
+		return SESAME_STORE_UNAVAILABLE;
+	}
+	if (skew > SESAME_ETCD_SKEW_MAX) {
+		sesame_err_set(err, "etcd store: this host's clock is %" PRId64 " s behind the "
+			       "cluster's (at most %" PRId64 " s allowed)", skew,
+			       SESAME_ETCD_SKEW_MAX);
+		return SESAME_CLOCK_BEHIND;
+	}
+	if (skew < -SESAME_ETCD_SKEW_MAX) {
+		sesame_err_set(err, "store unavailable: etcd: this host's clock is %" PRId64
+			       " s ahead of the cluster's (at most %" PRId64 " s allowed)",
+			       -skew, SESAME_ETCD_SKEW_MAX);
+		return SESAME_STORE_UNAVAILABLE;
+	}
+	return SESAME_OK;
+}
+
+/* ---- reading a token's state ---- */
+
+static int64_t expiry_of(const struct sesame_token *t)
+{
+	return (int64_t)t->issued + (int64_t)t->lifetime;
+}
+
+struct token_keys {
+	char uses[ETCD_KEY_MAX];
+	char revoked[ETCD_KEY_MAX];
+	char user[ETCD_KEY_MAX];
+};
+
+static int token_keys(const struct store_etcd *e, const struct sesame_token *t,
+		      struct token_keys *k, struct sesame_err *err)
+{
+	char tk[ETCD_TOKEN_KEY];
+
+	etcd_token_key(tk, t->id, t->uid);
+	if (etcd_key(e, k->uses, err, "uses/%s", tk) != 0 ||
+	    etcd_key(e, k->revoked, err, "revoked/%s", tk) != 0 ||
+	    etcd_key(e, k->user, err, "revoked-users/%08" PRIx32, t->uid) != 0)
+		return -1;
+	return 0;
+}
+
+/* Does the revoked-users value (if any) end a token issued at `issued`?
+ * 1 yes, 0 no, -1 a value that does not parse. */
+static int user_revoked(const struct sesame_etcd_kvs *kvs, int64_t issued)
+{
+	int64_t before;
+
+	if (kvs->n == 0)
+		return 0;
+	before = etcd_parse_before(kvs->kv[0].value, kvs->kv[0].value_len);
+	if (before < 0)
+		return -1;
+	return issued <= before;
+}
+
+static enum sesame_reason malformed(struct sesame_err *err, const char *what)
+{
+	sesame_err_set(err, "store unavailable: etcd: %s does not parse", what);
+	return SESAME_STORE_UNAVAILABLE;
+}
+
+/* The three reads as one linearizable snapshot: revoked/K,
+ * revoked-users/U, uses/K (its version is the count). */
+static enum sesame_reason read_state(struct store_etcd *e, const struct sesame_token *t,
+				     unsigned *used, struct sesame_err *err)
+{
+	struct token_keys k;
+	struct sesame_etcd_op reads[3];
+	struct sesame_etcd_txn txn = {NULL, 0, reads, 3, NULL, 0};
+	struct sesame_etcd_txn_result res;
+	enum sesame_reason reason = SESAME_STORE_UNAVAILABLE;
+	int by_user;
+
+	*used = 0;
+	if (token_keys(e, t, &k, err) != 0)
+		return SESAME_STORE_UNAVAILABLE;
+	reads[0] = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_RANGE, .key = k.revoked};
+	reads[1] = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_RANGE, .key = k.user};
+	reads[2] = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_RANGE, .key = k.uses};
+	if (sesame_etcd_txn(e->s, &txn, &res, err) != 0)
+		return SESAME_STORE_UNAVAILABLE;
+	if (!res.succeeded || res.n != 3 || res.ops[0].kind != SESAME_ETCD_OP_RANGE ||
+	    res.ops[1].kind != SESAME_ETCD_OP_RANGE || res.ops[2].kind != SESAME_ETCD_OP_RANGE) {
+		reason = malformed(err, "a transaction answer");
+		goto out;
+	}
+	if (res.ops[2].range.n == 1)
+		*used = (unsigned)(res.ops[2].range.kv[0].version > UINT32_MAX
+					   ? UINT32_MAX : res.ops[2].range.kv[0].version);
+	by_user = user_revoked(&res.ops[1].range, t->issued);
+	if (by_user < 0)
+		reason = malformed(err, "a per-user revocation");
+	else if (res.ops[0].range.n > 0 || by_user)
+		reason = SESAME_REVOKED;
+	else if (t->uses > 0 && *used >= t->uses)
+		reason = SESAME_USED_UP;
+	else
+		reason = SESAME_OK;
+out:
+	sesame_etcd_txn_result_free(&res);
+	return reason;
+}
+
+static enum sesame_reason etcd_status_op(struct sesame_store *st, const struct sesame_token *t,
+					 int64_t now, unsigned *used, struct sesame_err *err)
+{
+	struct store_etcd *e = etcd_of(st);
+	unsigned count = 0;
+	enum sesame_reason reason = read_state(e, t, &count, err), clock;
+
+	if (used != NULL)
+		*used = count;
+	if (reason == SESAME_STORE_UNAVAILABLE)
+		return reason;
+	clock = clock_ok(e, err);
+	if (clock != SESAME_OK)
+		return clock;
+	if (now >= expiry_of(t))
+		return SESAME_EXPIRED;
+	return reason;
+}
+
+/* ---- counting a use ---- */
+
+/* The transaction of one use (docs/fleet.md, "How uses are counted"):
+ *
+ *   compare version(revoked/K) == 0, version(uses/K) < k
+ *   then    txn A: compare version(revoked-users/U) == 0
+ *                  then P
+ *                  else txn B: compare value(revoked-users/U) < ISSUED
+ *                              then P  else range revoked-users/U
+ *           range uses/K
+ *   else    range revoked/K, range uses/K, range revoked-users/U
+ *   P:      txn: compare version(uses/K) == 0
+ *                then put uses/K (lease), put uses/K/NONCE (lease)
+ *                else put uses/K (keeps its lease), put uses/K/NONCE (lease)
+ *
+ * etcd refuses a value compare on a missing key (it always fails), hence
+ * A before B. ISSUED is the token's issue time in the 20 digits the
+ * revoked-users values use, so the byte order is the numeric order. */
+struct use_txn {
+	struct sesame_etcd_compare top[2], a_cmp, b_cmp, p_cmp;
+	struct sesame_etcd_op top_ok[2], top_no[3], a_ok, a_no, b_ok, b_no, p_new[2], p_again[2];
+	struct sesame_etcd_txn txn, a, b, p;
+	char detail[ETCD_KEY_MAX];
+	char issued[24];
+};
+
+static void build_use_txn(struct use_txn *u, const struct token_keys *k, unsigned uses,
+			  int64_t issued, const char *value, int64_t lease)
+{
+	size_t len = strlen(value);
+
+	snprintf(u->issued, sizeof(u->issued), "%020" PRId64, issued);
+	u->p_cmp = (struct sesame_etcd_compare){.key = k->uses, .target = SESAME_ETCD_VERSION,
+						.result = SESAME_ETCD_EQUAL, .number = 0};
+	u->p_new[0] = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_PUT, .key = k->uses,
+					      .value = value, .value_len = len, .lease = lease};
+	u->p_new[1] = u->p_new[0];
+	u->p_new[1].key = u->detail;
+	u->p_again[0] = u->p_new[0];
+	u->p_again[0].lease = 0;
+	u->p_again[0].ignore_lease = 1;
+	u->p_again[1] = u->p_new[1];
+	u->p = (struct sesame_etcd_txn){&u->p_cmp, 1, u->p_new, 2, u->p_again, 2};
+
+	u->b_cmp = (struct sesame_etcd_compare){.key = k->user, .target = SESAME_ETCD_VALUE,
+						.result = SESAME_ETCD_LESS, .value = u->issued,
+						.value_len = strlen(u->issued)};
+	u->b_ok = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_TXN, .txn = &u->p};
+	u->b_no = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_RANGE, .key = k->user};
+	u->b = (struct sesame_etcd_txn){&u->b_cmp, 1, &u->b_ok, 1, &u->b_no, 1};
+
+	u->a_cmp = (struct sesame_etcd_compare){.key = k->user, .target = SESAME_ETCD_VERSION,
+						.result = SESAME_ETCD_EQUAL, .number = 0};
+	u->a_ok = u->b_ok;
+	u->a_no = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_TXN, .txn = &u->b};
+	u->a = (struct sesame_etcd_txn){&u->a_cmp, 1, &u->a_ok, 1, &u->a_no, 1};
+
+	u->top[0] = (struct sesame_etcd_compare){.key = k->revoked, .target = SESAME_ETCD_VERSION,
+						 .result = SESAME_ETCD_EQUAL, .number = 0};
+	u->top[1] = (struct sesame_etcd_compare){.key = k->uses, .target = SESAME_ETCD_VERSION,
+						 .result = SESAME_ETCD_LESS, .number = uses};
+	u->top_ok[0] = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_TXN, .txn = &u->a};
+	u->top_ok[1] = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_RANGE, .key = k->uses};
+	u->top_no[0] = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_RANGE, .key = k->revoked};
+	u->top_no[1] = u->top_ok[1];
+	u->top_no[2] = u->b_no;
+	u->txn = (struct sesame_etcd_txn){u->top, 2, u->top_ok, 2, u->top_no, 3};
+}
+
+static const struct sesame_etcd_txn_result *nested(const struct sesame_etcd_txn_result *r)
+{
+	if (r == NULL || r->n < 1 || r->ops[0].kind != SESAME_ETCD_OP_TXN)
+		return NULL;
+	return r->ops[0].txn;
+}
+
+/* What the answer to build_use_txn says. */
+static enum sesame_reason read_use_answer(const struct sesame_etcd_txn_result *res,
+					  const struct sesame_token *t, struct sesame_err *err)
+{
+	const struct sesame_etcd_txn_result *a, *b;
+	int by_user;
+
+	if (!res->succeeded) {
+		if (res->n != 3 || res->ops[0].kind != SESAME_ETCD_OP_RANGE ||
+		    res->ops[1].kind != SESAME_ETCD_OP_RANGE ||
+		    res->ops[2].kind != SESAME_ETCD_OP_RANGE)
+			return malformed(err, "a transaction answer");
+		by_user = user_revoked(&res->ops[2].range, t->issued);
+		if (by_user < 0)
+			return malformed(err, "a per-user revocation");
+		if (res->ops[0].range.n > 0 || by_user)
+			return SESAME_REVOKED;
+		if (res->ops[1].range.n == 1 && res->ops[1].range.kv[0].version >= t->uses)
+			return SESAME_USED_UP;
+		return malformed(err, "a refused count without its reason");
+	}
+	a = nested(res);
+	if (a == NULL || res->n != 2)
+		return malformed(err, "a transaction answer");
+	if (a->succeeded)
+		return nested(a) != NULL ? SESAME_OK : malformed(err, "a transaction answer");
+	b = nested(a);
+	if (b == NULL)
+		return malformed(err, "a transaction answer");
+	if (b->succeeded)
+		return nested(b) != NULL ? SESAME_OK : malformed(err, "a transaction answer");
+	return SESAME_REVOKED;
+}
+
+static int nonce_key(const struct token_keys *k, char out[ETCD_KEY_MAX], int64_t now,
+		     struct sesame_err *err)
+{
+	uint8_t rnd[8];
+	int r;
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		sesame_err_set(err, "store unavailable: no random bytes for a use record");
+		return -1;
+	}
+	/* The time first: a token's uses list in the order they came. */
+	r = snprintf(out, ETCD_KEY_MAX, "%s/%016" PRIx64 "-%02x%02x%02x%02x%02x%02x%02x%02x",
+		     k->uses, (uint64_t)now, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5],
+		     rnd[6], rnd[7]);
+	if (r < 0 || r >= ETCD_KEY_MAX) {
+		sesame_err_set(err, "store unavailable: etcd key too long");
+		return -1;
+	}
+	return 0;
+}
+
+static enum sesame_reason count_use(struct store_etcd *e, const struct sesame_token *t,
+				    const struct sesame_use *use, int64_t now,
+				    struct sesame_err *err)
+{
+	struct token_keys k;
+	struct use_txn u;
+	struct sesame_etcd_txn_result res;
+	enum sesame_reason reason;
+	int64_t lease;
+	char *value = NULL;
+
+	if (token_keys(e, t, &k, err) != 0 ||
+	    etcd_lease_for(e, ETCD_LEASE_USES, expiry_of(t) + SESAME_STORE_GRACE, now, &lease,
+			   err) != 0)
+		return SESAME_STORE_UNAVAILABLE;
+	/* Before writing: a host whose clock is off must not count a use. */
+	reason = clock_ok(e, err);
+	if (reason != SESAME_OK)
+		return reason;
+	value = etcd_use_encode(use, now);
+	if (value == NULL || nonce_key(&k, u.detail, now, err) != 0) {
+		if (value == NULL)
+			sesame_err_set(err, "store unavailable: out of memory");
+		free(value);
+		return SESAME_STORE_UNAVAILABLE;
+	}
+	build_use_txn(&u, &k, t->uses, t->issued, value, lease);
+	if (sesame_etcd_txn(e->s, &u.txn, &res, err) != 0) {
+		free(value);
+		return SESAME_STORE_UNAVAILABLE;
+	}
+	reason = read_use_answer(&res, t, err);
+	sesame_etcd_txn_result_free(&res);
+	free(value);
+	return reason;
+}
+
+/* Unlimited tokens write nothing; the cluster must still be able to
+ * record a revocation (no NOSPACE alarm), or a token revoked meanwhile
+ * could not be told from one that was not. */
+static enum sesame_reason check_unlimited(struct store_etcd *e, const struct sesame_token *t,
+					  struct sesame_err *err)
+{
+	struct sesame_etcd_status status;
+	unsigned used;
+	enum sesame_reason reason;
+
+	if (sesame_etcd_status(e->s, &status, err) != 0)
+		return SESAME_STORE_UNAVAILABLE;
+	reason = clock_ok(e, err);
+	if (reason != SESAME_OK)
+		return reason;
+	return read_state(e, t, &used, err);
+}
+
+static enum sesame_reason etcd_redeem(struct sesame_store *st, const struct sesame_token *t,
+				      const struct sesame_use *use, int64_t now,
+				      struct sesame_err *err)
+{
+	struct store_etcd *e = etcd_of(st);
+	enum sesame_reason reason;
+
+	if (now >= expiry_of(t))
+		return SESAME_EXPIRED;
+	if (t->uses == 0)
+		reason = check_unlimited(e, t, err);
+	else
+		reason = count_use(e, t, use, now, err);
+	if (reason != SESAME_OK)
+		return reason;
+	/* The answer that counted may come from another member: checked again,
+	 * and a use counted by a host with a wrong clock is not a login. */
+	return clock_ok(e, err);
+}
+
+/* ---- revocations ---- */
+
+static int etcd_revoke(struct sesame_store *st, const struct sesame_token *t, int64_t now,
+		       struct sesame_err *err)
+{
+	struct store_etcd *e = etcd_of(st);
+	struct token_keys k;
+	int64_t lease;
+	char *value;
+	int created = 0, r = -1;
+
+	if (token_keys(e, t, &k, err) != 0 ||
+	    etcd_lease_for(e, ETCD_LEASE_ISSUED, expiry_of(t) + SESAME_STORE_GRACE, now, &lease,
+			   err) != 0)
+		goto denied;
+	value = etcd_revoked_encode(now, expiry_of(t));
+	if (value == NULL) {
+		sesame_err_set(err, "store unavailable: out of memory");
+		return -1;
+	}
+	/* Revoking again changes nothing: the first time stays. */
+	r = sesame_etcd_put_if_absent(e->s, k.revoked, value, strlen(value), lease, &created, NULL,
+				      err);
+	free(value);
+	if (r == 0)
+		return 0;
+denied:
+	etcd_denied_hint(e, "revocations", err);
+	return -1;
+}
+
+/* Only ever later: compare, then put, in one transaction. */
+static int etcd_revoke_user(struct sesame_store *st, uint32_t uid, int64_t before,
+			    struct sesame_err *err)
+{
+	struct store_etcd *e = etcd_of(st);
+	char key[ETCD_KEY_MAX], value[24];
+	struct sesame_etcd_compare is_new, is_older;
+	struct sesame_etcd_op put, later;
+	struct sesame_etcd_txn older, txn;
+	struct sesame_etcd_txn_result res;
+	int64_t lease;
+
+	snprintf(value, sizeof(value), "%020" PRId64, before);
+	if (etcd_key(e, key, err, "revoked-users/%08" PRIx32, uid) != 0 ||
+	    etcd_lease_for(e, ETCD_LEASE_ISSUED, before + SESAME_MAX_LIFETIME + SESAME_STORE_GRACE,
+			   before, &lease, err) != 0)
+		goto denied;
+	is_new = (struct sesame_etcd_compare){.key = key, .target = SESAME_ETCD_VERSION,
+					      .result = SESAME_ETCD_EQUAL, .number = 0};
+	is_older = (struct sesame_etcd_compare){.key = key, .target = SESAME_ETCD_VALUE,
+						.result = SESAME_ETCD_LESS, .value = value,
+						.value_len = strlen(value)};
+	put = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_PUT, .key = key, .value = value,
+				      .value_len = strlen(value), .lease = lease};
+	older = (struct sesame_etcd_txn){&is_older, 1, &put, 1, NULL, 0};
+	later = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_TXN, .txn = &older};
+	txn = (struct sesame_etcd_txn){&is_new, 1, &put, 1, &later, 1};
+	if (sesame_etcd_txn(e->s, &txn, &res, err) != 0)
+		goto denied;
+	sesame_etcd_txn_result_free(&res);
+	return 0;
+denied:
+	etcd_denied_hint(e, "per-user revocations", err);
+	return -1;
+}
+
+static int etcd_user_revoked_before(struct sesame_store *st, uint32_t uid, int64_t *before,
+				    struct sesame_err *err)
+{
+	struct store_etcd *e = etcd_of(st);
+	struct sesame_etcd_kvs kvs;
+	char key[ETCD_KEY_MAX];
+	int64_t v = -1;
+	int r = 0;
+
+	if (etcd_key(e, key, err, "revoked-users/%08" PRIx32, uid) != 0 ||
+	    sesame_etcd_get(e->s, key, &kvs, err) != 0)
+		return -1;
+	if (kvs.n == 1) {
+		v = etcd_parse_before(kvs.kv[0].value, kvs.kv[0].value_len);
+		if (v < 0) {
+			malformed(err, "a per-user revocation");
+			r = -1;
+		}
+	}
+	sesame_etcd_kvs_free(&kvs);
+	if (before != NULL)
+		*before = v;
+	return r;
+}
+
+/* ---- mail limits ---- */
+
+static int mail_room(const struct etcd_mail_entry *m, size_t n, const uint8_t *source, int64_t now,
+		     const struct sesame_mail_limits *lim)
+{
+	unsigned account = 0, from_source = 0;
+	int64_t latest = INT64_MIN;
+
+	for (size_t i = 0; i < n; i++) {
+		int recent = m[i].time > now - SESAME_ETCD_MAIL_WINDOW;
+		account += recent;
+		if (memcmp(m[i].source, source, SESAME_MAIL_SOURCE_LEN) != 0)
+			continue;
+		from_source += recent;
+		if (m[i].time > latest)
+			latest = m[i].time;
+	}
+	return !(account >= lim->per_account || from_source >= lim->per_source ||
+		 (latest != INT64_MIN && now - latest < lim->interval));
+}
+
+/* Keep the last hour's entries and add this one. */
+static size_t mail_add(struct etcd_mail_entry *m, size_t n, const uint8_t *source, int64_t now)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (m[i].time > now - SESAME_ETCD_MAIL_WINDOW)
+			m[kept++] = m[i];
+	if (kept == ETCD_MAIL_ENTRIES_MAX)
+		memmove(m, m + 1, --kept * sizeof(*m));
+	memcpy(m[kept].source, source, SESAME_MAIL_SOURCE_LEN);
+	m[kept].time = now;
+	return kept + 1;
+}
+
+/* One attempt: read the account's key, decide, write it back if its
+ * revision is still the one read. 0 sent, 1 limited, 2 lost a race,
+ * -1 unavailable. */
+static int mail_try(struct store_etcd *e, const char *key, const uint8_t *source, int64_t now,
+		    const struct sesame_mail_limits *lim, int64_t lease, struct etcd_mail_entry *m,
+		    struct sesame_err *err)
+{
+	struct sesame_etcd_kvs kvs;
+	struct sesame_etcd_compare same;
+	struct sesame_etcd_op put;
+	struct sesame_etcd_txn txn = {&same, 1, &put, 1, NULL, 0};
+	struct sesame_etcd_txn_result res;
+	int64_t mod = 0;
+	size_t n = 0;
+	char *value = NULL;
+	int r = -1;
+
+	if (sesame_etcd_get(e->s, key, &kvs, err) != 0)
+		return -1;
+	if (kvs.n == 1) {
+		mod = kvs.kv[0].mod_revision;
+		if (etcd_mail_decode(kvs.kv[0].value, kvs.kv[0].value_len, m, &n) != 0) {
+			malformed(err, "a mail record");
+			goto out;
+		}
+	}
+	if (!mail_room(m, n, source, now, lim)) {
+		r = 1;
+		goto out;
+	}
+	n = mail_add(m, n, source, now);
+	value = etcd_mail_encode(m, n);
+	if (value == NULL) {
+		sesame_err_set(err, "store unavailable: out of memory");
+		goto out;
+	}
+	same = (struct sesame_etcd_compare){.key = key, .target = SESAME_ETCD_MOD,
+					    .result = SESAME_ETCD_EQUAL, .number = mod};
+	put = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_PUT, .key = key, .value = value,
+				      .value_len = strlen(value), .lease = lease};
+	if (sesame_etcd_txn(e->s, &txn, &res, err) == 0) {
+		r = res.succeeded ? 0 : 2;
+		sesame_etcd_txn_result_free(&res);
+	}
+out:
+	free(value);
+	sesame_etcd_kvs_free(&kvs);
+	return r;
+}
+
+#define MAIL_TRIES 8
+
+static int etcd_mail_allow(struct sesame_store *st, uint32_t uid,
+			   const uint8_t source[SESAME_MAIL_SOURCE_LEN], int64_t now,
+			   const struct sesame_mail_limits *lim, struct sesame_err *err)
+{
+	struct store_etcd *e = etcd_of(st);
+	struct etcd_mail_entry *m = calloc(ETCD_MAIL_ENTRIES_MAX, sizeof(*m));
+	char key[ETCD_KEY_MAX];
+	int64_t lease;
+	int r = -1;
+
+	if (m == NULL) {
+		sesame_err_set(err, "store unavailable: out of memory");
+		return -1;
+	}
+	if (etcd_key(e, key, err, "mail/%08" PRIx32, uid) != 0 ||
+	    etcd_lease_for(e, ETCD_LEASE_USES, now + SESAME_ETCD_MAIL_WINDOW, now, &lease,
+			   err) != 0)
+		goto out;
+	for (int i = 0; i < MAIL_TRIES; i++) {
+		r = mail_try(e, key, source, now, lim, lease, m, err);
+		if (r != 2)
+			goto out;
+	}
+	sesame_err_set(err, "store unavailable: etcd: the mail record of this account kept "
+		       "changing (%d tries)", MAIL_TRIES);
+	r = -1;
+out:
+	free(m);
+	return r;
+}
+
+/* ---- the rest ---- */
+
+static int etcd_gc(struct sesame_store *st, int64_t now, struct sesame_gc_stats *stats,
+		   struct sesame_err *err)
+{
+	(void)st;
+	(void)now;
+	(void)err;
+	memset(stats, 0, sizeof(*stats));
+	return 0;
+}
+
+static void etcd_close(struct sesame_store *st)
+{
+	struct store_etcd *e = etcd_of(st);
+
+	sesame_etcd_close(e->s);
+	free(e);
+}
+
+static const struct sesame_store_ops etcd_ops = {
+	.name = "etcd",
+	.close = etcd_close,
+	.redeem = etcd_redeem,
+	.status = etcd_status_op,
+	.revoke = etcd_revoke,
+	.revoke_user = etcd_revoke_user,
+	.user_revoked_before = etcd_user_revoked_before,
+	.mail_allow = etcd_mail_allow,
+	.record_issue = store_etcd_record_issue,
+	.list = store_etcd_list,
+	.history = store_etcd_history,
+	.gc = etcd_gc,
+};
+
+int sesame_store_open_etcd_session(struct sesame_store *st, struct sesame_etcd *s,
+				   struct sesame_err *err)
+{
+	struct store_etcd *e = calloc(1, sizeof(*e));
+
+	st->ops = NULL;
+	st->impl = NULL;
+	if (e == NULL) {
+		sesame_err_set(err, "store unavailable: out of memory");
+		sesame_etcd_close(s);
+		return -1;
+	}
+	e->s = s;
+	snprintf(e->prefix, sizeof(e->prefix), "%s", sesame_etcd_prefix(s));
+	st->ops = &etcd_ops;
+	st->impl = e;
+	return 0;
+}
+
+int sesame_store_open_etcd(struct sesame_store *st, const struct sesame_etcd_config *cfg,
+			   const char *state_dir, struct sesame_err *err)
+{
+	struct sesame_etcd *s = NULL;
+
+	st->ops = NULL;
+	st->impl = NULL;
+	if (sesame_etcd_config_validate(cfg, err) != 0 ||
+	    sesame_etcd_open(&s, cfg, state_dir, err) != 0)
+		return -1;
+	return sesame_store_open_etcd_session(st, s, err);
+}

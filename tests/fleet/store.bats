@@ -1,0 +1,145 @@
+#!/usr/bin/env bats
+# The etcd store (store = etcd, common/store_etcd*.c) on a real cluster
+# (tests/fleet/cluster.sh: three members, TLS, RBAC): the store contract
+# with an issuer's credentials, and sesame-mint and the module on one host
+# with the fleet's roles: the CLI as the issuer, the module as a verifier.
+
+load fleet_helpers
+load ../bats/pam_helpers
+
+setup_file() { fleet_setup; }
+teardown_file() { fleet_teardown; }
+
+# The etcd_* lines of a cluster credential (issuer, verifier, ...).
+etcd_lines() {
+	cat "$CLUSTER/$1.conf"
+	printf 'etcd_helper = %s\nstore = etcd\n' "$SESAME_ETCD_HELPER"
+}
+
+setup() {
+	pam_test_setup
+	# One host, two credentials: sesame-mint (CONF) as the issuer, the
+	# module (VCONF) as a verifying host; the same key file.
+	mkdir -m 0700 "$T/vstate"
+	etcd_lines issuer >>"$CONF"
+	sed "s|^state_dir = .*|state_dir = $T/vstate|" "$CONF" | grep -v '^etcd_user\|^etcd_password_file' >"$T/verifier.conf"
+	grep '^etcd_user\|^etcd_password_file' "$CLUSTER/verifier.conf" >>"$T/verifier.conf"
+	chmod 0644 "$T/verifier.conf"
+	VCONF=$T/verifier.conf
+	pam_service login "auth required $PAM_SESAME conf=$VCONF debug"
+	"$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" del --prefix /sesame/ >/dev/null
+}
+
+teardown() { pam_test_teardown; }
+
+@test "the store contract, on etcd with an issuer's credentials" {
+	run env SESAME_TEST_ETCD_CONF="$CLUSTER/issuer.conf" \
+		SESAME_TEST_ETCD_ROOT_CONF="$CLUSTER/root.conf" "$SESAME_STORE_CONTRACT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"backend etcd"* ]]
+}
+
+@test "a 2-use token: minted into the ledger, used twice through the module, then used up" {
+	tok=$(mint -n 2 -m 'fleet ticket' alice)
+	id=$(mint --inspect "$tok" 2>/dev/null | sed -n 's/^id: *//p' | head -n 1)
+	"$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" get --prefix /sesame/ledger/ --keys-only | grep -q ledger/
+	pam_auth login alice "$tok"
+	expect_rc $PAM_SUCCESS
+	pam_auth login alice "$tok"
+	expect_rc $PAM_SUCCESS
+	pam_auth login alice "$tok"
+	expect_rc $PAM_AUTH_ERR
+	expect_result 'reason="used up"'
+	mint --list --all >"$T/list"
+	grep -E ' 2/2 ' "$T/list" | grep -q 'used up'
+	# the note made that hint wrong: this is the fleet's ledger
+	absent 'only show tokens minted on this host' "$T/mint.log"
+	grep -q 'fleet ticket' "$T/list"
+	# --history shows every use, not only the last
+	mint --history "$tok" >"$T/hist"
+	grep -F "use 1:" "$T/hist" | grep -F "on testhost.example, service login"
+	grep -F "use 2:" "$T/hist"
+	# the module's verifier credentials read the ledger too
+	mint -c "$VCONF" --history "$id" >"$T/vhist"
+	cmp "$T/hist" "$T/vhist"
+}
+
+@test "revoke through the CLI: the module refuses; a verifier's credentials cannot revoke" {
+	tok=$(mint -n 3 alice)
+	run mint -c "$VCONF" --revoke "$tok"
+	[ "$status" -ne 0 ]
+	grep -q 'may not write them (only issuers may' "$T/mint.log"
+	grep -qi 'permission denied' "$T/mint.log"
+	pam_auth login alice "$tok"
+	expect_rc $PAM_SUCCESS
+	mint --revoke "$tok"
+	pam_auth login alice "$tok"
+	expect_rc $PAM_AUTH_ERR
+	expect_result 'reason="revoked"'
+}
+
+@test "revoke-user: the account's earlier tokens are refused, later ones accepted" {
+	old=$(mint alice)
+	unlimited=$(mint -n 0 alice)
+	bob=$(mint bob)
+	mint --revoke-user alice
+	pam_auth login alice "$old"
+	expect_rc $PAM_AUTH_ERR
+	expect_result 'reason="revoked"'
+	pam_auth login alice "$unlimited"
+	expect_rc $PAM_AUTH_ERR
+	expect_result 'reason="revoked"'
+	pam_auth login bob "$bob"
+	expect_rc $PAM_SUCCESS
+	sleep 1.1 # tokens carry whole seconds: "issued at or before" the revocation
+	new=$(mint alice)
+	pam_auth login alice "$new"
+	expect_rc $PAM_SUCCESS
+}
+
+@test "unlimited tokens are checked, not counted" {
+	tok=$(mint -n 0 alice)
+	for _ in 1 2 3; do
+		pam_auth login alice "$tok"
+		expect_rc $PAM_SUCCESS
+	done
+	run "$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" get --prefix /sesame/uses/ --keys-only
+	[ -z "$output" ]
+}
+
+@test "--gc: nothing to do for etcd, says so, exit 0" {
+	run mint --gc
+	[ "$status" -eq 0 ]
+	grep -q 'store = etcd: records expire through etcd leases' "$T/mint.log"
+}
+
+@test "a wrong etcd password: store unavailable (PAM_AUTHINFO_UNAVAIL), the password in no log" {
+	tok=$(mint alice)
+	sed -i "s|^etcd_password_file = .*|etcd_password_file = $CLUSTER/wrong.password|" "$VCONF"
+	pam_auth login alice "$tok"
+	expect_rc $PAM_AUTHINFO_UNAVAIL
+	expect_result 'reason="store unavailable"'
+	absent "wrong password" "$LOG"
+	absent "$(cat "$CLUSTER/verifier.password")" "$LOG"
+}
+
+@test "the cluster's records carry leases: one per expiry bucket, not one per login" {
+	leases() { "$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" lease list | grep -c '^[0-9a-f]'; }
+	before=$(leases)
+	for _ in 1 2 3; do
+		tok=$(mint alice)
+		pam_auth login alice "$tok"
+		expect_rc $PAM_SUCCESS
+	done
+	run "$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" get --prefix /sesame/leases/ --keys-only
+	echo "$output"
+	[ "$(grep -c leases/uses/ <<<"$output")" -le 2 ]
+	[ "$(grep -c leases/issued/ <<<"$output")" -le 2 ]
+	# the ledger's and the uses' buckets (an hour boundary may split each)
+	after=$(leases)
+	[ "$after" -le $((before + 4)) ]
+	# every use key and ledger record has one
+	run "$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" get --prefix /sesame/ -w json
+	python3 -c 'import json,sys; kvs=json.load(sys.stdin)["kvs"]; bad=[k for k in kvs if not k.get("lease")]; sys.exit(len(bad))' <<<"$output"
+}
