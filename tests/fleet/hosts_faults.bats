@@ -199,7 +199,7 @@ expect_successes_recorded() {
 	[ "$rc_right" -eq "$PAM_SUCCESS" ]
 	[ "$rc_wrong" -eq "$PAM_AUTH_ERR" ]
 	[ "$(grep -c 'result=unavailable reason="store unavailable"' "$LOG")" -eq 3 ]
-	grep -q 'result=success' "$LOG" && false
+	absent 'result=success' "$LOG"
 	# the token was used nowhere: in once the cluster is back
 	auth_on b login alice "$TOK"
 	[ "$PAM_RC" -eq "$PAM_SUCCESS" ]
@@ -258,9 +258,15 @@ expect_successes_recorded() {
 }
 
 @test "the quota alarm raised: every login store unavailable, minting refused; back after the documented recovery" {
+	# A login before the alarm, with a token of the same lifetime: what the
+	# fleet does all day (the store's lease for that expiry exists, so the
+	# login under the alarm writes nothing but the use itself).
+	mint_json_on a -H group:web alice
+	auth_on e login alice "$TOK"
+	[ "$PAM_RC" -eq "$PAM_SUCCESS" ]
 	mint_json_on a -H group:web alice
 	run probe root fill /sesame/fill/ 100 500000
-	[[ $output == *"database space exceeded"* ]]
+	fill=$output
 	auth_on b login alice "$TOK"
 	alarm_rc=$PAM_RC
 	cp "$LOG" "$T/log.alarm"
@@ -273,6 +279,7 @@ expect_successes_recorded() {
 	cluster root compact "$rev" >/dev/null
 	cluster root defrag >/dev/null
 	cluster root alarm disarm >/dev/null
+	[[ $fill == *"database space exceeded"* ]]
 	PAM_RC=$alarm_rc LOG=$T/log.alarm expect_unavailable 'database space exceeded'
 	[ "$mint_status" -eq 2 ]
 	auth_on b login alice "$TOK"
