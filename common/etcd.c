@@ -12,6 +12,7 @@ struct sesame_etcd {
 	int have_skew;
 	int64_t skew;
 	char prefix[SESAME_ETCD_PREFIX_MAX];
+	char endpoint[SESAME_ETCD_URL_MAX]; /* who answered last */
 };
 
 const char *sesame_etcd_failure_name(enum sesame_etcd_failure f)
@@ -69,6 +70,11 @@ const char *sesame_etcd_prefix(const struct sesame_etcd *s)
 	return s->prefix;
 }
 
+const char *sesame_etcd_last_endpoint(const struct sesame_etcd *s)
+{
+	return s->endpoint[0] != '\0' ? s->endpoint : "etcd";
+}
+
 int sesame_etcd_clock_skew(const struct sesame_etcd *s, int64_t *skew)
 {
 	if (!s->have_skew)
@@ -96,6 +102,7 @@ static int call(struct sesame_etcd *s, const char *path, char *json,
 			s->failure = SESAME_ETCD_FAIL_LOCAL;
 		return -1;
 	}
+	snprintf(s->endpoint, sizeof(s->endpoint), "%s", reply->endpoint);
 	if (reply->server_time > 0) {
 		s->skew = reply->server_time - reply->local_time;
 		s->have_skew = 1;

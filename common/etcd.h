@@ -68,6 +68,10 @@ void sesame_etcd_close(struct sesame_etcd *s);
 /* Why the last call failed. */
 enum sesame_etcd_failure sesame_etcd_last_failure(const struct sesame_etcd *s);
 
+/* The endpoint of the last answer ("https://h:2379"), or "etcd" before
+ * any: for messages about what an answer said. */
+const char *sesame_etcd_last_endpoint(const struct sesame_etcd *s);
+
 /* The key prefix of the fleet ("/sesame/"). */
 const char *sesame_etcd_prefix(const struct sesame_etcd *s);
 

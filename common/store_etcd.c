@@ -44,6 +44,17 @@ void etcd_token_key(char out[ETCD_TOKEN_KEY], const uint8_t id[SESAME_ID_BYTES],
 	snprintf(out, ETCD_TOKEN_KEY, "%s-%08" PRIx32, hex, uid);
 }
 
+void etcd_fail(const struct store_etcd *e, struct sesame_err *err, const char *fmt, ...)
+{
+	char what[sizeof(err->msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	sesame_err_set(err, "store unavailable: %s: %s", sesame_etcd_last_endpoint(e->s), what);
+}
+
 void etcd_denied_hint(struct store_etcd *e, const char *what, struct sesame_err *err)
 {
 	struct sesame_err why = *err;
@@ -72,12 +83,13 @@ int64_t etcd_parse_before(const char *value, size_t len)
 
 static const char *const lease_dirs[] = {"uses", "issued"};
 
-static int parse_lease(const struct sesame_etcd_kvs *kvs, int64_t *lease, struct sesame_err *err)
+static int parse_lease(const struct store_etcd *e, const struct sesame_etcd_kvs *kvs,
+		       int64_t *lease, struct sesame_err *err)
 {
 	int64_t v = etcd_parse_before(kvs->kv[0].value, kvs->kv[0].value_len);
 
 	if (v <= 0) {
-		sesame_err_set(err, "store unavailable: etcd: a lease key that does not hold a "
+		etcd_fail(e, err, "a lease key that does not hold a "
 			       "lease id");
 		return -1;
 	}
@@ -106,9 +118,9 @@ static int grant_lease(struct store_etcd *e, const char *key, int64_t ttl, int64
 		return 0;
 	}
 	if (existing.n == 1)
-		r = parse_lease(&existing, lease, err);
+		r = parse_lease(e, &existing, lease, err);
 	else
-		sesame_err_set(err, "store unavailable: etcd: a lease key that came and went");
+		etcd_fail(e, err, "a lease key that came and went");
 	sesame_etcd_kvs_free(&existing);
 	/* Ours holds nothing; if revoking it fails it expires on its own. */
 	(void)sesame_etcd_lease_revoke(e->s, mine, &ignored);
@@ -132,7 +144,7 @@ int etcd_lease_for(struct store_etcd *e, enum etcd_lease_kind kind, int64_t unti
 	    sesame_etcd_get(e->s, key, &kvs, err) != 0)
 		return -1;
 	if (kvs.n == 1)
-		r = parse_lease(&kvs, lease, err);
+		r = parse_lease(e, &kvs, lease, err);
 	else
 		r = grant_lease(e, key, ttl, lease, err);
 	sesame_etcd_kvs_free(&kvs);
@@ -148,7 +160,7 @@ static enum sesame_reason clock_ok(struct store_etcd *e, struct sesame_err *err)
 	int64_t skew;
 
 	if (sesame_etcd_clock_skew(e->s, &skew) != 0) {
-		sesame_err_set(err, "store unavailable: etcd: no answer with a Date header, so "
+		etcd_fail(e, err, "no answer with a Date header, so "
 			       "this host's clock cannot be checked against the cluster's");
 		return SESAME_STORE_UNAVAILABLE;
 	}
@@ -159,7 +171,7 @@ static enum sesame_reason clock_ok(struct store_etcd *e, struct sesame_err *err)
 		return SESAME_CLOCK_BEHIND;
 	}
 	if (skew < -SESAME_ETCD_SKEW_MAX) {
-		sesame_err_set(err, "store unavailable: etcd: this host's clock is %" PRId64
+		etcd_fail(e, err, "this host's clock is %" PRId64
 			       " s ahead of the cluster's (at most %" PRId64 " s allowed)",
 			       -skew, SESAME_ETCD_SKEW_MAX);
 		return SESAME_STORE_UNAVAILABLE;
@@ -207,9 +219,10 @@ static int user_revoked(const struct sesame_etcd_kvs *kvs, int64_t issued)
 	return issued <= before;
 }
 
-static enum sesame_reason malformed(struct sesame_err *err, const char *what)
+static enum sesame_reason malformed(const struct store_etcd *e, struct sesame_err *err,
+				    const char *what)
 {
-	sesame_err_set(err, "store unavailable: etcd: %s does not parse", what);
+	etcd_fail(e, err, "%s does not parse", what);
 	return SESAME_STORE_UNAVAILABLE;
 }
 
@@ -235,7 +248,7 @@ static enum sesame_reason read_state(struct store_etcd *e, const struct sesame_t
 		return SESAME_STORE_UNAVAILABLE;
 	if (!res.succeeded || res.n != 3 || res.ops[0].kind != SESAME_ETCD_OP_RANGE ||
 	    res.ops[1].kind != SESAME_ETCD_OP_RANGE || res.ops[2].kind != SESAME_ETCD_OP_RANGE) {
-		reason = malformed(err, "a transaction answer");
+		reason = malformed(e, err, "a transaction answer");
 		goto out;
 	}
 	if (res.ops[2].range.n == 1)
@@ -243,7 +256,7 @@ static enum sesame_reason read_state(struct store_etcd *e, const struct sesame_t
 					   ? UINT32_MAX : res.ops[2].range.kv[0].version);
 	by_user = user_revoked(&res.ops[1].range, t->issued);
 	if (by_user < 0)
-		reason = malformed(err, "a per-user revocation");
+		reason = malformed(e, err, "a per-user revocation");
 	else if (res.ops[0].range.n > 0 || by_user)
 		reason = SESAME_REVOKED;
 	else if (t->uses > 0 && *used >= t->uses)
@@ -351,7 +364,8 @@ static const struct sesame_etcd_txn_result *nested(const struct sesame_etcd_txn_
 }
 
 /* What the answer to build_use_txn says. */
-static enum sesame_reason read_use_answer(const struct sesame_etcd_txn_result *res,
+static enum sesame_reason read_use_answer(const struct store_etcd *e,
+					  const struct sesame_etcd_txn_result *res,
 					  const struct sesame_token *t, struct sesame_err *err)
 {
 	const struct sesame_etcd_txn_result *a, *b;
@@ -361,26 +375,26 @@ static enum sesame_reason read_use_answer(const struct sesame_etcd_txn_result *r
 		if (res->n != 3 || res->ops[0].kind != SESAME_ETCD_OP_RANGE ||
 		    res->ops[1].kind != SESAME_ETCD_OP_RANGE ||
 		    res->ops[2].kind != SESAME_ETCD_OP_RANGE)
-			return malformed(err, "a transaction answer");
+			return malformed(e, err, "a transaction answer");
 		by_user = user_revoked(&res->ops[2].range, t->issued);
 		if (by_user < 0)
-			return malformed(err, "a per-user revocation");
+			return malformed(e, err, "a per-user revocation");
 		if (res->ops[0].range.n > 0 || by_user)
 			return SESAME_REVOKED;
 		if (res->ops[1].range.n == 1 && res->ops[1].range.kv[0].version >= t->uses)
 			return SESAME_USED_UP;
-		return malformed(err, "a refused count without its reason");
+		return malformed(e, err, "a refused count without its reason");
 	}
 	a = nested(res);
 	if (a == NULL || res->n != 2)
-		return malformed(err, "a transaction answer");
+		return malformed(e, err, "a transaction answer");
 	if (a->succeeded)
-		return nested(a) != NULL ? SESAME_OK : malformed(err, "a transaction answer");
+		return nested(a) != NULL ? SESAME_OK : malformed(e, err, "a transaction answer");
 	b = nested(a);
 	if (b == NULL)
-		return malformed(err, "a transaction answer");
+		return malformed(e, err, "a transaction answer");
 	if (b->succeeded)
-		return nested(b) != NULL ? SESAME_OK : malformed(err, "a transaction answer");
+		return nested(b) != NULL ? SESAME_OK : malformed(e, err, "a transaction answer");
 	return SESAME_REVOKED;
 }
 
@@ -436,7 +450,7 @@ static enum sesame_reason count_use(struct store_etcd *e, const struct sesame_to
 		free(value);
 		return SESAME_STORE_UNAVAILABLE;
 	}
-	reason = read_use_answer(&res, t, err);
+	reason = read_use_answer(e, &res, t, err);
 	sesame_etcd_txn_result_free(&res);
 	free(value);
 	return reason;
@@ -562,7 +576,7 @@ static int etcd_user_revoked_before(struct sesame_store *st, uint32_t uid, int64
 	if (kvs.n == 1) {
 		v = etcd_parse_before(kvs.kv[0].value, kvs.kv[0].value_len);
 		if (v < 0) {
-			malformed(err, "a per-user revocation");
+			malformed(e, err, "a per-user revocation");
 			r = -1;
 		}
 	}
@@ -630,7 +644,7 @@ static int mail_try(struct store_etcd *e, const char *key, const uint8_t *source
 	if (kvs.n == 1) {
 		mod = kvs.kv[0].mod_revision;
 		if (etcd_mail_decode(kvs.kv[0].value, kvs.kv[0].value_len, m, &n) != 0) {
-			malformed(err, "a mail record");
+			malformed(e, err, "a mail record");
 			goto out;
 		}
 	}
@@ -683,7 +697,7 @@ static int etcd_mail_allow(struct sesame_store *st, uint32_t uid,
 		if (r != 2)
 			goto out;
 	}
-	sesame_err_set(err, "store unavailable: etcd: the mail record of this account kept "
+	etcd_fail(e, err, "the mail record of this account kept "
 		       "changing (%d tries)", MAIL_TRIES);
 	r = -1;
 out:

@@ -54,6 +54,11 @@ void etcd_token_key(char out[ETCD_TOKEN_KEY], const uint8_t id[SESAME_ID_BYTES],
 int etcd_lease_for(struct store_etcd *e, enum etcd_lease_kind kind, int64_t until, int64_t now,
 		   int64_t *lease, struct sesame_err *err);
 
+/* "store unavailable: ENDPOINT: " and what printf makes, into err: for
+ * what an answer said (the endpoint of the last answer). */
+void etcd_fail(const struct store_etcd *e, struct sesame_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Explain a failed write that etcd's RBAC refused. */
 void etcd_denied_hint(struct store_etcd *e, const char *what, struct sesame_err *err);
 

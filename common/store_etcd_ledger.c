@@ -350,14 +350,14 @@ static int read_snapshot(struct store_etcd *e, const char *ledger_key, const cha
 		return -1;
 	if (!snap->res.succeeded || snap->res.n != R_COUNT) {
 		sesame_etcd_txn_result_free(&snap->res);
-		sesame_err_set(err, "store unavailable: etcd: a transaction answer without the "
+		etcd_fail(e, err, "a transaction answer without the "
 			       "reads asked for");
 		return -1;
 	}
 	for (int i = 0; i < R_COUNT; i++) {
 		if (snap->res.ops[i].kind != SESAME_ETCD_OP_RANGE) {
 			sesame_etcd_txn_result_free(&snap->res);
-			sesame_err_set(err, "store unavailable: etcd: a transaction answer "
+			etcd_fail(e, err, "a transaction answer "
 				       "without the reads asked for");
 			return -1;
 		}
@@ -401,8 +401,8 @@ static int64_t uid_of(const char *key, size_t start)
 	return v;
 }
 
-static int add_use(struct sesame_history *h, const struct sesame_etcd_kv *kv,
-		   struct sesame_err *err)
+static int add_use(const struct store_etcd *e, struct sesame_history *h,
+		   const struct sesame_etcd_kv *kv, struct sesame_err *err)
 {
 	struct sesame_ledger_use *more = realloc(h->uses, (h->n_uses + 1) * sizeof(*more));
 
@@ -412,7 +412,7 @@ static int add_use(struct sesame_history *h, const struct sesame_etcd_kv *kv,
 	}
 	h->uses = more;
 	if (etcd_use_decode(kv->value, kv->value_len, &h->uses[h->n_uses]) != 0) {
-		sesame_err_set(err, "store unavailable: etcd: a use record does not parse");
+		etcd_fail(e, err, "a use record does not parse");
 		return -1;
 	}
 	h->n_uses++;
@@ -438,7 +438,7 @@ static int fill_uses(const struct store_etcd *e, const struct snapshot *snap, co
 			continue;
 		if (kv->key[n + 8] == '\0')
 			h->used += (unsigned)(kv->version > UINT32_MAX ? UINT32_MAX : kv->version);
-		else if (add_use(h, kv, err) != 0)
+		else if (add_use(e, h, kv, err) != 0)
 			return -1;
 	}
 	return 0;
@@ -463,7 +463,7 @@ static int fill_revoked(const struct store_etcd *e, const struct snapshot *snap,
 			continue;
 		h->revoked = 1;
 		if (etcd_revoked_decode(kv->value, kv->value_len, &h->revoked_at) != 0) {
-			sesame_err_set(err, "store unavailable: etcd: a revocation does not parse");
+			etcd_fail(e, err, "a revocation does not parse");
 			return -1;
 		}
 	}
@@ -484,7 +484,7 @@ static int fill_user_revoked(const struct store_etcd *e, const struct snapshot *
 		return 0;
 	before = etcd_parse_before(users->kv[i].value, users->kv[i].value_len);
 	if (before < 0) {
-		sesame_err_set(err, "store unavailable: etcd: a per-user revocation does not "
+		etcd_fail(e, err, "a per-user revocation does not "
 			       "parse");
 		return -1;
 	}
@@ -507,7 +507,7 @@ static int fill(const struct store_etcd *e, const struct snapshot *snap,
 	if (issue != NULL) {
 		if (etcd_issue_decode(issue->value, issue->value_len, &h->issue) != 0 ||
 		    memcmp(h->issue.id, id, SESAME_ID_BYTES) != 0) {
-			sesame_err_set(err, "store unavailable: etcd: a ledger record does not "
+			etcd_fail(e, err, "a ledger record does not "
 				       "parse");
 			return -1;
 		}
@@ -564,7 +564,7 @@ int store_etcd_list(struct sesame_store *st, struct sesame_history **out, size_t
 		uint8_t id[SESAME_ID_BYTES];
 		const char *key = ledger->kv[i].key;
 		if (strlen(key) != plen + 2 * SESAME_ID_BYTES || hex_id(key + plen, id) != 0) {
-			sesame_err_set(err, "store unavailable: etcd: a ledger key that is not a "
+			etcd_fail(e, err, "a ledger key that is not a "
 				       "token id");
 			goto out;
 		}

@@ -1,0 +1,334 @@
+/* The etcd store (common/store_etcd*.c) over a scripted transport: the
+ * clock-skew rule, answers that do not parse, the NOSPACE alarm, RBAC
+ * refusals, and how each answer of the use transaction is read. Every
+ * failure must be "store unavailable" (or the clock's refusal), never a
+ * success. tests/fleet/store.bats runs the store on a real cluster. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "etcd.h"
+#include "store.h"
+#include "testutil.h"
+
+/* base64 of "x" and of "7" (a lease id) */
+#define KEY_X "eA=="
+#define LEASE_7 "Nw=="
+
+#define RANGE_LEASE                                                                  \
+	"{\"header\":{\"revision\":\"5\"},\"kvs\":[{\"key\":\"" KEY_X "\",\"value\":\"" \
+	LEASE_7 "\",\"version\":\"1\"}],\"count\":\"1\"}"
+#define RANGE_EMPTY "{\"header\":{\"revision\":\"5\"}}"
+#define TXN_COUNTED                                                                       \
+	"{\"header\":{},\"succeeded\":true,\"responses\":[{\"response_txn\":{\"header\":{},"    \
+	"\"succeeded\":true,\"responses\":[{\"response_txn\":{\"header\":{},\"succeeded\":true," \
+	"\"responses\":[{\"response_put\":{}},{\"response_put\":{}}]}}]}},"                     \
+	"{\"response_range\":{\"kvs\":[{\"key\":\"" KEY_X "\",\"version\":\"1\"}],"           \
+	"\"count\":\"1\"}}]}"
+#define TXN_USED_UP                                                                     \
+	"{\"header\":{},\"responses\":[{\"response_range\":{}},{\"response_range\":{\"kvs\":" \
+	"[{\"key\":\"" KEY_X "\",\"version\":\"1\"}],\"count\":\"1\"}},{\"response_range\":{}}]}"
+#define TXN_REVOKED                                                                     \
+	"{\"header\":{},\"responses\":[{\"response_range\":{\"kvs\":[{\"key\":\"" KEY_X       \
+	"\",\"version\":\"1\"}],\"count\":\"1\"}},{\"response_range\":{}},"                   \
+	"{\"response_range\":{}}]}"
+/* the token's own compares held, the per-user revocation's did not (A and
+ * B failed): nothing written */
+#define TXN_USER_REVOKED                                                                 \
+	"{\"header\":{},\"succeeded\":true,\"responses\":[{\"response_txn\":{\"header\":{}," \
+	"\"responses\":[{\"response_txn\":{\"header\":{},\"responses\":[{\"response_range\":" \
+	"{}}]}}]}},{\"response_range\":{}}]}"
+/* the reads of a token's state: nothing revoked, nothing counted */
+#define TXN_READ_CLEAN                                                                   \
+	"{\"header\":{},\"succeeded\":true,\"responses\":[{\"response_range\":{}},"         \
+	"{\"response_range\":{}},{\"response_range\":{}}]}"
+#define STATUS_OK                                                                         \
+	"{\"header\":{\"member_id\":\"1\",\"revision\":\"5\"},\"version\":\"3.4.23\","        \
+	"\"dbSize\":\"1\",\"leader\":\"1\",\"raftTerm\":\"2\"}"
+#define STATUS_NOSPACE                                                                    \
+	"{\"header\":{\"member_id\":\"1\",\"revision\":\"5\"},\"version\":\"3.4.23\","        \
+	"\"dbSize\":\"1\",\"leader\":\"1\",\"raftTerm\":\"2\","                               \
+	"\"errors\":[\"memberID:1 alarm:NOSPACE \"]}"
+
+/* Answers by path; a failure for one path; the skew of the fake Date. */
+struct fake {
+	const char *range, *txn, *status;
+	const char *fail_path;
+	enum sesame_etcd_failure fail_kind;
+	const char *fail_msg;
+	int64_t skew;  /* the cluster's clock minus ours */
+	int no_date;   /* no Date header at all */
+	int n_txn;     /* transactions sent */
+	int n_grant;
+};
+
+static int fake_call(void *ctx, const char *path, const char *body, size_t len,
+		     struct sesame_etcd_reply *reply, enum sesame_etcd_failure *failure,
+		     struct sesame_err *err)
+{
+	struct fake *f = ctx;
+	const char *answer = NULL;
+	int64_t now = (int64_t)time(NULL);
+
+	(void)body;
+	(void)len;
+	if (strcmp(path, "/v3/kv/txn") == 0)
+		f->n_txn++;
+	if (strcmp(path, "/v3/lease/grant") == 0)
+		f->n_grant++;
+	if (f->fail_path != NULL && strcmp(path, f->fail_path) == 0) {
+		*failure = f->fail_kind;
+		sesame_err_set(err, "store unavailable: https://fake:2379: %s", f->fail_msg);
+		return -1;
+	}
+	if (strcmp(path, "/v3/kv/range") == 0)
+		answer = f->range;
+	else if (strcmp(path, "/v3/kv/txn") == 0)
+		answer = f->txn;
+	else if (strcmp(path, "/v3/maintenance/status") == 0)
+		answer = f->status;
+	if (answer == NULL) {
+		*failure = SESAME_ETCD_FAIL_PROTOCOL;
+		sesame_err_set(err, "store unavailable: https://fake:2379: unexpected %s", path);
+		return -1;
+	}
+	reply->body = strdup(answer);
+	reply->len = strlen(answer);
+	snprintf(reply->endpoint, sizeof(reply->endpoint), "https://fake:2379");
+	reply->local_time = now;
+	reply->server_time = f->no_date ? 0 : now + f->skew;
+	return 0;
+}
+
+static struct fake fake_default(void)
+{
+	struct fake f;
+
+	memset(&f, 0, sizeof(f));
+	f.range = RANGE_LEASE;
+	f.txn = TXN_COUNTED;
+	f.status = STATUS_OK;
+	return f;
+}
+
+static void open_fake(struct sesame_store *st, struct fake *f)
+{
+	struct sesame_etcd_transport t = {fake_call, NULL, f};
+	struct sesame_etcd *s = NULL;
+	struct sesame_err err = { "" };
+
+	CHECK_EQ_INT(sesame_etcd_open_transport(&s, &t, "/sesame/", &err), 0);
+	CHECK_EQ_INT(sesame_store_open_etcd_session(st, s, &err), 0);
+}
+
+static struct sesame_token tok(unsigned uses)
+{
+	struct sesame_token t;
+
+	memset(&t, 0, sizeof(t));
+	t.uid = 1000;
+	t.issued = (uint32_t)time(NULL) - 10;
+	t.lifetime = 900;
+	t.uses = (uint8_t)uses;
+	t.id[0] = 0xab;
+	return t;
+}
+
+static enum sesame_reason redeem_with(struct fake *f, unsigned uses, struct sesame_err *err)
+{
+	struct sesame_store st;
+	struct sesame_token t = tok(uses);
+	enum sesame_reason r;
+
+	open_fake(&st, f);
+	r = sesame_store_redeem(&st, &t, NULL, (int64_t)time(NULL), err);
+	sesame_store_close(&st);
+	return r;
+}
+
+/* The host's clock against the Date of the cluster's answers: a host
+ * behind by more than the bound refuses (clock behind) before it writes;
+ * one ahead is "store unavailable"; no Date header at all fails closed. */
+static void test_clock_skew(void)
+{
+	struct sesame_err err = { "" };
+	struct fake f = fake_default();
+
+	f.skew = 250; /* within the bound */
+	CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_OK);
+	CHECK_EQ_INT(f.n_txn, 1);
+
+	f = fake_default();
+	f.skew = 400;
+	CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_CLOCK_BEHIND);
+	CHECK(strstr(err.msg, "behind the cluster") != NULL);
+	CHECK_EQ_INT(f.n_txn, 0); /* refused before counting */
+
+	f = fake_default();
+	f.skew = -400;
+	CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK(strstr(err.msg, "ahead of the cluster") != NULL);
+	CHECK(strstr(err.msg, "https://fake:2379") != NULL);
+	CHECK_EQ_INT(f.n_txn, 0);
+
+	f = fake_default();
+	f.skew = 400; /* unlimited tokens too */
+	CHECK_EQ_INT(redeem_with(&f, 0, &err), SESAME_CLOCK_BEHIND);
+
+	f = fake_default();
+	f.no_date = 1;
+	CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK(strstr(err.msg, "Date header") != NULL);
+	CHECK_EQ_INT(f.n_txn, 0);
+}
+
+/* What the use transaction's answer says. */
+static void test_answers(void)
+{
+	struct sesame_err err = { "" };
+	struct fake f = fake_default();
+
+	f.txn = TXN_USED_UP;
+	CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_USED_UP);
+	f.txn = TXN_REVOKED;
+	CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_REVOKED);
+	f.txn = TXN_USER_REVOKED;
+	CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_REVOKED);
+	/* a lease key that is missing: granted here (no grant answer in the
+	 * script: the failure is "store unavailable", never a success) */
+	f = fake_default();
+	f.range = RANGE_EMPTY;
+	CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK_EQ_INT(f.n_grant, 1);
+	CHECK_EQ_INT(f.n_txn, 0);
+}
+
+/* Answers that do not parse, or parse into the wrong shape. */
+static void test_unparsable(void)
+{
+	static const char *const bad[] = {
+		"",
+		"{",
+		"{}",                                        /* no header */
+		"{\"header\":{},\"succeeded\":true}",        /* no responses */
+		"{\"header\":{},\"succeeded\":true,\"responses\":[{\"response_range\":{}}]}",
+		"{\"header\":{},\"succeeded\":true,\"responses\":[{\"response_range\":{}},"
+		"{\"response_range\":{}}]}",                 /* no nested transaction */
+		"{\"header\":{},\"responses\":[{\"response_range\":{}},{\"response_range\":{}},"
+		"{\"response_range\":{}}]}",                 /* refused without a reason */
+		"{\"header\":{},\"responses\":[{\"response_range\":{}},{\"response_range\":{}},"
+		"{\"response_range\":{\"kvs\":[{\"key\":\"" KEY_X "\",\"value\":\"eHl6\"}]}}]}",
+		/* a per-user revocation "xyz" */
+		"{\"header\":{},\"succeeded\":true,\"responses\":[{\"response_txn\":{\"header\":{},"
+		"\"succeeded\":true,\"responses\":[]}},{\"response_range\":{}}]}",
+	};
+	struct sesame_err err = { "" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct fake f = fake_default();
+		f.txn = bad[i];
+		CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_STORE_UNAVAILABLE);
+		CHECK(strstr(err.msg, "store unavailable: https://fake:2379") != NULL);
+	}
+	/* a lease key that holds no lease id */
+	struct fake f = fake_default();
+	f.range = "{\"header\":{},\"kvs\":[{\"key\":\"" KEY_X "\",\"value\":\"eHl6\"}]}";
+	CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK(strstr(err.msg, "lease") != NULL);
+}
+
+/* NOSPACE: the count's write fails; an unlimited token (no write) is
+ * refused too while the alarm is raised: revocations cannot be written. */
+static void test_nospace(void)
+{
+	struct sesame_err err = { "" };
+	struct fake f = fake_default();
+
+	f.fail_path = "/v3/kv/txn";
+	f.fail_kind = SESAME_ETCD_FAIL_NOSPACE;
+	f.fail_msg = "etcdserver: mvcc: database space exceeded";
+	CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK(strstr(err.msg, "database space exceeded") != NULL);
+
+	f = fake_default();
+	f.status = STATUS_NOSPACE;
+	CHECK_EQ_INT(redeem_with(&f, 0, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK(strstr(err.msg, "NOSPACE") != NULL);
+	CHECK_EQ_INT(f.n_txn, 0);
+	f = fake_default();
+	f.txn = TXN_READ_CLEAN;
+	CHECK_EQ_INT(redeem_with(&f, 0, &err), SESAME_OK);
+}
+
+/* A verifier's credentials: writing a revocation is refused by RBAC, and
+ * the message says whose credentials it takes. */
+static void test_denied(void)
+{
+	struct sesame_store st;
+	struct sesame_err err = { "" };
+	struct sesame_token t = tok(1);
+	struct fake f = fake_default();
+
+	f.fail_path = "/v3/kv/txn";
+	f.fail_kind = SESAME_ETCD_FAIL_DENIED;
+	f.fail_msg = "etcdserver: permission denied";
+	open_fake(&st, &f);
+	CHECK_EQ_INT(sesame_store_revoke(&st, &t, (int64_t)time(NULL), &err), -1);
+	CHECK(strstr(err.msg, "only issuers may") != NULL);
+	CHECK(strstr(err.msg, "permission denied") != NULL);
+	CHECK_EQ_INT(sesame_store_revoke_user(&st, 1000, (int64_t)time(NULL), &err), -1);
+	CHECK(strstr(err.msg, "only issuers may") != NULL);
+	/* a login with the same failure: unavailable, never a success */
+	CHECK_EQ_INT(sesame_store_redeem(&st, &t, NULL, (int64_t)time(NULL), &err),
+		     SESAME_STORE_UNAVAILABLE);
+	sesame_store_close(&st);
+}
+
+/* Every other failure of the transport: store unavailable. */
+static void test_transport_failures(void)
+{
+	static const enum sesame_etcd_failure kinds[] = {
+		SESAME_ETCD_FAIL_UNREACHABLE, SESAME_ETCD_FAIL_TIMEOUT, SESAME_ETCD_FAIL_TLS,
+		SESAME_ETCD_FAIL_AUTH, SESAME_ETCD_FAIL_PROTOCOL, SESAME_ETCD_FAIL_LOCAL,
+	};
+	struct sesame_err err = { "" };
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		for (int path = 0; path < 2; path++) {
+			struct fake f = fake_default();
+			f.fail_path = path ? "/v3/kv/txn" : "/v3/kv/range";
+			f.fail_kind = kinds[i];
+			f.fail_msg = "failed";
+			CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_STORE_UNAVAILABLE);
+			CHECK(strstr(err.msg, "https://fake:2379") != NULL);
+		}
+	}
+}
+
+/* gc has nothing to do: leases expire the records. */
+static void test_gc(void)
+{
+	struct sesame_store st;
+	struct sesame_err err = { "" };
+	struct sesame_gc_stats stats = {1, 1, 1};
+	struct fake f = fake_default();
+
+	open_fake(&st, &f);
+	CHECK_EQ_INT(sesame_store_gc(&st, (int64_t)time(NULL), &stats, &err), 0);
+	CHECK_EQ_INT(stats.removed + stats.kept + stats.files_rewritten, 0);
+	CHECK_EQ_INT(f.n_txn, 0);
+	sesame_store_close(&st);
+}
+
+int main(void)
+{
+	test_clock_skew();
+	test_answers();
+	test_unparsable();
+	test_nospace();
+	test_denied();
+	test_transport_failures();
+	test_gc();
+	return test_finish("store-etcd");
+}
