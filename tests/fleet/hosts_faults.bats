@@ -55,15 +55,15 @@ teardown() {
 
 cluster() { "$SESAME_FLEET_DIR/cluster.sh" "$1" "$CLUSTER" "${@:2}"; }
 
-# expect_unavailable [DETAIL]: the last attempt answered
-# PAM_AUTHINFO_UNAVAIL as "store unavailable" (with DETAIL in the log).
+# expect_unavailable WHY: the last attempt answered PAM_AUTHINFO_UNAVAIL
+# as "store unavailable", logged with the endpoint and WHY.
 expect_unavailable() {
 	[ "$PAM_RC" = "$PAM_AUTHINFO_UNAVAIL" ] || {
 		echo "expected rc=$PAM_AUTHINFO_UNAVAIL, got ${PAM_OUT:-nothing}" >&2
 		return 1
 	}
-	expect_result 'result=unavailable reason="store unavailable"'
-	[ -z "${1:-}" ] || expect_result "$1"
+	expect_result 'result=unavailable reason="store unavailable" detail="store unavailable: https://127.0.0.1:'
+	expect_result "$1"
 }
 
 # expect_within MS: the last attempt took less than MS milliseconds.
@@ -114,8 +114,9 @@ expect_successes_recorded() {
 	storm_start kill storm alice "$TOK" a b c e
 	sleep 0.3
 	kill -KILL "$(member_pid "$leader")"
+	done_at_kill=$(find "$STORM" -name 'out.*' -size +0 | wc -l)
 	storm_wait
-	echo "leader $leader killed: $STORM_OK succeeded, $STORM_USED_UP used up, $STORM_OTHER other" >&3
+	echo "leader $leader killed with $done_at_kill of 64 logins done: $STORM_OK succeeded, $STORM_USED_UP used up, $STORM_OTHER other" >&3
 	# The member comes back before any assertion, so that a failure here
 	# does not leave the next tests a cluster of two.
 	cluster restart "$leader" >>"$LOG" 2>&1
@@ -137,7 +138,8 @@ expect_successes_recorded() {
 	first=https://127.0.0.1:$(cat "$CLUSTER/$follower.port")
 	rest=$(tr ',' '\n' <"$CLUSTER/endpoints" | grep -vx "$first" | paste -sd,)
 	fleet_variant b stopfirst etcd_endpoints "$first,$rest"
-	mint_json_on a -H group:web -n 3 alice
+	# uses to spare: a call given up on may still have been counted
+	mint_json_on a -H group:web -n 10 alice
 	auth_on b stopfirst alice "$TOK" # the etcd token cached before the stop
 	kill -STOP "$(member_pid "$follower")"
 	auth_on b stopfirst alice "$TOK"
@@ -148,15 +150,17 @@ expect_successes_recorded() {
 	echo "follower $follower stopped (leader $leader): ${took_b} ms (first endpoint), ${took_c} ms" >&3
 	[ "$rc_b" -eq "$PAM_SUCCESS" ]
 	[ "$rc_c" -eq "$PAM_SUCCESS" ]
-	# etcd_timeout (2 s) bounds the module's work; 1 s more for starting
-	# the PAM application under unshare and pam_wrapper on a loaded VM.
-	[ "$took_b" -lt 3000 ]
-	[ "$took_c" -lt 3000 ]
+	# Within etcd_timeout (2 s), measured around the whole PAM application
+	# (process start, namespaces, pam_wrapper: about 60 ms of it). The
+	# stopped member costs its connect budget, a quarter of etcd_timeout.
+	[ "$took_b" -lt 2000 ]
+	[ "$took_c" -lt 2000 ]
 }
 
 @test "SIGSTOP the leader: refused or in within etcd_timeout + 1 s, never more; then logins go on" {
 	leader=$(cluster leader)
-	mint_json_on a -H group:web -n 3 alice
+	# uses to spare: a call given up on may still have been counted
+	mint_json_on a -H group:web -n 20 alice
 	kill -STOP "$(member_pid "$leader")"
 	auth_on b login alice "$TOK"
 	rc_during=$PAM_RC took=$TOOK_MS
@@ -194,7 +198,7 @@ expect_successes_recorded() {
 	done
 	wait_cluster
 	echo "every member stopped: rc $rc in $took ms; fall-through: rc $rc_right, wrong password rc $rc_wrong" >&3
-	PAM_RC=$rc LOG=$T/log.required expect_unavailable 'detail="store unavailable'
+	PAM_RC=$rc LOG=$T/log.required expect_unavailable "Timeout was reached"
 	[ "$took" -lt 3000 ]
 	[ "$rc_right" -eq "$PAM_SUCCESS" ]
 	[ "$rc_wrong" -eq "$PAM_AUTH_ERR" ]
@@ -216,7 +220,7 @@ expect_successes_recorded() {
 	cluster restart m1 m2 m3 >>"$LOG" 2>&1
 	wait_cluster
 	echo "every member killed: rc $rc in $took ms" >&3
-	PAM_RC=$rc LOG=$T/log.down expect_unavailable
+	PAM_RC=$rc LOG=$T/log.down expect_unavailable "Couldn't connect"
 	[ "$took" -lt 3000 ]
 	auth_on c login alice "$TOK"
 	[ "$PAM_RC" -eq "$PAM_SUCCESS" ]
@@ -227,7 +231,7 @@ expect_successes_recorded() {
 	fleet_variant b wrongca etcd_cacert "$FLEET/b/etcd/otherca.crt"
 	mint_json_on a -H group:web alice
 	auth_on b wrongca alice "$TOK"
-	expect_unavailable
+	expect_unavailable "SSL certificate problem"
 	auth_on b login alice "$TOK" # nothing was counted
 	[ "$PAM_RC" -eq "$PAM_SUCCESS" ]
 }
@@ -239,7 +243,7 @@ expect_successes_recorded() {
 		etcd_key "$FLEET/b/etcd/expired.key"
 	mint_json_on a -H group:web alice
 	auth_on b expired alice "$TOK"
-	expect_unavailable
+	expect_unavailable "bad certificate"
 	auth_on b login alice "$TOK"
 	[ "$PAM_RC" -eq "$PAM_SUCCESS" ]
 }
@@ -250,7 +254,7 @@ expect_successes_recorded() {
 	fleet_variant b wrongpw etcd_password_file "$FLEET/b/etcd/wrong.password"
 	mint_json_on a -H group:web alice
 	auth_on b wrongpw alice "$TOK"
-	expect_unavailable
+	expect_unavailable "authentication failed"
 	absent "not the verifier password" "$LOG"
 	[ ! -e "$FLEET/b/state-wrongpw/etcd-token" ]
 	auth_on b login alice "$TOK"
