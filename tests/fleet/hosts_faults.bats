@@ -112,7 +112,12 @@ expect_successes_recorded() {
 	mint_json_on a -H group:web -n "$k" alice
 	leader=$(cluster leader)
 	storm_start kill storm alice "$TOK" a b c e
-	sleep 0.3
+	# The kill lands mid-storm: once the first login has its answer
+	# (bounded: 30 s), while the others are in flight.
+	for _ in $(seq 3000); do
+		[ -z "$(find "$STORM" -name 'out.*' -size +0 -print -quit)" ] || break
+		sleep 0.01
+	done
 	kill -KILL "$(member_pid "$leader")"
 	done_at_kill=$(find "$STORM" -name 'out.*' -size +0 | wc -l)
 	storm_wait
