@@ -174,7 +174,7 @@ etcdctl_as() {
 		--password="$(cat "$h/etcd/password")" --command-timeout=5s "$@"
 }
 
-@test "a verifying host's credentials cannot delete a revocation, nor revoke" {
+@test "a verifying host's credentials cannot delete a revocation, nor revoke, nor write the ledger" {
 	mint_json_on a -H group:web -n 0 alice
 	mint_on a --revoke "$ID"
 	key=$("$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" get --prefix /sesame/revoked/ --keys-only |
@@ -193,6 +193,21 @@ etcdctl_as() {
 	# the issuer's credentials can (the test's control)
 	run etcdctl_as a get "$key" --keys-only
 	[ "$output" = "$key" ]
+	# nor a per-user revocation, nor write the ledger
+	mint_json_on a -H group:web bob
+	bob_tok=$TOK
+	mint_on a --revoke-user bob
+	ukey=$("$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" get --prefix /sesame/revoked-users/ --keys-only |
+		grep .)
+	run etcdctl_as b del --prefix /sesame/revoked-users/
+	[ "$status" -ne 0 ]
+	[[ $output == *"permission denied"* ]]
+	[ "$("$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" get --prefix /sesame/revoked-users/ --keys-only | grep .)" = "$ukey" ]
+	run login_on e bob "$bob_tok"
+	expect_refused "revoked"
+	run etcdctl_as b put /sesame/ledger/forged x
+	[ "$status" -ne 0 ]
+	[[ $output == *"permission denied"* ]]
 	# sesame-mint on B cannot revoke either: only issuers write revocations
 	mint_json_on a -H group:web alice
 	run mint_on b --revoke "$ID"
