@@ -108,20 +108,21 @@ expect_successes_recorded() {
 }
 
 # storm_kill_leader K: a storm on a K-use token; the leader is SIGKILLed
-# once the first login has its answer (bounded: 30 s), while the others
-# are in flight; the member is started again before any assertion, so
-# that a failure does not leave the next tests a cluster of two.
+# once 16 of the logins have read the token (their debug line, logged
+# just before the token is checked and the store asked; bounded: 30 s);
+# the member is started again before any assertion, so that a failure
+# does not leave the next tests a cluster of two.
 storm_kill_leader() {
 	local k=$1 leader done_at_kill
 	mint_json_on a -H group:web -n "$k" alice
 	leader=$(cluster leader)
 	storm_start "kill-k$k" storm alice "$TOK" a b c e
 	for _ in $(seq 3000); do
-		[ -z "$(find "$STORM" -name 'out.*' -size +0 -print -quit)" ] || break
+		[ "$(grep -l 'sesame: input from conversation' "$STORM"/err.* | wc -l)" -lt 16 ] || break
 		sleep 0.01
 	done
 	kill -KILL "$(member_pid "$leader")"
-	done_at_kill=$(find "$STORM" -name 'out.*' -size +0 | wc -l)
+	done_at_kill=$(grep -l 'sesame: user=' "$STORM"/err.* | wc -l)
 	storm_wait
 	cluster restart "$leader" >>"$LOG" 2>&1
 	wait_cluster

@@ -14,6 +14,8 @@
 #
 # meson passes what those need and SESAME_ETCD_HELPER, SESAME_ETCD_PROBE
 # and SESAME_FLEET_DIR (tests/fleet, for cluster.sh).
+#
+# shellcheck disable=SC2034 # PAM_RC, PAM_OUT, TOOK_MS, TOK, ID: for the .bats files
 
 # shellcheck source-path=SCRIPTDIR source=fleet_helpers.bash
 source "${BASH_SOURCE[0]%/*}/fleet_helpers.bash"
@@ -30,8 +32,9 @@ FLEET_ETCD_TIMEOUT_S=2
 fleet_start() {
 	[ "$(id -u)" = 0 ] || skip "needs root: unshare --uts and --mount for the simulated hosts"
 	unshare --uts --mount -- true 2>/dev/null || skip "unshare --uts --mount not permitted here"
-	command -v etcd >/dev/null && command -v etcdctl >/dev/null ||
+	if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
 		skip "etcd-server and etcd-client are not installed"
+	fi
 	pam_suite_setup
 	SAN_PRELOAD=$(e2e_sanitizer_preload)
 	FLEET=$(mktemp -d /var/tmp/sesame-fleet.XXXXXX)
@@ -114,7 +117,7 @@ fleet_variant() {
 	local h=$FLEET/$1 name=$2 key
 	shift 2
 	cp "$h/sesame.conf" "$h/$name.conf"
-	mkdir -p -m 0700 "$h/state-$name"
+	mkdir -m 0700 "$h/state-$name"
 	sed -i "s|^state_dir = .*|state_dir = $h/state-$name|" "$h/$name.conf"
 	while [ $# -ge 2 ]; do
 		key=$1
@@ -131,11 +134,24 @@ give_key() {
 	install -m 0600 "$FLEET/$1/keys.d/$3" "$FLEET/$2/keys.d/$3"
 }
 
-# on DIR COMMAND...: run COMMAND as host DIR would: its host name, its
-# accounts, its PAM services, a /tmp of its own; nss_wrapper preloaded
-# (and pam_wrapper for PAM applications). Bounded by FLEET_CLIENT_TIMEOUT.
+# fleet_ns DIR: FLEET_NS, the command that runs its arguments as host DIR:
+# in new UTS and mount namespaces, with DIR's host name and a /tmp of its
+# own, and LD_PRELOAD=$FLEET_PRELOAD (after unshare and sh, which must
+# not get it).
+fleet_ns() {
+	# shellcheck disable=SC2016 # expanded by that sh
+	FLEET_NS=(unshare --uts --mount --propagation private -- sh -c
+		'hostname "$0" && mount -t tmpfs -o mode=1777 tmpfs /tmp &&
+			LD_PRELOAD=${FLEET_PRELOAD:-} exec "$@"' "$(cat "$FLEET/$1/hostname")")
+}
+
+# on DIR COMMAND...: run COMMAND as host DIR would (fleet_ns): its host
+# name, its accounts, its PAM services, a /tmp of its own; nss_wrapper
+# preloaded (and pam_wrapper for PAM applications). Bounded by
+# FLEET_CLIENT_TIMEOUT.
 on() {
 	local h=$FLEET/$1 preload="$SAN_PRELOAD$NSS_WRAPPER_LIB"
+	fleet_ns "$1"
 	shift
 	case ${1##*/} in
 	pamtester | pam-driver) preload="$SAN_PRELOAD$PAM_WRAPPER_LIB:$NSS_WRAPPER_LIB" ;;
@@ -143,9 +159,7 @@ on() {
 	NSS_WRAPPER_PASSWD=$h/passwd NSS_WRAPPER_GROUP=$h/group NSS_WRAPPER_SHADOW=$h/shadow \
 		PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR=$h/pam.d PAM_WRAPPER_DEBUGLEVEL=2 \
 		PAM_WRAPPER_DISABLE_DEEPBIND=1 FLEET_PRELOAD=$preload \
-		timeout "$FLEET_CLIENT_TIMEOUT" unshare --uts --mount --propagation private -- \
-		sh -c 'hostname "$0" && mount -t tmpfs -o mode=1777 tmpfs /tmp &&
-			LD_PRELOAD=$FLEET_PRELOAD exec "$@"' "$(cat "$h/hostname")" "$@"
+		timeout "$FLEET_CLIENT_TIMEOUT" "${FLEET_NS[@]}" "$@"
 }
 
 # Where a test's mint and login output goes: the test's directory, or

@@ -19,8 +19,8 @@ start_sshd_on() {
 	export PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR=$h/pam.d
 	export PAM_WRAPPER_DEBUGLEVEL=2 PAM_WRAPPER_DISABLE_DEEPBIND=1
 	mkdir -p "$h/sbin"
-	SSHD_LAUNCH=(unshare --uts --mount --propagation private -- sh -c
-		'hostname "$0" && mount -t tmpfs -o mode=1777 tmpfs /tmp && exec "$@"' "$(cat "$h/hostname")")
+	fleet_ns "$1"
+	SSHD_LAUNCH=("${FLEET_NS[@]}")
 	e2e_start_sshd || return 1
 	echo "$SSHD_PID" >"$FLEET/$1.sshd.pid"
 	echo "$SSHD_PORT" >"$FLEET/$1.sshd.port"
