@@ -1,4 +1,4 @@
-/* sesame-mint --keygen, --inspect, --revoke, --revoke-user, --gc. */
+/* sesame-mint --keygen, --inspect, --revoke, --revoke-user, --gc, --migrate-store. */
 #include <dirent.h>
 #include <errno.h>
 #include <string.h>
@@ -427,5 +427,52 @@ int cli_gc(const struct cli_options *o)
 	rc = EXIT_OK;
 out:
 	sesame_store_close(&st);
+	return rc;
+}
+
+static void print_migration(const char *from, const struct sesame_store_export *ex,
+			    const struct sesame_import_stats *st)
+{
+	fprintf(stderr, "migrate: %s: %zu tokens, %zu per-user revocations read\n", from,
+		ex->n_tokens, ex->n_users);
+	fprintf(stderr, "migrate: %llu tokens alive: %llu uses added, %llu revocations and %llu "
+		"ledger records written, %llu counts already higher in etcd kept; %llu per-user "
+		"revocations; %llu tokens long expired left out\n",
+		(unsigned long long)st->tokens, (unsigned long long)st->uses,
+		(unsigned long long)st->revoked, (unsigned long long)st->ledger,
+		(unsigned long long)st->kept_higher, (unsigned long long)st->users,
+		(unsigned long long)st->expired);
+}
+
+/* Copy a file store into the configured etcd store (docs/fleet.md,
+ * "Moving a host from store = file"). Safe to run again. */
+int cli_migrate_store(const struct cli_options *o)
+{
+	struct sesame_config cfg;
+	struct sesame_store st = {NULL, NULL};
+	struct sesame_store_export ex;
+	struct sesame_import_stats stats;
+	struct sesame_err err = {{0}};
+	int rc = EXIT_ERROR;
+
+	memset(&ex, 0, sizeof(ex));
+	if (cli_load_config(o, &cfg) != 0)
+		return EXIT_ERROR;
+	if (strcmp(cfg.store, "etcd") != 0) {
+		cli_error("--migrate-store copies into store = etcd; this configuration has "
+			  "store = %s", cfg.store);
+		return EXIT_ERROR;
+	}
+	if (sesame_store_export_file(o->migrate_store, &ex, &err) != 0 ||
+	    sesame_store_open(&st, &cfg, 1, &err) != 0 ||
+	    sesame_store_import_etcd(&st, &ex, (int64_t)time(NULL), &stats, &err) != 0) {
+		cli_error("%s", err.msg);
+		goto out;
+	}
+	print_migration(o->migrate_store, &ex, &stats);
+	rc = EXIT_OK;
+out:
+	sesame_store_close(&st);
+	sesame_store_export_free(&ex);
 	return rc;
 }

@@ -20,6 +20,7 @@ struct cli_options {
 	int keygen, rotate, stage, promote, gc, json, link, list, all;
 	const char *group;    /* --group, with --keygen */
 	const char *inspect, *revoke, *revoke_user, *history;
+	const char *migrate_store; /* the state_dir of the file store to copy */
 	const char *note;     /* -m, kept in the ledger */
 	const char *lifetime; /* -t */
 	const char *uses;     /* -n */
@@ -88,5 +89,6 @@ int cli_inspect(const struct cli_options *o);
 int cli_revoke(const struct cli_options *o);
 int cli_revoke_user(const struct cli_options *o);
 int cli_gc(const struct cli_options *o);
+int cli_migrate_store(const struct cli_options *o);
 
 #endif

@@ -19,6 +19,7 @@ static const char usage_text[] =
 	"       sesame-mint [-c FILE] --revoke ID|TOKEN|LINK|-\n"
 	"       sesame-mint [-c FILE] --revoke-user USER\n"
 	"       sesame-mint [-c FILE] --gc\n"
+	"       sesame-mint [-c FILE] --migrate-store STATE_DIR\n"
 	"       sesame-mint --help | --version\n"
 	"\n"
 	"  -c, --config FILE      configuration (default $SESAME_CONF, else\n"
@@ -48,6 +49,8 @@ static const char usage_text[] =
 	"      --revoke ARG       revoke one token (ARG: the id --list prints, a token or link)\n"
 	"      --revoke-user USER revoke every token of USER issued until now\n"
 	"      --gc               remove records of expired tokens from the store\n"
+	"      --migrate-store STATE_DIR  copy a file store's uses, revocations and\n"
+	"                         ledger into the configured store = etcd\n"
 	"  -h, --help             this text\n"
 	"  -V, --version          version\n"
 	"\n"
@@ -56,7 +59,7 @@ static const char usage_text[] =
 enum long_only {
 	OPT_KEYGEN = 256, OPT_ROTATE, OPT_LINK, OPT_URL, OPT_QR, OPT_MAIL, OPT_JSON,
 	OPT_INSPECT, OPT_REVOKE, OPT_REVOKE_USER, OPT_GC, OPT_LIST, OPT_ALL, OPT_HISTORY,
-	OPT_STAGE, OPT_PROMOTE, OPT_GROUP,
+	OPT_STAGE, OPT_PROMOTE, OPT_GROUP, OPT_MIGRATE_STORE,
 };
 
 static const struct option long_options[] = {
@@ -80,6 +83,7 @@ static const struct option long_options[] = {
 	{"revoke", required_argument, NULL, OPT_REVOKE},
 	{"revoke-user", required_argument, NULL, OPT_REVOKE_USER},
 	{"gc", no_argument, NULL, OPT_GC},
+	{"migrate-store", required_argument, NULL, OPT_MIGRATE_STORE},
 	{"note", required_argument, NULL, 'm'},
 	{"list", no_argument, NULL, OPT_LIST},
 	{"all", no_argument, NULL, OPT_ALL},
@@ -132,6 +136,7 @@ static int parse_option(int c, struct cli_options *o)
 	case OPT_REVOKE: o->revoke = optarg; break;
 	case OPT_REVOKE_USER: o->revoke_user = optarg; break;
 	case OPT_GC: o->gc = 1; break;
+	case OPT_MIGRATE_STORE: o->migrate_store = optarg; break;
 	case 'm': o->note = optarg; break;
 	case OPT_LIST: o->list = 1; break;
 	case OPT_ALL: o->all = 1; break;
@@ -154,11 +159,12 @@ static int mint_options_used(const struct cli_options *o)
 static const char *check_combination(const struct cli_options *o)
 {
 	int modes = o->keygen + (o->inspect != NULL) + (o->revoke != NULL) +
-		    (o->revoke_user != NULL) + o->gc + o->list + (o->history != NULL);
+		    (o->revoke_user != NULL) + o->gc + o->list + (o->history != NULL) +
+		    (o->migrate_store != NULL);
 
 	if (modes > 1)
 		return "choose one of --keygen, --inspect, --list, --history, --revoke, "
-		       "--revoke-user, --gc";
+		       "--revoke-user, --gc, --migrate-store";
 	if (o->all && !o->list)
 		return "--all goes with --list";
 	if (o->note != NULL && cli_note_problem(o->note) != NULL)
@@ -205,6 +211,8 @@ static int run(const struct cli_options *o)
 		return cli_revoke_user(o);
 	if (o->gc)
 		return cli_gc(o);
+	if (o->migrate_store)
+		return cli_migrate_store(o);
 	if (o->list)
 		return cli_list(o);
 	if (o->history)

@@ -236,4 +236,52 @@ void sesame_history_free(struct sesame_history *hs, size_t n);
 int sesame_store_gc(struct sesame_store *st, int64_t now, struct sesame_gc_stats *stats,
 		    struct sesame_err *err);
 
+/* ---- moving a host from store = file to store = etcd ---- */
+
+/* What a file store holds of one token: its (id, uid), its expiry, and
+ * its story (issue record if any, uses with their details, revocation). */
+struct sesame_export_token {
+	uint8_t id[SESAME_ID_BYTES];
+	uint32_t uid;
+	int64_t expires;
+	struct sesame_history h;
+};
+
+struct sesame_export_user {
+	uint32_t uid;
+	int64_t before; /* every token issued at or before this is revoked */
+};
+
+struct sesame_store_export {
+	struct sesame_export_token *tokens;
+	size_t n_tokens;
+	struct sesame_export_user *users;
+	size_t n_users;
+};
+
+/* Read every use, revocation, ledger record and per-user revocation of
+ * the file store in state_dir (under its shared locks; nothing written).
+ * Free with sesame_store_export_free. 0 or -1. */
+int sesame_store_export_file(const char *state_dir, struct sesame_store_export *out,
+			     struct sesame_err *err);
+void sesame_store_export_free(struct sesame_store_export *ex);
+
+struct sesame_import_stats {
+	uint64_t tokens;      /* tokens still alive at `now` */
+	uint64_t expired;     /* left out: expired more than the grace ago */
+	uint64_t uses;        /* uses added to the store's counts */
+	uint64_t kept_higher; /* counts the store already had higher: kept */
+	uint64_t revoked;     /* revocations written (not there yet) */
+	uint64_t ledger;      /* ledger records written (not there yet) */
+	uint64_t users;       /* per-user revocations written or raised */
+};
+
+/* Copy an export into an etcd store (its ops name "etcd"), with an
+ * issuer's credentials. Idempotent: a use count becomes the larger of the
+ * two (never lowered), a revocation or ledger record already there is
+ * kept, a per-user revocation only ever moves later. 0 or -1. */
+int sesame_store_import_etcd(struct sesame_store *st, const struct sesame_store_export *ex,
+			     int64_t now, struct sesame_import_stats *stats,
+			     struct sesame_err *err);
+
 #endif

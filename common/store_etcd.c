@@ -398,8 +398,8 @@ static enum sesame_reason read_use_answer(const struct store_etcd *e,
 	return SESAME_REVOKED;
 }
 
-static int nonce_key(const struct token_keys *k, char out[ETCD_KEY_MAX], int64_t now,
-		     struct sesame_err *err)
+int etcd_use_key(const char *counter, int64_t time, char out[ETCD_KEY_MAX],
+		 struct sesame_err *err)
 {
 	uint8_t rnd[8];
 	int r;
@@ -410,8 +410,8 @@ static int nonce_key(const struct token_keys *k, char out[ETCD_KEY_MAX], int64_t
 	}
 	/* The time first: a token's uses list in the order they came. */
 	r = snprintf(out, ETCD_KEY_MAX, "%s/%016" PRIx64 "-%02x%02x%02x%02x%02x%02x%02x%02x",
-		     k->uses, (uint64_t)now, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5],
-		     rnd[6], rnd[7]);
+		     counter, (uint64_t)(time < 0 ? 0 : time), rnd[0], rnd[1], rnd[2], rnd[3],
+		     rnd[4], rnd[5], rnd[6], rnd[7]);
 	if (r < 0 || r >= ETCD_KEY_MAX) {
 		sesame_err_set(err, "store unavailable: etcd key too long");
 		return -1;
@@ -439,7 +439,7 @@ static enum sesame_reason count_use(struct store_etcd *e, const struct sesame_to
 	if (reason != SESAME_OK)
 		return reason;
 	value = etcd_use_encode(use, now);
-	if (value == NULL || nonce_key(&k, u.detail, now, err) != 0) {
+	if (value == NULL || etcd_use_key(k.uses, now, u.detail, err) != 0) {
 		if (value == NULL)
 			sesame_err_set(err, "store unavailable: out of memory");
 		free(value);

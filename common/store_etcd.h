@@ -45,6 +45,11 @@ enum etcd_lease_kind { ETCD_LEASE_USES, ETCD_LEASE_ISSUED };
 int etcd_key(const struct store_etcd *e, char key[ETCD_KEY_MAX], struct sesame_err *err,
 	     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* The key of one use record of counter: COUNTER/TIME-RANDOM (time in
+ * hex first, so that a token's uses list in order). 0 or -1. */
+int etcd_use_key(const char *counter, int64_t time, char out[ETCD_KEY_MAX],
+		 struct sesame_err *err);
+
 /* "IDHEX-UIDHEX" of a token. */
 void etcd_token_key(char out[ETCD_TOKEN_KEY], const uint8_t id[SESAME_ID_BYTES], uint32_t uid);
 

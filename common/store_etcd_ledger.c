@@ -2,6 +2,7 @@
  * its values, written and read with json-c. Values written by verifying
  * hosts (uses, mail) are read as untrusted: bounded, cleaned texts. */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,20 +89,61 @@ static int get_text(json_object *o, const char *name, char *dst, size_t size)
 	return 0;
 }
 
+/* The text fields of a value, by their place in the struct. */
+struct text_field {
+	const char *name;
+	size_t offset;
+	size_t size;
+};
+
+#define TEXT(type, f) {#f, offsetof(type, f), sizeof(((type *)0)->f)}
+
+static const struct text_field use_texts[] = {
+	TEXT(struct sesame_ledger_use, host), TEXT(struct sesame_ledger_use, service),
+	TEXT(struct sesame_ledger_use, rhost), TEXT(struct sesame_ledger_use, ruser),
+	TEXT(struct sesame_ledger_use, tty),
+};
+
+static const struct text_field issue_texts[] = {
+	TEXT(struct sesame_issue, account), TEXT(struct sesame_issue, scope),
+	TEXT(struct sesame_issue, host), TEXT(struct sesame_issue, channel),
+	TEXT(struct sesame_issue, issuer), TEXT(struct sesame_issue, claimed),
+	TEXT(struct sesame_issue, rhost), TEXT(struct sesame_issue, note),
+};
+
+#define N_FIELDS(a) (sizeof(a) / sizeof((a)[0]))
+
+static json_object *add_texts(json_object *o, const void *from, const struct text_field *f,
+			      size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		o = add_text(o, f[i].name, (const char *)from + f[i].offset);
+	return o;
+}
+
+static int get_texts(json_object *o, void *to, const struct text_field *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (get_text(o, f[i].name, (char *)to + f[i].offset, f[i].size) != 0)
+			return -1;
+	return 0;
+}
+
 char *etcd_use_encode(const struct sesame_use *use, int64_t now)
 {
-	const struct sesame_use none = {NULL, NULL, NULL, NULL, NULL};
-	json_object *o;
+	struct sesame_ledger_use u;
 
-	if (use == NULL)
-		use = &none;
-	o = add_int(json_object_new_object(), "time", now);
-	o = add_text(o, "host", use->host);
-	o = add_text(o, "service", use->service);
-	o = add_text(o, "rhost", use->rhost);
-	o = add_text(o, "ruser", use->ruser);
-	o = add_text(o, "tty", use->tty);
-	return to_string(o);
+	/* Cut and cleaned as the ledger keeps them: anyone sets PAM_RHOST. */
+	memset(&u, 0, sizeof(u));
+	if (use != NULL) {
+		sesame_ledger_text_copy(u.host, sizeof(u.host), use->host);
+		sesame_ledger_text_copy(u.service, sizeof(u.service), use->service);
+		sesame_ledger_text_copy(u.rhost, sizeof(u.rhost), use->rhost);
+		sesame_ledger_text_copy(u.ruser, sizeof(u.ruser), use->ruser);
+		sesame_ledger_text_copy(u.tty, sizeof(u.tty), use->tty);
+	}
+	return to_string(add_texts(add_int(json_object_new_object(), "time", now), &u, use_texts,
+				   N_FIELDS(use_texts)));
 }
 
 int etcd_use_decode(const char *value, size_t len, struct sesame_ledger_use *u)
@@ -111,11 +153,7 @@ int etcd_use_decode(const char *value, size_t len, struct sesame_ledger_use *u)
 
 	memset(u, 0, sizeof(*u));
 	if (o != NULL && get_int(o, "time", &u->time) == 0 &&
-	    get_text(o, "host", u->host, sizeof(u->host)) == 0 &&
-	    get_text(o, "service", u->service, sizeof(u->service)) == 0 &&
-	    get_text(o, "rhost", u->rhost, sizeof(u->rhost)) == 0 &&
-	    get_text(o, "ruser", u->ruser, sizeof(u->ruser)) == 0 &&
-	    get_text(o, "tty", u->tty, sizeof(u->tty)) == 0)
+	    get_texts(o, u, use_texts, N_FIELDS(use_texts)) == 0)
 		r = 0;
 	json_object_put(o);
 	return r;
@@ -164,15 +202,7 @@ char *etcd_issue_encode(const struct sesame_issue *is)
 	o = add_int(o, "expires", is->expires);
 	o = add_int(o, "uses", is->uses);
 	o = add_int(o, "key_id", is->key_id);
-	o = add_text(o, "account", is->account);
-	o = add_text(o, "scope", is->scope);
-	o = add_text(o, "host", is->host);
-	o = add_text(o, "channel", is->channel);
-	o = add_text(o, "issuer", is->issuer);
-	o = add_text(o, "claimed", is->claimed);
-	o = add_text(o, "rhost", is->rhost);
-	o = add_text(o, "note", is->note);
-	return to_string(o);
+	return to_string(add_texts(o, is, issue_texts, N_FIELDS(issue_texts)));
 }
 
 static int issue_numbers(json_object *o, struct sesame_issue *is)
@@ -199,14 +229,7 @@ int etcd_issue_decode(const char *value, size_t len, struct sesame_issue *is)
 
 	memset(is, 0, sizeof(*is));
 	if (o != NULL && issue_numbers(o, is) == 0 &&
-	    get_text(o, "account", is->account, sizeof(is->account)) == 0 &&
-	    get_text(o, "scope", is->scope, sizeof(is->scope)) == 0 &&
-	    get_text(o, "host", is->host, sizeof(is->host)) == 0 &&
-	    get_text(o, "channel", is->channel, sizeof(is->channel)) == 0 &&
-	    get_text(o, "issuer", is->issuer, sizeof(is->issuer)) == 0 &&
-	    get_text(o, "claimed", is->claimed, sizeof(is->claimed)) == 0 &&
-	    get_text(o, "rhost", is->rhost, sizeof(is->rhost)) == 0 &&
-	    get_text(o, "note", is->note, sizeof(is->note)) == 0)
+	    get_texts(o, is, issue_texts, N_FIELDS(issue_texts)) == 0)
 		r = 0;
 	json_object_put(o);
 	return r;
@@ -419,29 +442,54 @@ static int add_use(const struct store_etcd *e, struct sesame_history *h,
 	return 0;
 }
 
-/* The uses of token id (of uid when >= 0: the ledger names it). */
+static int by_revision(const void *a, const void *b)
+{
+	const struct sesame_etcd_kv *x = *(const struct sesame_etcd_kv *const *)a;
+	const struct sesame_etcd_kv *y = *(const struct sesame_etcd_kv *const *)b;
+
+	return (x->create_revision > y->create_revision) - (x->create_revision < y->create_revision);
+}
+
+/* The uses of token id (of uid when >= 0: the ledger names it), in the
+ * order the cluster committed them (two in one second included). */
 static int fill_uses(const struct store_etcd *e, const struct snapshot *snap, const char *hex,
 		     int64_t uid, struct sesame_history *h, struct sesame_err *err)
 {
 	const struct sesame_etcd_kvs *uses = snap->kvs[R_USES];
+	const struct sesame_etcd_kv **records = NULL;
 	char start[ETCD_KEY_MAX];
-	size_t n;
+	size_t n, first, count = 0;
+	int r = -1;
 
 	start_of(e, "uses/", hex, start);
 	n = strlen(start);
-	for (size_t i = lower_bound(uses, start); i < uses->n; i++) {
+	first = lower_bound(uses, start);
+	for (size_t i = first; i < uses->n && strncmp(uses->kv[i].key, start, n) == 0; i++)
+		count++;
+	records = calloc(count ? count : 1, sizeof(*records));
+	if (records == NULL) {
+		sesame_err_set(err, "store unavailable: out of memory");
+		return -1;
+	}
+	count = 0;
+	for (size_t i = first; i < uses->n && strncmp(uses->kv[i].key, start, n) == 0; i++) {
 		const struct sesame_etcd_kv *kv = &uses->kv[i];
 		int64_t owner = uid_of(kv->key, n);
-		if (strncmp(kv->key, start, n) != 0)
-			break;
 		if (owner < 0 || (uid >= 0 && owner != uid))
 			continue;
 		if (kv->key[n + 8] == '\0')
 			h->used += (unsigned)(kv->version > UINT32_MAX ? UINT32_MAX : kv->version);
-		else if (add_use(e, h, kv, err) != 0)
-			return -1;
+		else
+			records[count++] = kv;
 	}
-	return 0;
+	qsort(records, count, sizeof(*records), by_revision);
+	for (size_t i = 0; i < count; i++)
+		if (add_use(e, h, records[i], err) != 0)
+			goto out;
+	r = 0;
+out:
+	free(records);
+	return r;
 }
 
 static int fill_revoked(const struct store_etcd *e, const struct snapshot *snap,

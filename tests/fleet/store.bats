@@ -21,6 +21,10 @@ setup() {
 	# One host, two credentials: sesame-mint (CONF) as the issuer, the
 	# module (VCONF) as a verifying host; the same key file.
 	mkdir -m 0700 "$T/vstate"
+	# the same host before its move to etcd
+	cp "$CONF" "$T/file.conf"
+	FCONF=$T/file.conf
+	pam_service filelogin "auth required $PAM_SESAME conf=$FCONF debug"
 	etcd_lines issuer >>"$CONF"
 	sed "s|^state_dir = .*|state_dir = $T/vstate|" "$CONF" | grep -v '^etcd_user\|^etcd_password_file' >"$T/verifier.conf"
 	grep '^etcd_user\|^etcd_password_file' "$CLUSTER/verifier.conf" >>"$T/verifier.conf"
@@ -142,4 +146,66 @@ teardown() { pam_test_teardown; }
 	# every use key and ledger record has one
 	run "$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" get --prefix /sesame/ -w json
 	python3 -c 'import json,sys; kvs=json.load(sys.stdin)["kvs"]; bad=[k for k in kvs if not k.get("lease")]; sys.exit(len(bad))' <<<"$output"
+}
+
+# sesame-mint's counterpart for the file store's config.
+fmint() { mint -c "$FCONF" "$@"; }
+
+@test "--migrate-store: used-up, revoked and user-revoked stay refused, a partly used token keeps its remaining uses" {
+	once=$(fmint -n 1 alice)
+	partly=$(fmint -n 3 -m 'moved along' alice)
+	revoked=$(fmint -n 2 alice)
+	bobs=$(fmint bob)
+	pam_auth filelogin alice "$once"
+	expect_rc $PAM_SUCCESS
+	pam_auth filelogin alice "$partly"
+	expect_rc $PAM_SUCCESS
+	fmint --revoke "$revoked"
+	fmint --revoke-user bob
+
+	mint --migrate-store "$T/state"
+	grep -q 'migrate: .*: 4 tokens, 1 per-user revocations read' "$T/mint.log"
+	grep -q '2 uses added, 1 revocations and 4 ledger records written' "$T/mint.log"
+	# again: nothing more
+	mint --migrate-store "$T/state"
+	grep -q '0 uses added, 0 revocations and 0 ledger records written' "$T/mint.log"
+
+	pam_auth login alice "$once"
+	expect_rc $PAM_AUTH_ERR
+	expect_result 'reason="used up"'
+	pam_auth login alice "$revoked"
+	expect_rc $PAM_AUTH_ERR
+	expect_result 'reason="revoked"'
+	pam_auth login bob "$bobs"
+	expect_rc $PAM_AUTH_ERR
+	expect_result 'reason="revoked"'
+	# two uses left of three
+	pam_auth login alice "$partly"
+	expect_rc $PAM_SUCCESS
+	pam_auth login alice "$partly"
+	expect_rc $PAM_SUCCESS
+	pam_auth login alice "$partly"
+	expect_rc $PAM_AUTH_ERR
+	expect_result 'reason="used up"'
+	# the ledger came along, with the use made under the file store
+	mint --history "$partly" >"$T/hist"
+	grep -q 'note: *moved along' "$T/hist"
+	grep -F "use 1:" "$T/hist" | grep -qF "service filelogin"
+	grep -F "use 3:" "$T/hist" | grep -qF "service login"
+
+	# a count etcd already has higher (logins since) is never lowered
+	: >"$T/mint.log"
+	mint --migrate-store "$T/state"
+	grep -q '1 counts already higher in etcd kept' "$T/mint.log"
+	pam_auth login alice "$partly"
+	expect_rc $PAM_AUTH_ERR
+	expect_result 'reason="used up"'
+}
+
+@test "--migrate-store needs store = etcd, and a file store to read" {
+	run fmint --migrate-store "$T/state"
+	[ "$status" -eq 2 ]
+	grep -q 'copies into store = etcd' "$T/mint.log"
+	run mint --migrate-store "$T/missing"
+	[ "$status" -eq 2 ]
 }
