@@ -49,20 +49,9 @@ setup_file() {
 	done
 }
 
-teardown_file() {
-	fleet_stop
-}
-
-setup() {
-	T=$BATS_TEST_TMPDIR
-	LOG=$T/log
-	: >"$LOG"
-	export T LOG
-}
-
-teardown() {
-	fleet_test_teardown
-}
+teardown_file() { fleet_stop; }
+setup() { fleet_test_setup; }
+teardown() { fleet_test_teardown; }
 
 # expect_refused REASON: the last login on a host was refused for REASON.
 expect_refused() {

@@ -38,22 +38,19 @@ setup_file() {
 		"$PAM_SESAME" "$FLEET/b/sesame.conf" >"$FLEET/b/pam.d/fallthrough"
 }
 
-teardown_file() {
-	fleet_stop
-}
-
-setup() {
-	T=$BATS_TEST_TMPDIR
-	LOG=$T/log
-	: >"$LOG"
-	export T LOG
-}
-
-teardown() {
-	fleet_test_teardown
-}
+teardown_file() { fleet_stop; }
+setup() { fleet_test_setup; }
+teardown() { fleet_test_teardown; }
 
 cluster() { "$SESAME_FLEET_DIR/cluster.sh" "$1" "$CLUSTER" "${@:2}"; }
+
+# signal_members SIGNAL: send SIGNAL to every member.
+signal_members() {
+	local m
+	for m in m1 m2 m3; do
+		kill "-$1" "$(member_pid $m)"
+	done
+}
 
 # expect_unavailable WHY: the last attempt answered PAM_AUTHINFO_UNAVAIL
 # as "store unavailable", logged with the endpoint and WHY.
@@ -190,9 +187,7 @@ storm_kill_leader() {
 
 @test "every member stopped: store unavailable within etcd_timeout + 1 s; a sufficient stack falls through to pam_unix" {
 	mint_json_on a -H group:web alice
-	for m in m1 m2 m3; do
-		kill -STOP "$(member_pid $m)"
-	done
+	signal_members STOP
 	auth_on b login alice "$TOK"
 	rc=$PAM_RC took=$TOOK_MS
 	cp "$LOG" "$T/log.required"
@@ -202,9 +197,7 @@ storm_kill_leader() {
 	rc_right=$PAM_RC
 	auth_on b fallthrough alice "$TOK" wrong-password
 	rc_wrong=$PAM_RC
-	for m in m1 m2 m3; do
-		kill -CONT "$(member_pid $m)"
-	done
+	signal_members CONT
 	wait_cluster
 	echo "every member stopped: rc $rc in $took ms; fall-through: rc $rc_right, wrong password rc $rc_wrong" >&3
 	PAM_RC=$rc LOG=$T/log.required expect_unavailable "Timeout was reached"
@@ -220,9 +213,7 @@ storm_kill_leader() {
 
 @test "every member killed: store unavailable within etcd_timeout + 1 s, then back" {
 	mint_json_on a -H group:web alice
-	for m in m1 m2 m3; do
-		kill -KILL "$(member_pid $m)"
-	done
+	signal_members KILL
 	auth_on c login alice "$TOK"
 	rc=$PAM_RC took=$TOOK_MS
 	cp "$LOG" "$T/log.down"

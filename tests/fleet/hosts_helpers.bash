@@ -279,6 +279,14 @@ storm_successes_by_host() {
 	done | sort | uniq -c | awk '{ print $2, $1 }'
 }
 
+# Each test's own log ($LOG) and mint log, in its directory ($T).
+fleet_test_setup() {
+	T=$BATS_TEST_TMPDIR
+	LOG=$T/log
+	: >"$LOG"
+	export T LOG
+}
+
 # A failed test shows the end of what the programs said.
 fleet_test_teardown() {
 	local f

@@ -55,12 +55,7 @@ teardown_file() {
 	return "$r"
 }
 
-setup() {
-	T=$BATS_TEST_TMPDIR
-	LOG=$T/log
-	: >"$LOG"
-	export T LOG
-}
+setup() { fleet_test_setup; }
 
 teardown() {
 	fleet_test_teardown
