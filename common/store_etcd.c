@@ -39,8 +39,7 @@ void etcd_token_key(char out[ETCD_TOKEN_KEY], const uint8_t id[SESAME_ID_BYTES],
 {
 	char hex[SESAME_ID_TEXT_SIZE];
 
-	for (size_t i = 0; i < SESAME_ID_BYTES; i++)
-		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	etcd_id_hex(hex, id);
 	snprintf(out, ETCD_TOKEN_KEY, "%s-%08" PRIx32, hex, uid);
 }
 
@@ -89,8 +88,7 @@ static int parse_lease(const struct store_etcd *e, const struct sesame_etcd_kvs 
 	int64_t v = etcd_parse_before(kvs->kv[0].value, kvs->kv[0].value_len);
 
 	if (v <= 0) {
-		etcd_fail(e, err, "a lease key that does not hold a "
-			       "lease id");
+		etcd_fail(e, err, "a lease key that does not hold a lease id");
 		return -1;
 	}
 	*lease = v;
@@ -111,8 +109,12 @@ static int grant_lease(struct store_etcd *e, const char *key, int64_t ttl, int64
 		return -1;
 	snprintf(value, sizeof(value), "%" PRId64, mine);
 	if (sesame_etcd_put_if_absent(e->s, key, value, strlen(value), mine, &created, &existing,
-				      err) != 0)
+				      err) != 0) {
+		/* (a verifier asking for an issuer's lease key): ours goes now
+		 * rather than at the end of its TTL */
+		(void)sesame_etcd_lease_revoke(e->s, mine, &ignored);
 		return -1;
+	}
 	if (created) {
 		*lease = mine;
 		return 0;
@@ -127,10 +129,38 @@ static int grant_lease(struct store_etcd *e, const char *key, int64_t ttl, int64
 	return r;
 }
 
+static int64_t bucket_of(int64_t until)
+{
+	return (until / SESAME_ETCD_LEASE_BUCKET + 1) * SESAME_ETCD_LEASE_BUCKET;
+}
+
+int etcd_lease_forget(struct store_etcd *e, enum etcd_lease_kind kind, int64_t until,
+		      int64_t lease, struct sesame_err *err)
+{
+	char key[ETCD_KEY_MAX], value[24];
+	struct sesame_etcd_compare same = {.target = SESAME_ETCD_VALUE,
+					   .result = SESAME_ETCD_EQUAL, .value = value};
+	struct sesame_etcd_op drop = {.kind = SESAME_ETCD_OP_DELETE};
+	struct sesame_etcd_txn txn = {&same, 1, &drop, 1, NULL, 0};
+	struct sesame_etcd_txn_result res;
+
+	snprintf(value, sizeof(value), "%" PRId64, lease);
+	same.value_len = strlen(value);
+	if (etcd_key(e, key, err, "leases/%s/%" PRId64, lease_dirs[kind], bucket_of(until)) != 0)
+		return -1;
+	same.key = key;
+	drop.key = key;
+	/* Only if it still names that lease: another host may have fixed it. */
+	if (sesame_etcd_txn(e->s, &txn, &res, err) != 0)
+		return -1;
+	sesame_etcd_txn_result_free(&res);
+	return 0;
+}
+
 int etcd_lease_for(struct store_etcd *e, enum etcd_lease_kind kind, int64_t until, int64_t now,
 		   int64_t *lease, struct sesame_err *err)
 {
-	int64_t bucket = (until / SESAME_ETCD_LEASE_BUCKET + 1) * SESAME_ETCD_LEASE_BUCKET;
+	int64_t bucket = bucket_of(until);
 	/* Counted from the grant by the cluster's clock: the margin covers a
 	 * host clock up to the refused skew ahead of it. */
 	int64_t ttl = bucket - now + SESAME_ETCD_SKEW_MAX + 60;
@@ -160,20 +190,19 @@ static enum sesame_reason clock_ok(struct store_etcd *e, struct sesame_err *err)
 	int64_t skew;
 
 	if (sesame_etcd_clock_skew(e->s, &skew) != 0) {
-		etcd_fail(e, err, "no answer with a Date header, so "
-			       "this host's clock cannot be checked against the cluster's");
+		etcd_fail(e, err, "no answer with a Date header, so this host's clock cannot be "
+			  "checked against the cluster's");
 		return SESAME_STORE_UNAVAILABLE;
 	}
 	if (skew > SESAME_ETCD_SKEW_MAX) {
-		sesame_err_set(err, "etcd store: this host's clock is %" PRId64 " s behind the "
-			       "cluster's (at most %" PRId64 " s allowed)", skew,
-			       SESAME_ETCD_SKEW_MAX);
+		sesame_err_set(err, "etcd store: %s: this host's clock is %" PRId64 " s behind "
+			       "the cluster's (at most %" PRId64 " s allowed)",
+			       sesame_etcd_last_endpoint(e->s), skew, SESAME_ETCD_SKEW_MAX);
 		return SESAME_CLOCK_BEHIND;
 	}
 	if (skew < -SESAME_ETCD_SKEW_MAX) {
-		etcd_fail(e, err, "this host's clock is %" PRId64
-			       " s ahead of the cluster's (at most %" PRId64 " s allowed)",
-			       -skew, SESAME_ETCD_SKEW_MAX);
+		etcd_fail(e, err, "this host's clock is %" PRId64 " s ahead of the cluster's (at "
+			  "most %" PRId64 " s allowed)", -skew, SESAME_ETCD_SKEW_MAX);
 		return SESAME_STORE_UNAVAILABLE;
 	}
 	return SESAME_OK;
@@ -277,14 +306,15 @@ static enum sesame_reason etcd_status_op(struct sesame_store *st, const struct s
 
 	if (used != NULL)
 		*used = count;
+	/* What redeem would say: an expired token is expired whatever the
+	 * cluster answers (redeem asks it nothing); the count is then only
+	 * what could be read. */
+	if (now >= expiry_of(t))
+		return SESAME_EXPIRED;
 	if (reason == SESAME_STORE_UNAVAILABLE)
 		return reason;
 	clock = clock_ok(e, err);
-	if (clock != SESAME_OK)
-		return clock;
-	if (now >= expiry_of(t))
-		return SESAME_EXPIRED;
-	return reason;
+	return clock != SESAME_OK ? clock : reason;
 }
 
 /* ---- counting a use ---- */
@@ -419,40 +449,62 @@ int etcd_use_key(const char *counter, int64_t time, char out[ETCD_KEY_MAX],
 	return 0;
 }
 
+/* One attempt at the use transaction with this lease. */
+static enum sesame_reason try_count(struct store_etcd *e, const struct sesame_token *t,
+				    const struct token_keys *k, const struct sesame_use *use,
+				    int64_t now, int64_t lease, struct sesame_err *err)
+{
+	struct use_txn u;
+	struct sesame_etcd_txn_result res;
+	enum sesame_reason reason = SESAME_STORE_UNAVAILABLE;
+	char *value = etcd_use_encode(use, now);
+
+	if (value == NULL) {
+		sesame_err_set(err, "store unavailable: out of memory");
+		return SESAME_STORE_UNAVAILABLE;
+	}
+	if (etcd_use_key(k->uses, now, u.detail, err) != 0)
+		goto out;
+	build_use_txn(&u, k, t->uses, t->issued, value, lease);
+	if (sesame_etcd_txn(e->s, &u.txn, &res, err) != 0)
+		goto out;
+	reason = read_use_answer(e, &res, t, err);
+	sesame_etcd_txn_result_free(&res);
+out:
+	free(value);
+	return reason;
+}
+
+/* etcd's answer to a put that names a lease that is gone. The whole
+ * transaction is refused before anything is written. */
+static int lease_gone(const struct sesame_err *err)
+{
+	return strstr(err->msg, "requested lease not found") != NULL;
+}
+
 static enum sesame_reason count_use(struct store_etcd *e, const struct sesame_token *t,
 				    const struct sesame_use *use, int64_t now,
 				    struct sesame_err *err)
 {
+	int64_t until = expiry_of(t) + SESAME_STORE_GRACE, lease;
 	struct token_keys k;
-	struct use_txn u;
-	struct sesame_etcd_txn_result res;
 	enum sesame_reason reason;
-	int64_t lease;
-	char *value = NULL;
 
 	if (token_keys(e, t, &k, err) != 0 ||
-	    etcd_lease_for(e, ETCD_LEASE_USES, expiry_of(t) + SESAME_STORE_GRACE, now, &lease,
-			   err) != 0)
+	    etcd_lease_for(e, ETCD_LEASE_USES, until, now, &lease, err) != 0)
 		return SESAME_STORE_UNAVAILABLE;
 	/* Before writing: a host whose clock is off must not count a use. */
 	reason = clock_ok(e, err);
 	if (reason != SESAME_OK)
 		return reason;
-	value = etcd_use_encode(use, now);
-	if (value == NULL || etcd_use_key(k.uses, now, u.detail, err) != 0) {
-		if (value == NULL)
-			sesame_err_set(err, "store unavailable: out of memory");
-		free(value);
-		return SESAME_STORE_UNAVAILABLE;
-	}
-	build_use_txn(&u, &k, t->uses, t->issued, value, lease);
-	if (sesame_etcd_txn(e->s, &u.txn, &res, err) != 0) {
-		free(value);
-		return SESAME_STORE_UNAVAILABLE;
-	}
-	reason = read_use_answer(e, &res, t, err);
-	sesame_etcd_txn_result_free(&res);
-	free(value);
+	reason = try_count(e, t, &k, use, now, lease, err);
+	/* A lease key naming a lease that is gone (revoked by hand, or
+	 * written by a broken or hostile host): forget it, once, and take a
+	 * fresh one, rather than refuse every first use of its hour. */
+	if (reason == SESAME_STORE_UNAVAILABLE && lease_gone(err) &&
+	    etcd_lease_forget(e, ETCD_LEASE_USES, until, lease, err) == 0 &&
+	    etcd_lease_for(e, ETCD_LEASE_USES, until, now, &lease, err) == 0)
+		reason = try_count(e, t, &k, use, now, lease, err);
 	return reason;
 }
 
@@ -586,125 +638,6 @@ static int etcd_user_revoked_before(struct sesame_store *st, uint32_t uid, int64
 	return r;
 }
 
-/* ---- mail limits ---- */
-
-static int mail_room(const struct etcd_mail_entry *m, size_t n, const uint8_t *source, int64_t now,
-		     const struct sesame_mail_limits *lim)
-{
-	unsigned account = 0, from_source = 0;
-	int64_t latest = INT64_MIN;
-
-	for (size_t i = 0; i < n; i++) {
-		int recent = m[i].time > now - SESAME_ETCD_MAIL_WINDOW;
-		account += recent;
-		if (memcmp(m[i].source, source, SESAME_MAIL_SOURCE_LEN) != 0)
-			continue;
-		from_source += recent;
-		if (m[i].time > latest)
-			latest = m[i].time;
-	}
-	return !(account >= lim->per_account || from_source >= lim->per_source ||
-		 (latest != INT64_MIN && now - latest < lim->interval));
-}
-
-/* Keep the last hour's entries and add this one. */
-static size_t mail_add(struct etcd_mail_entry *m, size_t n, const uint8_t *source, int64_t now)
-{
-	size_t kept = 0;
-
-	for (size_t i = 0; i < n; i++)
-		if (m[i].time > now - SESAME_ETCD_MAIL_WINDOW)
-			m[kept++] = m[i];
-	if (kept == ETCD_MAIL_ENTRIES_MAX)
-		memmove(m, m + 1, --kept * sizeof(*m));
-	memcpy(m[kept].source, source, SESAME_MAIL_SOURCE_LEN);
-	m[kept].time = now;
-	return kept + 1;
-}
-
-/* One attempt: read the account's key, decide, write it back if its
- * revision is still the one read. 0 sent, 1 limited, 2 lost a race,
- * -1 unavailable. */
-static int mail_try(struct store_etcd *e, const char *key, const uint8_t *source, int64_t now,
-		    const struct sesame_mail_limits *lim, int64_t lease, struct etcd_mail_entry *m,
-		    struct sesame_err *err)
-{
-	struct sesame_etcd_kvs kvs;
-	struct sesame_etcd_compare same;
-	struct sesame_etcd_op put;
-	struct sesame_etcd_txn txn = {&same, 1, &put, 1, NULL, 0};
-	struct sesame_etcd_txn_result res;
-	int64_t mod = 0;
-	size_t n = 0;
-	char *value = NULL;
-	int r = -1;
-
-	if (sesame_etcd_get(e->s, key, &kvs, err) != 0)
-		return -1;
-	if (kvs.n == 1) {
-		mod = kvs.kv[0].mod_revision;
-		if (etcd_mail_decode(kvs.kv[0].value, kvs.kv[0].value_len, m, &n) != 0) {
-			malformed(e, err, "a mail record");
-			goto out;
-		}
-	}
-	if (!mail_room(m, n, source, now, lim)) {
-		r = 1;
-		goto out;
-	}
-	n = mail_add(m, n, source, now);
-	value = etcd_mail_encode(m, n);
-	if (value == NULL) {
-		sesame_err_set(err, "store unavailable: out of memory");
-		goto out;
-	}
-	same = (struct sesame_etcd_compare){.key = key, .target = SESAME_ETCD_MOD,
-					    .result = SESAME_ETCD_EQUAL, .number = mod};
-	put = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_PUT, .key = key, .value = value,
-				      .value_len = strlen(value), .lease = lease};
-	if (sesame_etcd_txn(e->s, &txn, &res, err) == 0) {
-		r = res.succeeded ? 0 : 2;
-		sesame_etcd_txn_result_free(&res);
-	}
-out:
-	free(value);
-	sesame_etcd_kvs_free(&kvs);
-	return r;
-}
-
-#define MAIL_TRIES 8
-
-static int etcd_mail_allow(struct sesame_store *st, uint32_t uid,
-			   const uint8_t source[SESAME_MAIL_SOURCE_LEN], int64_t now,
-			   const struct sesame_mail_limits *lim, struct sesame_err *err)
-{
-	struct store_etcd *e = etcd_of(st);
-	struct etcd_mail_entry *m = calloc(ETCD_MAIL_ENTRIES_MAX, sizeof(*m));
-	char key[ETCD_KEY_MAX];
-	int64_t lease;
-	int r = -1;
-
-	if (m == NULL) {
-		sesame_err_set(err, "store unavailable: out of memory");
-		return -1;
-	}
-	if (etcd_key(e, key, err, "mail/%08" PRIx32, uid) != 0 ||
-	    etcd_lease_for(e, ETCD_LEASE_USES, now + SESAME_ETCD_MAIL_WINDOW, now, &lease,
-			   err) != 0)
-		goto out;
-	for (int i = 0; i < MAIL_TRIES; i++) {
-		r = mail_try(e, key, source, now, lim, lease, m, err);
-		if (r != 2)
-			goto out;
-	}
-	etcd_fail(e, err, "the mail record of this account kept "
-		       "changing (%d tries)", MAIL_TRIES);
-	r = -1;
-out:
-	free(m);
-	return r;
-}
-
 /* ---- the rest ---- */
 
 static int etcd_gc(struct sesame_store *st, int64_t now, struct sesame_gc_stats *stats,
@@ -733,7 +666,7 @@ static const struct sesame_store_ops etcd_ops = {
 	.revoke = etcd_revoke,
 	.revoke_user = etcd_revoke_user,
 	.user_revoked_before = etcd_user_revoked_before,
-	.mail_allow = etcd_mail_allow,
+	.mail_allow = store_etcd_mail_allow,
 	.record_issue = store_etcd_record_issue,
 	.list = store_etcd_list,
 	.history = store_etcd_history,

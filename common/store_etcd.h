@@ -64,6 +64,11 @@ int etcd_lease_for(struct store_etcd *e, enum etcd_lease_kind kind, int64_t unti
 void etcd_fail(const struct store_etcd *e, struct sesame_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Delete leases/KIND/BUCKET of until if it still names lease (a lease
+ * that is gone: etcd refused a put with it). 0 or -1. */
+int etcd_lease_forget(struct store_etcd *e, enum etcd_lease_kind kind, int64_t until,
+		      int64_t lease, struct sesame_err *err);
+
 /* Explain a failed write that etcd's RBAC refused. */
 void etcd_denied_hint(struct store_etcd *e, const char *what, struct sesame_err *err);
 
@@ -71,7 +76,11 @@ void etcd_denied_hint(struct store_etcd *e, const char *what, struct sesame_err 
  * parse (the caller fails closed). */
 int64_t etcd_parse_before(const char *value, size_t len);
 
-/* JSON values: the details of a use, an issue record. _encode returns a
+/* A token id as 12 hex digits, and back (0 or -1). */
+void etcd_id_hex(char out[SESAME_ID_TEXT_SIZE], const uint8_t id[SESAME_ID_BYTES]);
+int etcd_hex_id(const char *s, uint8_t id[SESAME_ID_BYTES]);
+
+/* store_etcd_json.c: JSON values: the details of a use, an issue record. _encode returns a
  * malloc'd string or NULL; _decode 0 or -1 (a value that does not
  * parse). */
 char *etcd_use_encode(const struct sesame_use *use, int64_t now);
@@ -90,6 +99,11 @@ struct etcd_mail_entry {
 /* At most ETCD_MAIL_ENTRIES_MAX entries into out. */
 int etcd_mail_decode(const char *value, size_t len, struct etcd_mail_entry *out, size_t *n);
 char *etcd_mail_encode(const struct etcd_mail_entry *m, size_t n);
+
+/* store_etcd_mail.c */
+int store_etcd_mail_allow(struct sesame_store *st, uint32_t uid,
+			  const uint8_t source[SESAME_MAIL_SOURCE_LEN], int64_t now,
+			  const struct sesame_mail_limits *lim, struct sesame_err *err);
 
 /* store_etcd_ledger.c */
 int store_etcd_record_issue(struct sesame_store *st, const struct sesame_issue *is,

@@ -815,9 +815,13 @@ HASH_RE='[0-9a-f]{64}'
 
 @test "usage: two modes, or options of another mode, are exit 2" {
 	sm 2 -c "$CONF" --keygen --gc
-	usage_error "choose one of --keygen, --inspect, --list, --history, --revoke, --revoke-user, --gc"
+	usage_error "choose one of --keygen, --inspect, --list, --history, --revoke, --revoke-user, --gc, --migrate-store"
 	sm 2 -c "$CONF" --inspect x --revoke y
-	usage_error "choose one of --keygen, --inspect, --list, --history, --revoke, --revoke-user, --gc"
+	usage_error "choose one of --keygen, --inspect, --list, --history, --revoke, --revoke-user, --gc, --migrate-store"
+	sm 2 -c "$CONF" --gc --migrate-store /var/lib/sesame
+	usage_error "choose one of --keygen, --inspect, --list, --history, --revoke, --revoke-user, --gc, --migrate-store"
+	sm 2 -c "$CONF" --migrate-store /var/lib/sesame alice
+	usage_error "unexpected USER operand"
 	sm 2 -c "$CONF" --inspect x alice
 	usage_error "unexpected USER operand"
 	sm 2 -c "$CONF" --gc -t 1h

@@ -148,6 +148,22 @@ teardown() { pam_test_teardown; }
 	python3 -c 'import json,sys; kvs=json.load(sys.stdin)["kvs"]; bad=[k for k in kvs if not k.get("lease")]; sys.exit(len(bad))' <<<"$output"
 }
 
+@test "a lease key naming a lease that is gone is replaced, not a refusal of every first use" {
+	first=$(mint alice)
+	pam_auth login alice "$first"
+	expect_rc $PAM_SUCCESS
+	key=$("$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" get --prefix /sesame/leases/uses/ --keys-only | head -n 1)
+	[ -n "$key" ]
+	# what a broken or hostile host may write there: no such lease
+	"$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" put "$key" 12345 >/dev/null
+	second=$(mint alice)
+	pam_auth login alice "$second"
+	expect_rc $PAM_SUCCESS
+	run "$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" get "$key" --print-value-only
+	[ -n "$output" ]
+	[ "$output" != 12345 ]
+}
+
 # sesame-mint's counterpart for the file store's config.
 fmint() { mint -c "$FCONF" "$@"; }
 

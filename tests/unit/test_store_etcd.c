@@ -2,7 +2,8 @@
  * clock-skew rule, answers that do not parse, the NOSPACE alarm, RBAC
  * refusals, and how each answer of the use transaction is read. Every
  * failure must be "store unavailable" (or the clock's refusal), never a
- * success. tests/fleet/store.bats runs the store on a real cluster. */
+ * success. And what --migrate-store reads of a file store.
+ * tests/fleet/store.bats runs the store on a real cluster. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,8 @@ struct fake {
 	const char *fail_path;
 	enum sesame_etcd_failure fail_kind;
 	const char *fail_msg;
+	int fail_times; /* fail this many calls to fail_path, 0 = every one */
+	int failed;
 	int64_t skew;  /* the cluster's clock minus ours */
 	int no_date;   /* no Date header at all */
 	int n_txn;     /* transactions sent */
@@ -77,7 +80,9 @@ static int fake_call(void *ctx, const char *path, const char *body, size_t len,
 		f->n_txn++;
 	if (strcmp(path, "/v3/lease/grant") == 0)
 		f->n_grant++;
-	if (f->fail_path != NULL && strcmp(path, f->fail_path) == 0) {
+	if (f->fail_path != NULL && strcmp(path, f->fail_path) == 0 &&
+	    (f->fail_times == 0 || f->failed < f->fail_times)) {
+		f->failed++;
 		*failure = f->fail_kind;
 		sesame_err_set(err, "store unavailable: https://fake:2379: %s", f->fail_msg);
 		return -1;
@@ -306,6 +311,57 @@ static void test_transport_failures(void)
 	}
 }
 
+/* A lease key naming a lease that is gone: etcd refuses the put, the
+ * store forgets the key (only if it still names that lease) and counts
+ * with a fresh lease, once; a second refusal is "store unavailable". */
+static void test_lease_gone(void)
+{
+	struct sesame_err err = { "" };
+	struct fake f = fake_default();
+
+	f.fail_path = "/v3/kv/txn";
+	f.fail_kind = SESAME_ETCD_FAIL_PROTOCOL;
+	f.fail_msg = "etcdserver: requested lease not found";
+	f.fail_times = 1;
+	CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_OK);
+	CHECK_EQ_INT(f.n_txn, 3); /* the count, the forgetting, the count again */
+
+	f = fake_default();
+	f.fail_path = "/v3/kv/txn";
+	f.fail_kind = SESAME_ETCD_FAIL_PROTOCOL;
+	f.fail_msg = "etcdserver: requested lease not found";
+	CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK_EQ_INT(f.n_txn, 2); /* the forgetting failed too: no third try */
+}
+
+/* status (--inspect) gives what redeem would: an expired token is
+ * "expired" even when the cluster cannot be reached. */
+static void test_status(void)
+{
+	struct sesame_store st;
+	struct sesame_err err = { "" };
+	struct sesame_token t = tok(2);
+	struct fake f = fake_default();
+	unsigned used = 9;
+
+	f.txn = "{\"header\":{},\"succeeded\":true,\"responses\":[{\"response_range\":{}},"
+		"{\"response_range\":{}},{\"response_range\":{\"kvs\":[{\"key\":\"" KEY_X
+		"\",\"version\":\"1\"}],\"count\":\"1\"}}]}";
+	open_fake(&st, &f);
+	CHECK_EQ_INT(sesame_store_status(&st, &t, (int64_t)time(NULL), &used, &err), SESAME_OK);
+	CHECK_EQ_INT(used, 1);
+	CHECK_EQ_INT(sesame_store_status(&st, &t, (int64_t)t.issued + t.lifetime, &used, &err),
+		     SESAME_EXPIRED);
+	f.fail_path = "/v3/kv/txn";
+	f.fail_kind = SESAME_ETCD_FAIL_TIMEOUT;
+	f.fail_msg = "Timeout was reached";
+	CHECK_EQ_INT(sesame_store_status(&st, &t, (int64_t)time(NULL), &used, &err),
+		     SESAME_STORE_UNAVAILABLE);
+	CHECK_EQ_INT(sesame_store_status(&st, &t, (int64_t)t.issued + t.lifetime, &used, &err),
+		     SESAME_EXPIRED);
+	sesame_store_close(&st);
+}
+
 /* gc has nothing to do: leases expire the records. */
 static void test_gc(void)
 {
@@ -321,6 +377,70 @@ static void test_gc(void)
 	sesame_store_close(&st);
 }
 
+/* What --migrate-store reads of a file store: every token with its
+ * count, use details, revocation and ledger record; per-user revocations
+ * (the latest per uid); nothing of unlimited tokens (never written). */
+static void test_export_file(void)
+{
+	const char *dir = test_tmpdir("export");
+	const struct sesame_use use = {"h1", "sshd", "203.0.113.9", "bob", "pts/1"};
+	struct sesame_store st;
+	struct sesame_store_export ex;
+	struct sesame_err err = { "" };
+	struct sesame_token used = tok(3), revoked = tok(2), any = tok(0);
+	struct sesame_issue is;
+	char state[1200];
+	int64_t now = (int64_t)time(NULL);
+	int seen = 0;
+
+	snprintf(state, sizeof(state), "%s/state", dir);
+	revoked.id[1] = 1;
+	any.id[1] = 2;
+	CHECK_EQ_INT(sesame_store_open_file(&st, state, 1, &err), 0);
+	sesame_issue_init(&is, &used);
+	snprintf(is.note, sizeof(is.note), "moved");
+	CHECK_EQ_INT(sesame_store_record_issue(&st, &is, &err), 0);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &used, &use, now, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &used, NULL, now + 1, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_revoke(&st, &revoked, now, &err), 0);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &any, NULL, now, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_revoke_user(&st, 1234, 50, &err), 0);
+	CHECK_EQ_INT(sesame_store_revoke_user(&st, 1234, 70, &err), 0);
+	sesame_store_close(&st);
+
+	CHECK_EQ_INT(sesame_store_export_file(state, &ex, &err), 0);
+	CHECK_EQ_INT(ex.n_tokens, 2);
+	for (size_t i = 0; i < ex.n_tokens; i++) {
+		const struct sesame_export_token *t = &ex.tokens[i];
+		CHECK_EQ_INT(t->uid, 1000);
+		CHECK_EQ_INT(t->expires, (int64_t)used.issued + used.lifetime);
+		if (memcmp(t->id, used.id, SESAME_ID_BYTES) == 0) {
+			seen |= 1;
+			CHECK_EQ_INT(t->h.used, 2);
+			CHECK_EQ_INT(t->h.n_uses, 2);
+			CHECK_EQ_INT(t->h.have_issue, 1);
+			CHECK(strcmp(t->h.issue.note, "moved") == 0);
+			CHECK(t->h.n_uses == 2 && strcmp(t->h.uses[0].rhost, "203.0.113.9") == 0);
+			CHECK(t->h.n_uses == 2 && t->h.uses[1].time == now + 1);
+			CHECK_EQ_INT(t->h.revoked, 0);
+		} else if (memcmp(t->id, revoked.id, SESAME_ID_BYTES) == 0) {
+			seen |= 2;
+			CHECK_EQ_INT(t->h.revoked, 1);
+			CHECK_EQ_INT(t->h.revoked_at, now);
+			CHECK_EQ_INT(t->h.used, 0);
+		}
+	}
+	CHECK_EQ_INT(seen, 3);
+	CHECK_EQ_INT(ex.n_users, 1);
+	CHECK(ex.n_users == 1 && ex.users[0].uid == 1234 && ex.users[0].before == 70);
+	sesame_store_export_free(&ex);
+	/* a directory that is not a store: an error, nothing read */
+	snprintf(state, sizeof(state), "%s/missing", dir);
+	CHECK_EQ_INT(sesame_store_export_file(state, &ex, &err), -1);
+	CHECK_EQ_INT(ex.n_tokens, 0);
+	test_rmtree(dir);
+}
+
 int main(void)
 {
 	test_clock_skew();
@@ -330,5 +450,8 @@ int main(void)
 	test_denied();
 	test_transport_failures();
 	test_gc();
+	test_status();
+	test_lease_gone();
+	test_export_file();
 	return test_finish("store-etcd");
 }
