@@ -126,6 +126,10 @@ use_hosts() {
 	mint_on c --list | grep -E "^$db +bob .* 1/2 "
 }
 
+# Fails against the etcd store as it is: before mailing a link the module
+# records it in the ledger, which a verifying host's etcd user may not
+# write (result="failed", "ledger records: ... permission denied"), so no
+# verifying host can mail a link. A backend gap, not this test's.
 @test "mail limits hold across hosts: an interval and an account cap, counted once for the fleet" {
 	# B mails alice a link (source 198.51.100.7) and the link logs in there.
 	auth_on b -r 198.51.100.7 mail alice "" "@mail:$FLEET/b/mbox"
