@@ -164,6 +164,22 @@ teardown() { pam_test_teardown; }
 	[ "$output" != 12345 ]
 }
 
+@test "32 redeemers at once, each its own store and helper: exactly k succeed (k = 1, 5)" {
+	for k in 1 5; do
+		run "$SESAME_STORE_STORM" "$CLUSTER/storm.conf" redeem 32 "$k"
+		echo "$output"
+		[ "$status" -eq 0 ]
+		[ "${lines[-1]}" = "ok $k refused $((32 - k)) unavailable 0" ]
+	done
+}
+
+@test "mail limits: 16 requests at once for one account and source, exactly the limit allowed" {
+	run "$SESAME_STORE_STORM" "$CLUSTER/storm.conf" mail 16 2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[-1]}" = "ok 2 refused 14 unavailable 0" ]
+}
+
 # sesame-mint's counterpart for the file store's config.
 fmint() { mint -c "$FCONF" "$@"; }
 
