@@ -22,6 +22,10 @@ source "${BASH_SOURCE[0]%/*}/../bats/shared_helpers.bash"
 : "${SESAME_PAM_DRIVER:?SESAME_PAM_DRIVER must name tests/pam/driver}"
 : "${SESAME_E2E_SHIM:?SESAME_E2E_SHIM must name the getspnam_r shim}"
 
+# This directory: sshd_config.in and the expect scripts (also for the
+# fleet's suites, which load this file from tests/fleet).
+E2E_DIR=$(cd "${BASH_SOURCE[0]%/*}" && pwd)
+
 # The PAM service sshd uses: its program name, so the name of the symlink.
 SSHD_SERVICE=sesame-e2e-sshd
 SSH_PROMPT='Sesame token or link'
@@ -263,6 +267,8 @@ e2e_sshd_prerequisites() {
 # background job, logging to $E/sshd.log (-e). sshd re-executes itself
 # for each connection, so it is started by an absolute path; that path is
 # a symlink whose name is the PAM service (OpenSSH uses __progname).
+# SSHD_LAUNCH, an array, may name a command that execs its arguments
+# (the fleet's suites: a namespace with another host name).
 e2e_start_sshd() {
 	local sshd port i
 	sshd=$(readlink -f "$(e2e_find_cmd sshd)")
@@ -273,13 +279,13 @@ e2e_start_sshd() {
 	e2e_write_sshd_service
 	for _ in 1 2 3; do
 		port=$(e2e_free_port)
-		sed -e "s|@DIR@|$E|g" -e "s|@PORT@|$port|g" "$BATS_TEST_DIRNAME/sshd_config.in" \
+		sed -e "s|@DIR@|$E|g" -e "s|@PORT@|$port|g" "$E2E_DIR/sshd_config.in" \
 			>"$E/sshd_config"
 		# A suite may add settings (e2e_mail.bats: MaxStartups for its
 		# parallel logins); sshd_config.in does not set them.
 		[ -z "${SSHD_CONFIG_EXTRA:-}" ] || printf '%s\n' "$SSHD_CONFIG_EXTRA" >>"$E/sshd_config"
 		: >"$E/sshd.log"
-		env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+		"${SSHD_LAUNCH[@]}" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 			NSS_WRAPPER_PASSWD="$NSS_WRAPPER_PASSWD" NSS_WRAPPER_GROUP="$NSS_WRAPPER_GROUP" \
 			NSS_WRAPPER_SHADOW="$NSS_WRAPPER_SHADOW" \
 			PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$PAM_WRAPPER_SERVICE_DIR" \

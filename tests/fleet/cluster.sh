@@ -9,7 +9,7 @@
 #                           (a test run killed before its teardown)
 #   cluster.sh stop DIR     stop every member started from DIR
 #   cluster.sh leader DIR   print the leader's member name (m1, m2, m3)
-#   cluster.sh restart DIR M  start member M again (after a kill), wait
+#   cluster.sh restart DIR M...  start members M... again (after a kill), wait
 #   cluster.sh root DIR ARGS  etcdctl as root
 #
 # Ports come from free_ports.py; every member's pid is in DIR/mN.pid.
@@ -272,7 +272,11 @@ start)
 	;;
 stop) stop_members ;;
 leader) leader ;;
-restart) start_member "${3:?which member}"; wait_healthy ;;
+restart)
+	shift 2
+	for m in "${@:?which member}"; do start_member "$m"; done
+	wait_healthy
+	;;
 root) shift 2; etcdctl_root "$@" ;;
 *) echo "cluster.sh: unknown command $cmd" >&2; exit 2 ;;
 esac
