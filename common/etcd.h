@@ -116,7 +116,10 @@ struct sesame_etcd_use {
  * key of absent[] exists (revocations) and fewer than limit uses are
  * recorded. The count is the key's etcd version (puts since creation),
  * so each use rewrites key with value (the use's details). A new key
- * gets lease (0 = none); later uses keep the key's lease. */
+ * gets lease (0 = none); later uses keep the key's lease. With a lease
+ * the put is inside a nested transaction, which etcd 3.4 applies under
+ * a raised NOSPACE alarm (it costs only top-level puts): the store counts
+ * its uses with a transaction of its own for that (store_etcd.c). */
 int sesame_etcd_count_use(struct sesame_etcd *s, const char *key, const char *value,
 			  size_t len, int64_t limit, int64_t lease, const char *const *absent,
 			  size_t n_absent, struct sesame_etcd_use *use, struct sesame_err *err);

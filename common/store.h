@@ -57,6 +57,9 @@ struct sesame_use {
 };
 
 /* One token handed out, as the ledger records it before the token leaves. */
+/* The issuer of a link the module mailed (login by email). */
+#define SESAME_ISSUER_MAIL "mail"
+
 struct sesame_issue {
 	uint8_t id[SESAME_ID_BYTES];
 	uint32_t uid;
@@ -68,7 +71,8 @@ struct sesame_issue {
 	char scope[SESAME_LEDGER_LONG];   /* "any", or the service/host it is bound to */
 	char host[SESAME_LEDGER_NAME];    /* minted on */
 	char channel[SESAME_LEDGER_LONG]; /* "printed", "link", "qr", "mail to ADDRESS" */
-	char issuer[SESAME_LEDGER_NAME];  /* "uid 1000 (alice)" from the login uid, or "mail" */
+	char issuer[SESAME_LEDGER_NAME];  /* "uid 1000 (alice)" from the login uid, or
+					     SESAME_ISSUER_MAIL */
 	char claimed[SESAME_LEDGER_NAME]; /* SUDO_USER, as claimed; "" when unset */
 	char rhost[SESAME_LEDGER_LONG];   /* the requesting rhost of a mailed link */
 	char note[SESAME_NOTE_MAX + 1];

@@ -58,7 +58,10 @@ void etcd_denied_hint(struct store_etcd *e, const char *what, struct sesame_err 
 {
 	struct sesame_err why = *err;
 
-	if (sesame_etcd_last_failure(e->s) != SESAME_ETCD_FAIL_DENIED)
+	/* The message too: a refused put of a lease key is followed by the
+	 * revocation of our lease, which is the client's last call then. */
+	if (sesame_etcd_last_failure(e->s) != SESAME_ETCD_FAIL_DENIED &&
+	    strstr(err->msg, "etcdserver: permission denied") == NULL)
 		return;
 	sesame_err_set(err, "%s: the etcd user of this host may not write them (only issuers "
 		       "may: etcd_user and etcd_password_file of an issuer): %s", what, why.msg);
@@ -321,111 +324,113 @@ static enum sesame_reason etcd_status_op(struct sesame_store *st, const struct s
 
 /* The transaction of one use (docs/fleet.md, "How uses are counted"):
  *
- *   compare version(revoked/K) == 0, version(uses/K) < k
- *   then    txn A: compare version(revoked-users/U) == 0
- *                  then P
- *                  else txn B: compare value(revoked-users/U) < ISSUED
- *                              then P  else range revoked-users/U
+ *   compare version(revoked/K) == 0, USER, version(uses/K) < k
+ *   then    put uses/K/NONCE (lease),
+ *           txn: compare version(uses/K) == 0
+ *                then put uses/K (lease)
+ *                else put uses/K (keeps its lease),
  *           range uses/K
  *   else    range revoked/K, range uses/K, range revoked-users/U
- *   P:      txn: compare version(uses/K) == 0
- *                then put uses/K (lease), put uses/K/NONCE (lease)
- *                else put uses/K (keeps its lease), put uses/K/NONCE (lease)
  *
- * etcd refuses a value compare on a missing key (it always fails), hence
- * A before B. ISSUED is the token's issue time in the 20 digits the
- * revoked-users values use, so the byte order is the numeric order. */
+ * USER is version(revoked-users/U) == 0 when the account was never
+ * revoked, else value(revoked-users/U) < ISSUED: etcd fails every value
+ * compare on a missing key, so the first form is tried first and the
+ * second only when the refusal's reads show a per-user revocation older
+ * than the token. ISSUED is the token's issue time in the 20 digits the
+ * revoked-users values use, so the byte order is the numeric order.
+ *
+ * The put of the use record is at the top of the success branch on
+ * purpose: under a NOSPACE alarm etcd refuses a transaction only when its
+ * top-level operations hold a put (etcd 3.4 costs nested ones at 0), and
+ * a use counted under the alarm would be a login the alarm should stop. */
+enum use_form { USE_USER_NEVER_REVOKED, USE_USER_REVOKED_BEFORE, USE_FORMS };
+
 struct use_txn {
-	struct sesame_etcd_compare top[2], a_cmp, b_cmp, p_cmp;
-	struct sesame_etcd_op top_ok[2], top_no[3], a_ok, a_no, b_ok, b_no, p_new[2], p_again[2];
-	struct sesame_etcd_txn txn, a, b, p;
+	struct sesame_etcd_compare cmp[3], p_cmp;
+	struct sesame_etcd_op ok[3], no[3], p_new, p_again;
+	struct sesame_etcd_txn txn, p;
 	char detail[ETCD_KEY_MAX];
 	char issued[24];
 };
 
 static void build_use_txn(struct use_txn *u, const struct token_keys *k, unsigned uses,
-			  int64_t issued, const char *value, int64_t lease)
+			  int64_t issued, enum use_form form, const char *value, int64_t lease)
 {
 	size_t len = strlen(value);
 
 	snprintf(u->issued, sizeof(u->issued), "%020" PRId64, issued);
 	u->p_cmp = (struct sesame_etcd_compare){.key = k->uses, .target = SESAME_ETCD_VERSION,
 						.result = SESAME_ETCD_EQUAL, .number = 0};
-	u->p_new[0] = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_PUT, .key = k->uses,
-					      .value = value, .value_len = len, .lease = lease};
-	u->p_new[1] = u->p_new[0];
-	u->p_new[1].key = u->detail;
-	u->p_again[0] = u->p_new[0];
-	u->p_again[0].lease = 0;
-	u->p_again[0].ignore_lease = 1;
-	u->p_again[1] = u->p_new[1];
-	u->p = (struct sesame_etcd_txn){&u->p_cmp, 1, u->p_new, 2, u->p_again, 2};
+	u->p_new = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_PUT, .key = k->uses,
+					   .value = value, .value_len = len, .lease = lease};
+	u->p_again = u->p_new;
+	u->p_again.lease = 0;
+	u->p_again.ignore_lease = 1;
+	u->p = (struct sesame_etcd_txn){&u->p_cmp, 1, &u->p_new, 1, &u->p_again, 1};
 
-	u->b_cmp = (struct sesame_etcd_compare){.key = k->user, .target = SESAME_ETCD_VALUE,
-						.result = SESAME_ETCD_LESS, .value = u->issued,
-						.value_len = strlen(u->issued)};
-	u->b_ok = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_TXN, .txn = &u->p};
-	u->b_no = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_RANGE, .key = k->user};
-	u->b = (struct sesame_etcd_txn){&u->b_cmp, 1, &u->b_ok, 1, &u->b_no, 1};
-
-	u->a_cmp = (struct sesame_etcd_compare){.key = k->user, .target = SESAME_ETCD_VERSION,
-						.result = SESAME_ETCD_EQUAL, .number = 0};
-	u->a_ok = u->b_ok;
-	u->a_no = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_TXN, .txn = &u->b};
-	u->a = (struct sesame_etcd_txn){&u->a_cmp, 1, &u->a_ok, 1, &u->a_no, 1};
-
-	u->top[0] = (struct sesame_etcd_compare){.key = k->revoked, .target = SESAME_ETCD_VERSION,
+	u->cmp[0] = (struct sesame_etcd_compare){.key = k->revoked, .target = SESAME_ETCD_VERSION,
 						 .result = SESAME_ETCD_EQUAL, .number = 0};
-	u->top[1] = (struct sesame_etcd_compare){.key = k->uses, .target = SESAME_ETCD_VERSION,
+	if (form == USE_USER_NEVER_REVOKED)
+		u->cmp[1] = (struct sesame_etcd_compare){.key = k->user,
+							 .target = SESAME_ETCD_VERSION,
+							 .result = SESAME_ETCD_EQUAL, .number = 0};
+	else
+		u->cmp[1] = (struct sesame_etcd_compare){.key = k->user,
+							 .target = SESAME_ETCD_VALUE,
+							 .result = SESAME_ETCD_LESS, .value = u->issued,
+							 .value_len = strlen(u->issued)};
+	u->cmp[2] = (struct sesame_etcd_compare){.key = k->uses, .target = SESAME_ETCD_VERSION,
 						 .result = SESAME_ETCD_LESS, .number = uses};
-	u->top_ok[0] = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_TXN, .txn = &u->a};
-	u->top_ok[1] = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_RANGE, .key = k->uses};
-	u->top_no[0] = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_RANGE, .key = k->revoked};
-	u->top_no[1] = u->top_ok[1];
-	u->top_no[2] = u->b_no;
-	u->txn = (struct sesame_etcd_txn){u->top, 2, u->top_ok, 2, u->top_no, 3};
+	u->ok[0] = u->p_new;
+	u->ok[0].key = u->detail;
+	u->ok[1] = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_TXN, .txn = &u->p};
+	u->ok[2] = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_RANGE, .key = k->uses};
+	u->no[0] = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_RANGE, .key = k->revoked};
+	u->no[1] = u->ok[2];
+	u->no[2] = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_RANGE, .key = k->user};
+	u->txn = (struct sesame_etcd_txn){u->cmp, 3, u->ok, 3, u->no, 3};
 }
 
-static const struct sesame_etcd_txn_result *nested(const struct sesame_etcd_txn_result *r)
+static int all_ranges(const struct sesame_etcd_txn_result *res)
 {
-	if (r == NULL || r->n < 1 || r->ops[0].kind != SESAME_ETCD_OP_TXN)
-		return NULL;
-	return r->ops[0].txn;
+	for (size_t i = 0; i < res->n; i++)
+		if (res->ops[i].kind != SESAME_ETCD_OP_RANGE)
+			return 0;
+	return 1;
 }
 
-/* What the answer to build_use_txn says. */
+/* What the answer to build_use_txn says. A refusal whose only reason is
+ * the per-user revocation's compare sets *next to the form that fits the
+ * per-user revocation the refusal read, and says SESAME_OK. */
 static enum sesame_reason read_use_answer(const struct store_etcd *e,
 					  const struct sesame_etcd_txn_result *res,
-					  const struct sesame_token *t, struct sesame_err *err)
+					  const struct sesame_token *t, enum use_form form,
+					  enum use_form *next, struct sesame_err *err)
 {
-	const struct sesame_etcd_txn_result *a, *b;
+	const struct sesame_etcd_txn_result *p;
 	int by_user;
 
-	if (!res->succeeded) {
-		if (res->n != 3 || res->ops[0].kind != SESAME_ETCD_OP_RANGE ||
-		    res->ops[1].kind != SESAME_ETCD_OP_RANGE ||
-		    res->ops[2].kind != SESAME_ETCD_OP_RANGE)
+	*next = USE_FORMS;
+	if (res->succeeded) {
+		p = res->n == 3 && res->ops[1].kind == SESAME_ETCD_OP_TXN ? res->ops[1].txn : NULL;
+		if (p == NULL || res->ops[0].kind != SESAME_ETCD_OP_PUT || p->n != 1 ||
+		    p->ops[0].kind != SESAME_ETCD_OP_PUT || res->ops[2].kind != SESAME_ETCD_OP_RANGE)
 			return malformed(e, err, "a transaction answer");
-		by_user = user_revoked(&res->ops[2].range, t->issued);
-		if (by_user < 0)
-			return malformed(e, err, "a per-user revocation");
-		if (res->ops[0].range.n > 0 || by_user)
-			return SESAME_REVOKED;
-		if (res->ops[1].range.n == 1 && res->ops[1].range.kv[0].version >= t->uses)
-			return SESAME_USED_UP;
-		return malformed(e, err, "a refused count without its reason");
+		return SESAME_OK;
 	}
-	a = nested(res);
-	if (a == NULL || res->n != 2)
+	if (res->n != 3 || !all_ranges(res))
 		return malformed(e, err, "a transaction answer");
-	if (a->succeeded)
-		return nested(a) != NULL ? SESAME_OK : malformed(e, err, "a transaction answer");
-	b = nested(a);
-	if (b == NULL)
-		return malformed(e, err, "a transaction answer");
-	if (b->succeeded)
-		return nested(b) != NULL ? SESAME_OK : malformed(e, err, "a transaction answer");
-	return SESAME_REVOKED;
+	by_user = user_revoked(&res->ops[2].range, t->issued);
+	if (by_user < 0)
+		return malformed(e, err, "a per-user revocation");
+	if (res->ops[0].range.n > 0 || by_user)
+		return SESAME_REVOKED;
+	if (res->ops[1].range.n == 1 && res->ops[1].range.kv[0].version >= t->uses)
+		return SESAME_USED_UP;
+	if ((res->ops[2].range.n > 0 ? USE_USER_REVOKED_BEFORE : USE_USER_NEVER_REVOKED) == form)
+		return malformed(e, err, "a refused count without its reason");
+	*next = form == USE_USER_NEVER_REVOKED ? USE_USER_REVOKED_BEFORE : USE_USER_NEVER_REVOKED;
+	return SESAME_OK;
 }
 
 int etcd_use_key(const char *counter, int64_t time, char out[ETCD_KEY_MAX],
@@ -449,6 +454,10 @@ int etcd_use_key(const char *counter, int64_t time, char out[ETCD_KEY_MAX],
 	return 0;
 }
 
+/* A per-user revocation can appear, or go with its lease, between two
+ * transactions: each refusal names the form to send next, a few times. */
+#define USE_TRIES 3
+
 /* One attempt at the use transaction with this lease. */
 static enum sesame_reason try_count(struct store_etcd *e, const struct sesame_token *t,
 				    const struct token_keys *k, const struct sesame_use *use,
@@ -457,6 +466,7 @@ static enum sesame_reason try_count(struct store_etcd *e, const struct sesame_to
 	struct use_txn u;
 	struct sesame_etcd_txn_result res;
 	enum sesame_reason reason = SESAME_STORE_UNAVAILABLE;
+	enum use_form form = USE_USER_NEVER_REVOKED, next = USE_FORMS;
 	char *value = etcd_use_encode(use, now);
 
 	if (value == NULL) {
@@ -465,11 +475,20 @@ static enum sesame_reason try_count(struct store_etcd *e, const struct sesame_to
 	}
 	if (etcd_use_key(k->uses, now, u.detail, err) != 0)
 		goto out;
-	build_use_txn(&u, k, t->uses, t->issued, value, lease);
-	if (sesame_etcd_txn(e->s, &u.txn, &res, err) != 0)
-		goto out;
-	reason = read_use_answer(e, &res, t, err);
-	sesame_etcd_txn_result_free(&res);
+	for (int i = 0; i < USE_TRIES; i++, form = next) {
+		build_use_txn(&u, k, t->uses, t->issued, form, value, lease);
+		if (sesame_etcd_txn(e->s, &u.txn, &res, err) != 0) {
+			reason = SESAME_STORE_UNAVAILABLE;
+			goto out;
+		}
+		reason = read_use_answer(e, &res, t, form, &next, err);
+		sesame_etcd_txn_result_free(&res);
+		if (next == USE_FORMS)
+			goto out;
+	}
+	etcd_fail(e, err, "the per-user revocation of this account kept changing (%d tries)",
+		  USE_TRIES);
+	reason = SESAME_STORE_UNAVAILABLE;
 out:
 	free(value);
 	return reason;

@@ -8,12 +8,14 @@
  *                        its value the last use's details (JSON)
  *   uses/K/NONCE         one key per use with its details, for --history
  *   mail/UIDHEX          mails sent to an account in the last hour (JSON)
- *   leases/uses/T        the id of the lease that uses/ and mail/ keys
- *                        ending by time T get (hosts write these)
+ *   mailed/IDHEX         a link a host mailed (login by email), its issue
+ *                        record (JSON, issuer "mail"); every host writes
+ *   leases/uses/T        the id of the lease that uses/, mail/ and mailed/
+ *                        keys ending by time T get (hosts write these)
  *   revoked/K            a revoked token: {"at", "expires"}
  *   revoked-users/UIDHEX "every token of uid issued at or before" this
  *                        time, 20 decimal digits (compared as bytes)
- *   ledger/IDHEX         a token handed out (JSON)
+ *   ledger/IDHEX         a token sesame-mint handed out (JSON)
  *   leases/issued/T      the lease of revoked/, revoked-users/, ledger/
  *                        keys ending by T (issuers only write these) */
 #ifndef SESAME_STORE_ETCD_H

@@ -13,6 +13,14 @@ static struct store_etcd *etcd_of(struct sesame_store *st)
 	return st->impl;
 }
 
+/* Where an issue record goes: ledger/ for sesame-mint's (issuers only may
+ * write there), mailed/ for the links a host mailed (login by email: every
+ * host may write there; docs/fleet.md, "Key layout and roles"). */
+static int mailed(const struct sesame_issue *is)
+{
+	return strcmp(is->issuer, SESAME_ISSUER_MAIL) == 0;
+}
+
 int store_etcd_record_issue(struct sesame_store *st, const struct sesame_issue *is,
 			    struct sesame_err *err)
 {
@@ -20,14 +28,15 @@ int store_etcd_record_issue(struct sesame_store *st, const struct sesame_issue *
 	char key[ETCD_KEY_MAX], hex[SESAME_ID_TEXT_SIZE];
 	char *value = NULL;
 	int64_t lease;
-	int created = 0, r = -1;
+	int by_mail = mailed(is), created = 0, r = -1;
 
 	etcd_id_hex(hex, is->id);
 	/* Leases count from now; the issue time is now or earlier (a
-	 * migration), which can only make the lease longer. */
-	if (etcd_key(e, key, err, "ledger/%s", hex) != 0 ||
-	    etcd_lease_for(e, ETCD_LEASE_ISSUED, is->expires + SESAME_STORE_GRACE, is->issued,
-			   &lease, err) != 0)
+	 * migration), which can only make the lease longer. mailed/ keys get
+	 * the leases of the keys every host writes. */
+	if (etcd_key(e, key, err, "%s/%s", by_mail ? "mailed" : "ledger", hex) != 0 ||
+	    etcd_lease_for(e, by_mail ? ETCD_LEASE_USES : ETCD_LEASE_ISSUED,
+			   is->expires + SESAME_STORE_GRACE, is->issued, &lease, err) != 0)
 		goto out;
 	value = etcd_issue_encode(is);
 	if (value == NULL) {
@@ -44,14 +53,15 @@ int store_etcd_record_issue(struct sesame_store *st, const struct sesame_issue *
 	r = 0;
 out:
 	if (r != 0)
-		etcd_denied_hint(e, "ledger records", err);
+		etcd_denied_hint(e, by_mail ? "records of mailed links" : "ledger records", err);
 	free(value);
 	return r;
 }
 
 /* Everything the ledger's views need, read in one transaction (one
- * revision): ledger/, uses/, revoked/ and revoked-users/ under `from`. */
-enum { R_LEDGER, R_USES, R_REVOKED, R_USERS, R_COUNT };
+ * revision): ledger/ and mailed/ (one key, or all), uses/, revoked/ and
+ * revoked-users/ under `from`. */
+enum { R_LEDGER, R_MAILED, R_USES, R_REVOKED, R_USERS, R_COUNT };
 
 struct snapshot {
 	struct sesame_etcd_txn_result res;
@@ -68,13 +78,15 @@ static int read_snapshot(struct store_etcd *e, const char *ledger_key, const cha
 
 	memset(snap, 0, sizeof(*snap));
 	if (etcd_key(e, keys[R_LEDGER], err, "ledger/%s", ledger_key) != 0 ||
+	    etcd_key(e, keys[R_MAILED], err, "mailed/%s", ledger_key) != 0 ||
 	    etcd_key(e, keys[R_USES], err, "uses/%s", uses_from) != 0 ||
 	    etcd_key(e, keys[R_REVOKED], err, "revoked/%s", uses_from) != 0 ||
 	    etcd_key(e, keys[R_USERS], err, "revoked-users/") != 0)
 		return -1;
 	for (int i = 0; i < R_COUNT; i++)
 		ops[i] = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_RANGE, .key = keys[i],
-						 .prefix = i != R_LEDGER || *ledger_key == '\0'};
+						 .prefix = (i != R_LEDGER && i != R_MAILED) ||
+							   *ledger_key == '\0'};
 	if (sesame_etcd_txn(e->s, &txn, &snap->res, err) != 0)
 		return -1;
 	if (!snap->res.succeeded || snap->res.n != R_COUNT) {
@@ -243,11 +255,16 @@ static int fill_user_revoked(const struct store_etcd *e, const struct snapshot *
 	return 0;
 }
 
+/* Where a token's issue record was read from. */
+enum issue_dir { FROM_LEDGER = R_LEDGER, FROM_MAILED = R_MAILED };
+
 /* One token's story: its issue record (kv, or NULL) and what the
- * snapshot holds for it. */
+ * snapshot holds for it. A record under mailed/, which every host may
+ * write, must say it is a mailed link: it cannot pass for sesame-mint's. */
 static int fill(const struct store_etcd *e, const struct snapshot *snap,
-		const struct sesame_etcd_kv *issue, const uint8_t id[SESAME_ID_BYTES],
-		struct sesame_history *h, struct sesame_err *err)
+		const struct sesame_etcd_kv *issue, enum issue_dir dir,
+		const uint8_t id[SESAME_ID_BYTES], struct sesame_history *h,
+		struct sesame_err *err)
 {
 	char hex[SESAME_ID_TEXT_SIZE];
 	int64_t uid = -1;
@@ -259,6 +276,11 @@ static int fill(const struct store_etcd *e, const struct snapshot *snap,
 		if (etcd_issue_decode(issue->value, issue->value_len, &h->issue) != 0 ||
 		    memcmp(h->issue.id, id, SESAME_ID_BYTES) != 0) {
 			etcd_fail(e, err, "a ledger record does not parse");
+			return -1;
+		}
+		if (dir == FROM_MAILED && strcmp(h->issue.issuer, SESAME_ISSUER_MAIL) != 0) {
+			etcd_fail(e, err, "a record of a mailed link (%s) that names another "
+				  "issuer", hex);
 			return -1;
 		}
 		h->have_issue = 1;
@@ -277,7 +299,7 @@ int store_etcd_history(struct sesame_store *st, const uint8_t id[SESAME_ID_BYTES
 	struct store_etcd *e = etcd_of(st);
 	struct snapshot snap;
 	char hex[SESAME_ID_TEXT_SIZE], from[SESAME_ID_TEXT_SIZE + 1];
-	const struct sesame_etcd_kvs *ledger;
+	const struct sesame_etcd_kvs *ledger, *mailed;
 	int r;
 
 	etcd_id_hex(hex, id);
@@ -285,44 +307,75 @@ int store_etcd_history(struct sesame_store *st, const uint8_t id[SESAME_ID_BYTES
 	if (read_snapshot(e, hex, from, &snap, err) != 0)
 		return -1;
 	ledger = snap.kvs[R_LEDGER];
-	r = fill(e, &snap, ledger->n == 1 ? &ledger->kv[0] : NULL, id, h, err);
+	mailed = snap.kvs[R_MAILED];
+	/* An issuer's record over one in mailed/ with the same id. */
+	if (ledger->n == 1)
+		r = fill(e, &snap, &ledger->kv[0], FROM_LEDGER, id, h, err);
+	else
+		r = fill(e, &snap, mailed->n == 1 ? &mailed->kv[0] : NULL, FROM_MAILED, id, h,
+			 err);
 	if (r != 0)
 		sesame_history_clear(h);
 	sesame_etcd_txn_result_free(&snap.res);
 	return r;
 }
 
+/* Is the id IDHEX in ledger/ (the snapshot's ledger, in key order)? */
+static int in_ledger(const struct store_etcd *e, const struct snapshot *snap, const char *hex)
+{
+	const struct sesame_etcd_kvs *ledger = snap->kvs[R_LEDGER];
+	char key[ETCD_KEY_MAX];
+	size_t i;
+
+	snprintf(key, sizeof(key), "%sledger/%s", e->prefix, hex);
+	i = lower_bound(ledger, key);
+	return i < ledger->n && strcmp(ledger->kv[i].key, key) == 0;
+}
+
+/* The tokens of one directory of issue records, appended to list[*n..]. */
+static int list_dir(const struct store_etcd *e, const struct snapshot *snap, enum issue_dir dir,
+		    struct sesame_history *list, size_t *n, struct sesame_err *err)
+{
+	const struct sesame_etcd_kvs *kvs = snap->kvs[dir];
+	size_t plen = snap->prefix_len + strlen(dir == FROM_LEDGER ? "ledger/" : "mailed/");
+
+	for (size_t i = 0; i < kvs->n; i++) {
+		uint8_t id[SESAME_ID_BYTES];
+		const char *key = kvs->kv[i].key;
+		if (strlen(key) != plen + 2 * SESAME_ID_BYTES || etcd_hex_id(key + plen, id) != 0) {
+			etcd_fail(e, err, "a ledger key that is not a token id");
+			return -1;
+		}
+		if (dir == FROM_MAILED && in_ledger(e, snap, key + plen))
+			continue;
+		if (fill(e, snap, &kvs->kv[i], dir, id, &list[*n], err) != 0) {
+			sesame_history_clear(&list[*n]);
+			return -1;
+		}
+		(*n)++;
+	}
+	return 0;
+}
+
 int store_etcd_list(struct sesame_store *st, struct sesame_history **out, size_t *n,
 		    struct sesame_err *err)
 {
 	struct store_etcd *e = etcd_of(st);
-	const struct sesame_etcd_kvs *ledger;
 	struct snapshot snap;
-	size_t plen;
+	size_t most;
 	int r = -1;
 
 	if (read_snapshot(e, "", "", &snap, err) != 0)
 		return -1;
-	ledger = snap.kvs[R_LEDGER];
-	plen = snap.prefix_len + strlen("ledger/");
-	*out = calloc(ledger->n ? ledger->n : 1, sizeof(**out));
+	most = snap.kvs[R_LEDGER]->n + snap.kvs[R_MAILED]->n;
+	*out = calloc(most ? most : 1, sizeof(**out));
 	if (*out == NULL) {
 		sesame_err_set(err, "store unavailable: out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < ledger->n; i++) {
-		uint8_t id[SESAME_ID_BYTES];
-		const char *key = ledger->kv[i].key;
-		if (strlen(key) != plen + 2 * SESAME_ID_BYTES || etcd_hex_id(key + plen, id) != 0) {
-			etcd_fail(e, err, "a ledger key that is not a token id");
-			goto out;
-		}
-		if (fill(e, &snap, &ledger->kv[i], id, &(*out)[*n], err) != 0) {
-			sesame_history_clear(&(*out)[*n]);
-			goto out;
-		}
-		(*n)++;
-	}
+	if (list_dir(e, &snap, FROM_LEDGER, *out, n, err) != 0 ||
+	    list_dir(e, &snap, FROM_MAILED, *out, n, err) != 0)
+		goto out;
 	r = 0;
 out:
 	if (r != 0) {

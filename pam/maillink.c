@@ -177,7 +177,7 @@ static int record_issue(struct sesame_maillink *ml, struct sesame_store *st,
 	sesame_ledger_text_copy(is.host, sizeof(is.host), ml->host);
 	snprintf(channel, sizeof(channel), "mail to %.110s", to);
 	sesame_ledger_text_copy(is.channel, sizeof(is.channel), channel);
-	snprintf(is.issuer, sizeof(is.issuer), "mail");
+	snprintf(is.issuer, sizeof(is.issuer), "%s", SESAME_ISSUER_MAIL);
 	if (ml->rhost != NULL && ml->rhost[0] != '\0')
 		sesame_ledger_text_copy(is.rhost, sizeof(is.rhost), ml->rhost);
 	else

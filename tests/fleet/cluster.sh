@@ -173,6 +173,7 @@ setup_rbac() {
 	for role in sesame-verifier sesame-issuer; do
 		etcdctl_root role grant-permission "$role" readwrite --prefix=true "${prefix}uses/" >/dev/null
 		etcdctl_root role grant-permission "$role" readwrite --prefix=true "${prefix}mail/" >/dev/null
+		etcdctl_root role grant-permission "$role" readwrite --prefix=true "${prefix}mailed/" >/dev/null
 		etcdctl_root role grant-permission "$role" readwrite --prefix=true "${prefix}leases/uses/" >/dev/null
 	done
 	for p in revoked/ revoked-users/ ledger/ leases/issued/; do

@@ -248,12 +248,7 @@ conf_first() {
 	[[ "$output" == *"NOSPACE"*"[nospace]"* ]]
 	# Recovery as docs/fleet.md gives it: free space, compact, defragment,
 	# disarm.
-	"$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" del --prefix /sesame/fill/ >/dev/null
-	rev=$("$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" endpoint status -w json |
-		python3 -c 'import json,sys; print(max(s["Status"]["header"]["revision"] for s in json.load(sys.stdin)))')
-	"$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" compact "$rev" >/dev/null
-	"$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" defrag >/dev/null
-	"$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" alarm disarm >/dev/null
+	recover_space
 	run probe verifier count /sesame/uses/nospace 5
 	[ "$status" -eq 0 ]
 }

@@ -13,6 +13,18 @@ fleet_teardown() {
 	[ -n "${CLUSTER:-}" ] && "$SESAME_FLEET_DIR/cluster.sh" stop "$CLUSTER" || true
 }
 
+# Recovery from the NOSPACE alarm as docs/fleet.md gives it (after a test
+# filled /sesame/fill/): free the space, compact, defragment, disarm.
+recover_space() {
+	local rev
+	"$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" del --prefix /sesame/fill/ >/dev/null
+	rev=$("$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" endpoint status -w json |
+		python3 -c 'import json,sys; print(max(s["Status"]["header"]["revision"] for s in json.load(sys.stdin)))')
+	"$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" compact "$rev" >/dev/null
+	"$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" defrag >/dev/null
+	"$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" alarm disarm >/dev/null
+}
+
 # ms_since START_NS
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 

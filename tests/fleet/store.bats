@@ -102,6 +102,75 @@ teardown() { pam_test_teardown; }
 	expect_rc $PAM_SUCCESS
 }
 
+@test "the NOSPACE alarm raised: a limited-use login is store unavailable and counts nothing" {
+	# a login first, so that the lease of this expiry exists: under the
+	# alarm the login writes nothing but the use itself
+	first=$(mint -n 3 alice)
+	tok=$(mint -n 3 alice)
+	pam_auth login alice "$first"
+	expect_rc $PAM_SUCCESS
+	run probe root fill /sesame/fill/ 100 500000
+	fill=$output
+	pam_auth login alice "$tok"
+	rc=$PAM_RC
+	line=$(last_result)
+	uses=$("$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" get --prefix /sesame/uses/ --keys-only | grep -c . || true)
+	recover_space
+	echo "$fill; $line; $uses use keys"
+	[[ $fill == *"database space exceeded"* ]]
+	[ "$rc" -eq "$PAM_AUTHINFO_UNAVAIL" ]
+	[[ $line == *'reason="store unavailable"'* ]]
+	grep -q 'database space exceeded' "$LOG"
+	# the first token's counter and use record, nothing of the second
+	[ "$uses" -eq 2 ]
+	pam_auth login alice "$tok"
+	expect_rc $PAM_SUCCESS
+	mint --history "$tok" >"$T/hist"
+	grep -q "use 1:" "$T/hist"
+	! grep -q "use 2:" "$T/hist"
+}
+
+@test "login by email on a verifying host: recorded in mailed/, shown by an issuer's --list; ledger/ stays the issuers'" {
+	cat >>"$VCONF" <<-END
+	url = https://login.example/sesame/#
+	sendmail = $BATS_TEST_DIRNAME/../bats/fake-sendmail $T/mbox
+	mail_from = sesame@test.example
+	END
+	pam_service mail "auth required $PAM_SESAME conf=$VCONF mail mail_to=%u@test.example debug"
+	pam_auth mail alice "" "@mail:$T/mbox"
+	expect_rc $PAM_SUCCESS
+	id=$(sed -n 's/.*sesame: mail user=alice .* id=\([0-9a-f]\{12\}\) result="sent".*/\1/p' "$LOG" | tail -n 1)
+	[ -n "$id" ]
+	run "$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" get --prefix /sesame/ --keys-only
+	echo "$output"
+	grep -qx "/sesame/mailed/$id" <<<"$output"
+	! grep -q '^/sesame/ledger/' <<<"$output"
+	# the issuer sees it, with its use, as it sees its own tokens
+	mint --list --all >"$T/list"
+	cat "$T/list"
+	grep "$id" "$T/list" | grep -q 'used up'
+	mint --history "$id" >"$T/hist"
+	grep -q 'mail to alice@test.example' "$T/hist"
+	grep -F "use 1:" "$T/hist" | grep -qF "service mail"
+	# the verifier's credentials still cannot write ledger/: minting, or a
+	# put of its own
+	run mint -c "$VCONF" alice
+	[ "$status" -ne 0 ]
+	cat "$T/mint.log"
+	grep -q 'ledger records: the etcd user of this host may not write them' "$T/mint.log"
+	run probe verifier put "/sesame/ledger/$id" '{}'
+	echo "$output"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"permission denied"* ]]
+	# what it can write in mailed/ cannot pass for an issuer's record
+	value=$("$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" get "/sesame/mailed/$id" --print-value-only)
+	run probe verifier put "/sesame/mailed/$id" "${value/\"issuer\":\"mail\"/\"issuer\":\"uid 0 (root)\"}"
+	[ "$status" -eq 0 ]
+	run mint --list --all
+	[ "$status" -ne 0 ]
+	grep -q "a record of a mailed link ($id) that names another issuer" "$T/mint.log"
+}
+
 @test "unlimited tokens are checked, not counted" {
 	tok=$(mint -n 0 alice)
 	for _ in 1 2 3; do

@@ -21,10 +21,11 @@
 	"{\"header\":{\"revision\":\"5\"},\"kvs\":[{\"key\":\"" KEY_X "\",\"value\":\"" \
 	LEASE_7 "\",\"version\":\"1\"}],\"count\":\"1\"}"
 #define RANGE_EMPTY "{\"header\":{\"revision\":\"5\"}}"
+/* the use record's put at the top, the counter's in the nested txn */
 #define TXN_COUNTED                                                                       \
-	"{\"header\":{},\"succeeded\":true,\"responses\":[{\"response_txn\":{\"header\":{},"    \
-	"\"succeeded\":true,\"responses\":[{\"response_txn\":{\"header\":{},\"succeeded\":true," \
-	"\"responses\":[{\"response_put\":{}},{\"response_put\":{}}]}}]}},"                     \
+	"{\"header\":{},\"succeeded\":true,\"responses\":[{\"response_put\":{}},"             \
+	"{\"response_txn\":{\"header\":{},\"succeeded\":true,\"responses\":"                  \
+	"[{\"response_put\":{}}]}},"                                                           \
 	"{\"response_range\":{\"kvs\":[{\"key\":\"" KEY_X "\",\"version\":\"1\"}],"           \
 	"\"count\":\"1\"}}]}"
 #define TXN_USED_UP                                                                     \
@@ -34,12 +35,21 @@
 	"{\"header\":{},\"responses\":[{\"response_range\":{\"kvs\":[{\"key\":\"" KEY_X       \
 	"\",\"version\":\"1\"}],\"count\":\"1\"}},{\"response_range\":{}},"                   \
 	"{\"response_range\":{}}]}"
-/* the token's own compares held, the per-user revocation's did not (A and
- * B failed): nothing written */
+/* refused: the account revoked at 9999999999, after the token was issued */
 #define TXN_USER_REVOKED                                                                 \
-	"{\"header\":{},\"succeeded\":true,\"responses\":[{\"response_txn\":{\"header\":{}," \
-	"\"responses\":[{\"response_txn\":{\"header\":{},\"responses\":[{\"response_range\":" \
-	"{}}]}}]}},{\"response_range\":{}}]}"
+	"{\"header\":{},\"responses\":[{\"response_range\":{}},{\"response_range\":{}},"   \
+	"{\"response_range\":{\"kvs\":[{\"key\":\"" KEY_X "\",\"value\":\""                \
+	"MDAwMDAwMDAwMDk5OTk5OTk5OTk=\",\"version\":\"1\"}],\"count\":\"1\"}}]}"
+/* refused: only because the account was revoked, at 1, before the token */
+#define TXN_USER_REVOKED_BEFORE                                                          \
+	"{\"header\":{},\"responses\":[{\"response_range\":{}},{\"response_range\":{}},"   \
+	"{\"response_range\":{\"kvs\":[{\"key\":\"" KEY_X "\",\"value\":\""                \
+	"MDAwMDAwMDAwMDAwMDAwMDAwMDE=\",\"version\":\"1\"}],\"count\":\"1\"}}]}"
+/* refused with nothing in the way: what a per-user revocation that went
+ * (its lease) between two transactions looks like */
+#define TXN_REFUSED_CLEAN                                                                \
+	"{\"header\":{},\"responses\":[{\"response_range\":{}},{\"response_range\":{}},"   \
+	"{\"response_range\":{}}]}"
 /* the reads of a token's state: nothing revoked, nothing counted */
 #define TXN_READ_CLEAN                                                                   \
 	"{\"header\":{},\"succeeded\":true,\"responses\":[{\"response_range\":{}},"         \
@@ -64,7 +74,21 @@ struct fake {
 	int no_date;   /* no Date header at all */
 	int n_txn;     /* transactions sent */
 	int n_grant;
+	/* when set: the answers to the transactions in turn, the last one
+	 * repeated */
+	const char *const *script;
+	int n_script;
+	int keep_bodies; /* keep the first bodies sent (free_bodies) */
+	char *bodies[4];
 };
+
+static void free_bodies(struct fake *f)
+{
+	for (size_t i = 0; i < sizeof(f->bodies) / sizeof(f->bodies[0]); i++) {
+		free(f->bodies[i]);
+		f->bodies[i] = NULL;
+	}
+}
 
 static int fake_call(void *ctx, const char *path, const char *body, size_t len,
 		     struct sesame_etcd_reply *reply, enum sesame_etcd_failure *failure,
@@ -74,10 +98,11 @@ static int fake_call(void *ctx, const char *path, const char *body, size_t len,
 	const char *answer = NULL;
 	int64_t now = (int64_t)time(NULL);
 
-	(void)body;
-	(void)len;
-	if (strcmp(path, "/v3/kv/txn") == 0)
+	if (strcmp(path, "/v3/kv/txn") == 0) {
+		if (f->keep_bodies && f->n_txn < (int)(sizeof(f->bodies) / sizeof(f->bodies[0])))
+			f->bodies[f->n_txn] = strndup(body, len);
 		f->n_txn++;
+	}
 	if (strcmp(path, "/v3/lease/grant") == 0)
 		f->n_grant++;
 	if (f->fail_path != NULL && strcmp(path, f->fail_path) == 0 &&
@@ -89,6 +114,8 @@ static int fake_call(void *ctx, const char *path, const char *body, size_t len,
 	}
 	if (strcmp(path, "/v3/kv/range") == 0)
 		answer = f->range;
+	else if (strcmp(path, "/v3/kv/txn") == 0 && f->script != NULL)
+		answer = f->script[f->n_txn <= f->n_script ? f->n_txn - 1 : f->n_script - 1];
 	else if (strcmp(path, "/v3/kv/txn") == 0)
 		answer = f->txn;
 	else if (strcmp(path, "/v3/maintenance/status") == 0)
@@ -199,7 +226,9 @@ static void test_answers(void)
 	f.txn = TXN_REVOKED;
 	CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_REVOKED);
 	f.txn = TXN_USER_REVOKED;
+	f.n_txn = 0;
 	CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_REVOKED);
+	CHECK_EQ_INT(f.n_txn, 1); /* the refusal's reads said why: no second form */
 	/* a lease key that is missing: granted here (no grant answer in the
 	 * script: the failure is "store unavailable", never a success) */
 	f = fake_default();
@@ -207,6 +236,87 @@ static void test_answers(void)
 	CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_STORE_UNAVAILABLE);
 	CHECK_EQ_INT(f.n_grant, 1);
 	CHECK_EQ_INT(f.n_txn, 0);
+}
+
+/* What the use transaction's request holds (json-c's plain form). */
+#define TOP_PUT "\"success\":[{\"request_put\":"
+#define VALUE_COMPARE "\"target\":\"VALUE\""
+
+/* Did the i-th transaction sent hold text? */
+static int sent(const struct fake *f, int i, const char *text)
+{
+	return f->bodies[i] != NULL && strstr(f->bodies[i], text) != NULL;
+}
+
+/* The use transaction puts the use record at its top level: etcd refuses
+ * such a transaction under the NOSPACE alarm (nested puts it does not
+ * cost). One transaction when the account was never revoked. */
+static void test_use_txn_shape(void)
+{
+	struct sesame_err err = { "" };
+	struct fake f = fake_default();
+
+	f.keep_bodies = 1;
+	CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_OK);
+	CHECK_EQ_INT(f.n_txn, 1);
+	CHECK(sent(&f, 0, TOP_PUT));
+	CHECK(!sent(&f, 0, VALUE_COMPARE));
+	free_bodies(&f);
+}
+
+/* A per-user revocation older than the token: a second transaction that
+ * compares its value, with the same top-level put; refusals that do not
+ * settle are "store unavailable", never a success. */
+static void test_user_revoked_before(void)
+{
+	static const char *const older_then_counted[] = {TXN_USER_REVOKED_BEFORE, TXN_COUNTED};
+	static const char *const older_then_revoked[] = {TXN_USER_REVOKED_BEFORE,
+							 TXN_USER_REVOKED};
+	static const char *const older_twice[] = {TXN_USER_REVOKED_BEFORE};
+	static const char *const refused_clean[] = {TXN_REFUSED_CLEAN};
+	static const char *const flapping[] = {TXN_USER_REVOKED_BEFORE, TXN_REFUSED_CLEAN,
+					       TXN_USER_REVOKED_BEFORE, TXN_COUNTED};
+	struct sesame_err err = { "" };
+	struct fake f = fake_default();
+
+	f.script = older_then_counted;
+	f.n_script = 2;
+	f.keep_bodies = 1;
+	CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_OK);
+	CHECK_EQ_INT(f.n_txn, 2);
+	CHECK(sent(&f, 1, VALUE_COMPARE));
+	CHECK(sent(&f, 1, TOP_PUT));
+	free_bodies(&f);
+
+	f = fake_default();
+	f.script = older_then_revoked; /* revoked again in between */
+	f.n_script = 2;
+	CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_REVOKED);
+	CHECK_EQ_INT(f.n_txn, 2);
+	free_bodies(&f);
+
+	f = fake_default();
+	f.script = older_twice; /* the value compare refused with no reason read */
+	f.n_script = 1;
+	CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK(strstr(err.msg, "without its reason") != NULL);
+	CHECK_EQ_INT(f.n_txn, 2);
+	free_bodies(&f);
+
+	f = fake_default();
+	f.script = refused_clean;
+	f.n_script = 1;
+	CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK_EQ_INT(f.n_txn, 1);
+	free_bodies(&f);
+
+	f = fake_default();
+	f.script = flapping; /* the revocation comes and goes: a bounded number of tries */
+	f.n_script = 4;
+	CHECK_EQ_INT(redeem_with(&f, 1, &err), SESAME_STORE_UNAVAILABLE);
+	CHECK(strstr(err.msg, "kept changing") != NULL);
+	CHECK_EQ_INT(f.n_txn, 3);
+	free_bodies(&f);
 }
 
 /* Answers that do not parse, or parse into the wrong shape. */
@@ -227,6 +337,9 @@ static void test_unparsable(void)
 		/* a per-user revocation "xyz" */
 		"{\"header\":{},\"succeeded\":true,\"responses\":[{\"response_txn\":{\"header\":{},"
 		"\"succeeded\":true,\"responses\":[]}},{\"response_range\":{}}]}",
+		/* counted, but the nested transaction put nothing */
+		"{\"header\":{},\"succeeded\":true,\"responses\":[{\"response_put\":{}},"
+		"{\"response_txn\":{\"header\":{},\"responses\":[]}},{\"response_range\":{}}]}",
 	};
 	struct sesame_err err = { "" };
 
@@ -445,6 +558,8 @@ int main(void)
 {
 	test_clock_skew();
 	test_answers();
+	test_use_txn_shape();
+	test_user_revoked_before();
 	test_unparsable();
 	test_nospace();
 	test_denied();
