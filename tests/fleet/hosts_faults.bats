@@ -261,10 +261,9 @@ storm_kill_leader() {
 	[ "$PAM_RC" -eq "$PAM_SUCCESS" ]
 }
 
-# Fails against the etcd store as it is: under NOSPACE the use is still
-# counted and the login succeeds. etcd 3.4 refuses a transaction under the
-# alarm only if its top-level operations put something (costTxnReq counts
-# RequestPut only), and every put of the use transaction is nested.
+# etcd 3.4 refuses a transaction under the alarm only if its top-level
+# operations put something (costTxnReq): the login right after another of
+# the same lifetime is the case where the use's puts alone would pass.
 @test "the quota alarm raised: every login store unavailable, minting refused; back after the documented recovery" {
 	# A login before the alarm, with a token of the same lifetime: what the
 	# fleet does all day (the store's lease for that expiry exists, so the

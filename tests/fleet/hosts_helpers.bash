@@ -5,8 +5,9 @@
 # (pam_wrapper). A command runs "on" a host in a UTS namespace of its own,
 # with the host's name set there (so the module's gethostname() is real),
 # and in a mount namespace with a /tmp of its own: pam_wrapper gives
-# every process a /tmp/pam.X directory and has 36 of them, and the storms
-# run 64 PAM applications at once. That is why the fleet lives under
+# every process a /tmp/pam.X directory, X one character (40 processes
+# at once in one /tmp: 8 failed to start), and the storms run 64 PAM
+# applications at once. That is why the fleet lives under
 # /var/tmp and not under Bats' directories in /tmp.
 #
 # A .bats file loads ../bats/pam_helpers and ../e2e/e2e_helpers first
