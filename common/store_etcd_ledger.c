@@ -220,9 +220,12 @@ static int fill_revoked(const struct store_etcd *e, const struct snapshot *snap,
 	n = strlen(start);
 	for (size_t i = lower_bound(rev, start); i < rev->n; i++) {
 		const struct sesame_etcd_kv *kv = &rev->kv[i];
-		int64_t owner = uid_of(kv->key, n);
+		int64_t owner;
+
+		/* The prefix first: a shorter key must not be read past its end. */
 		if (strncmp(kv->key, start, n) != 0)
 			break;
+		owner = uid_of(kv->key, n);
 		if (owner < 0 || (uid >= 0 && owner != uid) || kv->key[n + 8] != '\0')
 			continue;
 		h->revoked = 1;
