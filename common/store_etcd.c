@@ -160,6 +160,8 @@ int etcd_lease_forget(struct store_etcd *e, enum etcd_lease_kind kind, int64_t u
 	return 0;
 }
 
+static enum sesame_reason clock_ok(struct store_etcd *e, struct sesame_err *err);
+
 int etcd_lease_for(struct store_etcd *e, enum etcd_lease_kind kind, int64_t until, int64_t now,
 		   int64_t *lease, struct sesame_err *err)
 {
@@ -176,6 +178,13 @@ int etcd_lease_for(struct store_etcd *e, enum etcd_lease_kind kind, int64_t unti
 	if (etcd_key(e, key, err, "leases/%s/%" PRId64, lease_dirs[kind], bucket) != 0 ||
 	    sesame_etcd_get(e->s, key, &kvs, err) != 0)
 		return -1;
+	/* The TTL and the record's expiry are read on this host's clock:
+	 * a writer whose clock is far off (an issuer a day ahead would get
+	 * a lease of a minute for a revocation) writes nothing. */
+	if (clock_ok(e, err) != SESAME_OK) {
+		sesame_etcd_kvs_free(&kvs);
+		return -1;
+	}
 	if (kvs.n == 1)
 		r = parse_lease(e, &kvs, lease, err);
 	else
@@ -509,13 +518,19 @@ static enum sesame_reason count_use(struct store_etcd *e, const struct sesame_to
 	struct token_keys k;
 	enum sesame_reason reason;
 
-	if (token_keys(e, t, &k, err) != 0 ||
-	    etcd_lease_for(e, ETCD_LEASE_USES, until, now, &lease, err) != 0)
+	if (token_keys(e, t, &k, err) != 0)
 		return SESAME_STORE_UNAVAILABLE;
-	/* Before writing: a host whose clock is off must not count a use. */
-	reason = clock_ok(e, err);
-	if (reason != SESAME_OK)
-		return reason;
+	/* Before writing: a host whose clock is off must not count a use
+	 * (the lease's read is the first answer, and it checks the clock). */
+	if (etcd_lease_for(e, ETCD_LEASE_USES, until, now, &lease, err) != 0) {
+		struct sesame_err why = *err;
+
+		/* Say "clock behind" when that is why; else the failure itself. */
+		if (clock_ok(e, err) == SESAME_CLOCK_BEHIND)
+			return SESAME_CLOCK_BEHIND;
+		*err = why;
+		return SESAME_STORE_UNAVAILABLE;
+	}
 	reason = try_count(e, t, &k, use, now, lease, err);
 	/* A lease key naming a lease that is gone (revoked by hand, or
 	 * written by a broken or hostile host): forget it, once, and take a

@@ -215,6 +215,30 @@ static void test_clock_skew(void)
 	CHECK_EQ_INT(f.n_txn, 0);
 }
 
+/* Issuers' writes: a writer whose clock is off by more than the bound
+ * writes nothing (its lease TTL and the record's expiry come from it). */
+static void test_clock_skew_writes(void)
+{
+	const int64_t skews[] = {400, -400};
+
+	for (size_t i = 0; i < sizeof(skews) / sizeof(skews[0]); i++) {
+		struct sesame_store st;
+		struct sesame_err err = { "" };
+		struct sesame_token t = tok(1);
+		struct fake f = fake_default();
+
+		f.skew = skews[i];
+		open_fake(&st, &f);
+		CHECK_EQ_INT(sesame_store_revoke(&st, &t, (int64_t)time(NULL), &err), -1);
+		CHECK(strstr(err.msg, "the cluster's (at most") != NULL);
+		CHECK_EQ_INT(sesame_store_revoke_user(&st, 1000, (int64_t)time(NULL), &err), -1);
+		CHECK(strstr(err.msg, "the cluster's (at most") != NULL);
+		CHECK_EQ_INT(f.n_txn, 0);
+		CHECK_EQ_INT(f.n_grant, 0);
+		sesame_store_close(&st);
+	}
+}
+
 /* What the use transaction's answer says. */
 static void test_answers(void)
 {
@@ -557,6 +581,7 @@ static void test_export_file(void)
 int main(void)
 {
 	test_clock_skew();
+	test_clock_skew_writes();
 	test_answers();
 	test_use_txn_shape();
 	test_user_revoked_before();
