@@ -71,22 +71,6 @@ fail:
 	_exit(127);
 }
 
-/* waitpid() cannot see a child that SIG_IGN or SA_NOCLDWAIT lets the
- * kernel reap, so only then borrow the default disposition (as pam_unix
- * does); a caller's own handler stays. */
-static void borrow_sigchld(struct helper *h)
-{
-	struct sigaction dfl;
-
-	if (sigaction(SIGCHLD, NULL, &h->old_sigchld) != 0)
-		return;
-	if (h->old_sigchld.sa_handler != SIG_IGN && !(h->old_sigchld.sa_flags & SA_NOCLDWAIT))
-		return;
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	h->borrowed_sigchld = sigaction(SIGCHLD, &dfl, NULL) == 0;
-}
-
 /* 0 once exec succeeded (the report pipe closed on exec), else -1. */
 static int await_exec(int report, const char *path, struct sesame_err *err)
 {
@@ -309,7 +293,7 @@ int sesame_etcd_open(struct sesame_etcd **out, const struct sesame_etcd_config *
 	}
 	h->fd = -1;
 	h->timeout_ms = cfg->timeout_ms;
-	borrow_sigchld(h);
+	h->borrowed_sigchld = sesame_borrow_sigchld(&h->old_sigchld);
 	if (spawn(h, cfg->helper, err) != 0 || send_settings(h, cfg, state_dir, err) != 0) {
 		h->broken = 1;
 		helper_close(h);

@@ -716,23 +716,6 @@ static int explain_status(const char *name, int reaped, int status, int timeout_
 	return -1;
 }
 
-/* waitpid() cannot see a child that SIG_IGN or SA_NOCLDWAIT lets the
- * kernel reap, so only in those cases borrow the default disposition
- * (as pam_unix does for its helper). A caller's own handler is left alone. */
-static int borrow_sigchld(struct sigaction *saved)
-{
-	struct sigaction dfl;
-
-	if (sigaction(SIGCHLD, NULL, saved) != 0)
-		return 0;
-	if (saved->sa_handler != SIG_IGN && !(saved->sa_flags & SA_NOCLDWAIT))
-		return 0;
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&dfl.sa_mask);
-	return sigaction(SIGCHLD, &dfl, NULL) == 0;
-}
-
 int sesame_mail_send(const char *command, const char *sender, const char *message,
 		     int timeout_sec, struct sesame_err *err)
 {
@@ -750,7 +733,7 @@ int sesame_mail_send(const char *command, const char *sender, const char *messag
 		goto out;
 	}
 	deadline = monotonic_ms() + (int64_t)timeout_sec * 1000;
-	borrowed = borrow_sigchld(&old_chld);
+	borrowed = sesame_borrow_sigchld(&old_chld);
 	if (spawn_child(&c, &ch, err) != 0)
 		goto out;
 	started = await_exec(&ch, c.argv[0], deadline, err) == 0;

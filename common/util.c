@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,4 +324,18 @@ int sesame_parse_uint(const char *s, unsigned long min, unsigned long max, unsig
 		return -1;
 	*out = v;
 	return 0;
+}
+
+int sesame_borrow_sigchld(struct sigaction *saved)
+{
+	struct sigaction dfl;
+
+	if (sigaction(SIGCHLD, NULL, saved) != 0)
+		return 0;
+	if (saved->sa_handler != SIG_IGN && !(saved->sa_flags & SA_NOCLDWAIT))
+		return 0;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	return sigaction(SIGCHLD, &dfl, NULL) == 0;
 }

@@ -2,6 +2,7 @@
 #ifndef SESAME_UTIL_H
 #define SESAME_UTIL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -62,5 +63,12 @@ int sesame_parse_bool(const char *s, int *out);
 
 /* Parse a decimal unsigned integer in [min,max]. Returns 0 or -1. */
 int sesame_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
+
+/* Before starting a child the caller will waitpid() for: waitpid() cannot
+ * see a child that SIG_IGN or SA_NOCLDWAIT lets the kernel reap, so only
+ * in those cases set the default disposition (as pam_unix does for its
+ * helper); a caller's own handler is left alone. Returns 1 when it was
+ * borrowed (restore *saved with sigaction afterwards), else 0. */
+int sesame_borrow_sigchld(struct sigaction *saved);
 
 #endif
