@@ -328,7 +328,8 @@ static int mem_list(struct sesame_store *st, struct sesame_history **out, size_t
 	return 0;
 }
 
-/* Keep the elements for which live() says so; returns how many went. */
+/* Keep the records not yet past expiry plus the grace period, as the file
+ * store's gc does; returns how many went. */
 static size_t drop_records(struct store_mem *m, int64_t now)
 {
 	size_t kept = 0, n = m->n_recs;
