@@ -435,12 +435,12 @@ static void print_migration(const char *from, const struct sesame_store_export *
 {
 	fprintf(stderr, "migrate: %s: %zu tokens, %zu per-user revocations read\n", from,
 		ex->n_tokens, ex->n_users);
-	fprintf(stderr, "migrate: %llu tokens alive: %llu uses added, %llu revocations and %llu "
-		"ledger records written, %llu counts already higher in etcd kept; %llu per-user "
+	fprintf(stderr, "migrate: %llu tokens alive: %llu uses added (%llu added by an earlier "
+		"run), %llu revocations and %llu ledger records written; %llu per-user "
 		"revocations; %llu tokens long expired left out\n",
 		(unsigned long long)st->tokens, (unsigned long long)st->uses,
-		(unsigned long long)st->revoked, (unsigned long long)st->ledger,
-		(unsigned long long)st->kept_higher, (unsigned long long)st->users,
+		(unsigned long long)st->uses_there, (unsigned long long)st->revoked,
+		(unsigned long long)st->ledger, (unsigned long long)st->users,
 		(unsigned long long)st->expired);
 }
 
@@ -453,9 +453,11 @@ int cli_migrate_store(const struct cli_options *o)
 	struct sesame_store_export ex;
 	struct sesame_import_stats stats;
 	struct sesame_err err = {{0}};
+	char host[256];
 	int rc = EXIT_ERROR;
 
 	memset(&ex, 0, sizeof(ex));
+	cli_hostname(host, sizeof(host));
 	if (cli_load_config(o, &cfg) != 0)
 		return EXIT_ERROR;
 	if (strcmp(cfg.store, "etcd") != 0) {
@@ -465,7 +467,7 @@ int cli_migrate_store(const struct cli_options *o)
 	}
 	if (sesame_store_export_file(o->migrate_store, &ex, &err) != 0 ||
 	    sesame_store_open(&st, &cfg, 1, &err) != 0 ||
-	    sesame_store_import_etcd(&st, &ex, (int64_t)time(NULL), &stats, &err) != 0) {
+	    sesame_store_import_etcd(&st, &ex, host, (int64_t)time(NULL), &stats, &err) != 0) {
 		cli_error("%s", err.msg);
 		goto out;
 	}
