@@ -249,6 +249,14 @@ int sesame_store_gc(struct sesame_store *st, int64_t now, struct sesame_gc_stats
 
 /* ---- moving a host from store = file to store = etcd ---- */
 
+/* After the move: gc of the file store left in state_dir (under another
+ * backend), as sesame_store_gc would do it under store = file. 1 when
+ * state_dir holds no file store (nothing done), 0 (stats set), or -1.
+ * SESAME_STORE_FILE_NAMES: what such a store is made of. */
+int sesame_store_gc_file_left(const char *state_dir, int64_t now,
+			      struct sesame_gc_stats *stats, struct sesame_err *err);
+#define SESAME_STORE_FILE_NAMES "uses/, revoked-users, mail-sent, format"
+
 /* What a file store holds of one token: its (id, uid), its expiry, and
  * its story (issue record if any, uses with their details, revocation). */
 struct sesame_export_token {

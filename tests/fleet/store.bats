@@ -338,6 +338,36 @@ fmint() { mint -c "$FCONF" "$@"; }
 	[ "$(grep -c -- '-import-' "$T/keys")" -eq 2 ]
 }
 
+@test "--gc under etcd keeps expiring the file store a migration left in state_dir, and says when it can go" {
+	tok=$(fmint -n 2 alice)
+	fmint --revoke "$tok"
+	mint --migrate-store "$T/state"
+	grep -q "migrate: $T/state is left as it was; sesame-mint --gc keeps expiring its records" "$T/mint.log"
+	grep -q 'its last token is dead after .*: then remove it (uses/, revoked-users, mail-sent, format)' "$T/mint.log"
+	: >"$T/mint.log"
+	mint --gc
+	grep -q 'nothing to do in etcd' "$T/mint.log"
+	# (dropping dead records: tests/unit/test_store.c, which passes the clock in)
+	grep -q "gc: $T/state still holds the file store from before store = etcd: removed 0 expired records, kept [1-9]" "$T/mint.log"
+	absent 'holds nothing any more' "$T/mint.log"
+	# a file store with nothing left: the admin is told to remove it
+	mkdir -m 0700 "$T/empty"
+	sed "s|^state_dir = .*|state_dir = $T/empty|" "$FCONF" >"$T/empty-file.conf"
+	chmod 0644 "$T/empty-file.conf"
+	mint -c "$T/empty-file.conf" --gc
+	sed "s|^state_dir = .*|state_dir = $T/empty|" "$CONF" >"$T/empty-etcd.conf"
+	chmod 0644 "$T/empty-etcd.conf"
+	: >"$T/mint.log"
+	mint -c "$T/empty-etcd.conf" --gc
+	grep -q "gc: the file store in $T/empty holds nothing any more: remove it (uses/, revoked-users, mail-sent, format)" "$T/mint.log"
+	# once removed: nothing to do
+	rm -r "$T/empty/uses" "$T/empty/revoked-users" "$T/empty/mail-sent" "$T/empty/format"
+	: >"$T/mint.log"
+	mint -c "$T/empty-etcd.conf" --gc
+	grep -q 'nothing to do in etcd' "$T/mint.log"
+	absent 'file store' "$T/mint.log"
+}
+
 @test "--migrate-store needs store = etcd, and a file store to read" {
 	run fmint --migrate-store "$T/state"
 	[ "$status" -eq 2 ]
