@@ -694,6 +694,33 @@ static void import_run(struct fake *f, const struct sesame_store_export *ex, con
 	sesame_store_close(&st);
 }
 
+/* A run of the three uses of export_one against transaction answers in
+ * turn; the records each transaction asked for into keys. */
+static void import_scripted(struct fake *f, const char *const *script, int n,
+			    const struct sesame_store_export *ex, struct sesame_import_stats *stats,
+			    char keys[3][ETCD_KEY_MAX_TEST])
+{
+	*f = fake_default();
+	f->script = script;
+	f->n_script = n;
+	f->keep_bodies = 1;
+	import_run(f, ex, "filehost", 0, stats);
+	for (int i = 0; i < 3; i++)
+		check_import_txn(f, i, keys[i]);
+	free_bodies(f);
+}
+
+/* A run whose every transaction fails this way: -1. */
+static void import_failing(struct fake *f, enum sesame_etcd_failure kind, const char *msg,
+			   const struct sesame_store_export *ex, struct sesame_import_stats *stats)
+{
+	*f = fake_default();
+	f->fail_path = "/v3/kv/txn";
+	f->fail_kind = kind;
+	f->fail_msg = msg;
+	import_run(f, ex, "filehost", -1, stats);
+}
+
 static void test_import_uses(void)
 {
 	static const char *const first[] = {TXN_IMPORTED, TXN_IMPORTED, TXN_THERE};
@@ -707,34 +734,21 @@ static void test_import_uses(void)
 
 	export_one(&ex, &t, uses, 0);
 	/* a first run: two added, one some other run added meanwhile */
-	f.script = first;
-	f.n_script = 3;
-	f.keep_bodies = 1;
-	import_run(&f, &ex, "filehost", 0, &stats);
+	import_scripted(&f, first, 3, &ex, &stats, keys[0]);
 	CHECK_EQ_INT(f.n_txn, 3);
 	CHECK_EQ_INT(stats.uses, 2);
 	CHECK_EQ_INT(stats.uses_there, 1);
 	CHECK_EQ_INT(stats.tokens, 1);
-	for (int i = 0; i < 3; i++)
-		check_import_txn(&f, i, keys[0][i]);
 	/* every use its own record, even two alike in one second */
 	CHECK(strcmp(keys[0][0], keys[0][1]) != 0 && strcmp(keys[0][1], keys[0][2]) != 0 &&
 	      strcmp(keys[0][0], keys[0][2]) != 0);
-	free_bodies(&f);
 
 	/* run again: the same records asked for, nothing added */
-	f = fake_default();
-	f.script = again;
-	f.n_script = 1;
-	f.keep_bodies = 1;
-	import_run(&f, &ex, "filehost", 0, &stats);
+	import_scripted(&f, again, 1, &ex, &stats, keys[1]);
 	CHECK_EQ_INT(stats.uses, 0);
 	CHECK_EQ_INT(stats.uses_there, 3);
-	for (int i = 0; i < 3; i++) {
-		check_import_txn(&f, i, keys[1][i]);
+	for (int i = 0; i < 3; i++)
 		CHECK(strcmp(keys[0][i], keys[1][i]) == 0);
-	}
-	free_bodies(&f);
 
 	/* another host's file store: a use without details is its own */
 	f = fake_default();
@@ -753,11 +767,7 @@ static void test_import_uses(void)
 	f.txn = "{\"header\":{},\"succeeded\":true,\"responses\":[{\"response_put\":{}}]}";
 	import_run(&f, &ex, "filehost", -1, &stats);
 	CHECK_EQ_INT(f.n_txn, 1);
-	f = fake_default();
-	f.fail_path = "/v3/kv/txn";
-	f.fail_kind = SESAME_ETCD_FAIL_TIMEOUT;
-	f.fail_msg = "Timeout was reached";
-	import_run(&f, &ex, "filehost", -1, &stats);
+	import_failing(&f, SESAME_ETCD_FAIL_TIMEOUT, "Timeout was reached", &ex, &stats);
 	CHECK_EQ_INT(stats.uses, 0);
 }
 
@@ -784,11 +794,7 @@ static void test_import_order(void)
 	free(first);
 	free_bodies(&f);
 
-	f = fake_default();
-	f.fail_path = "/v3/kv/txn";
-	f.fail_kind = SESAME_ETCD_FAIL_DENIED;
-	f.fail_msg = "etcdserver: permission denied";
-	import_run(&f, &ex, "filehost", -1, &stats);
+	import_failing(&f, SESAME_ETCD_FAIL_DENIED, "etcdserver: permission denied", &ex, &stats);
 	CHECK_EQ_INT(f.n_txn, 1);
 	CHECK_EQ_INT(stats.uses, 0);
 }
