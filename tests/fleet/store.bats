@@ -338,6 +338,33 @@ fmint() { mint -c "$FCONF" "$@"; }
 	[ "$(grep -c -- '-import-' "$T/keys")" -eq 2 ]
 }
 
+# The import adds to the count without comparing it: logins through etcd
+# counting the same token while it runs are serialized with it by etcd,
+# and neither loses a use.
+@test "--migrate-store while logins through etcd count the same token: every use of both counted" {
+	tok=$(fmint -n 12 alice)
+	for i in 1 2 3 4 5 6; do
+		pam_auth filelogin alice "$tok"
+		expect_rc $PAM_SUCCESS
+	done
+	( for i in 1 2 3 4; do
+		pam_auth login alice "$tok"
+		echo "rc=$PAM_RC"
+	done ) >"$T/logins" &
+	mint --migrate-store "$T/state"
+	wait
+	[ "$(grep -c "^rc=$PAM_SUCCESS\$" "$T/logins")" -eq 4 ]
+	mint --list --all >"$T/list"
+	grep -qE ' 10/12 ' "$T/list"
+	pam_auth login alice "$tok"
+	expect_rc $PAM_SUCCESS
+	pam_auth login alice "$tok"
+	expect_rc $PAM_SUCCESS
+	pam_auth login alice "$tok"
+	expect_rc $PAM_AUTH_ERR
+	expect_result 'reason="used up"'
+}
+
 @test "--gc under etcd keeps expiring the file store a migration left in state_dir, and says when it can go" {
 	tok=$(fmint -n 2 alice)
 	fmint --revoke "$tok"
