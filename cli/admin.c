@@ -396,6 +396,30 @@ out:
 	return rc;
 }
 
+/* Under store = etcd: the file store a migration left in state_dir.
+ * Who logged in where is kept no longer than under store = file. */
+static int gc_file_left(const struct sesame_config *cfg)
+{
+	struct sesame_gc_stats stats = {0, 0, 0};
+	struct sesame_err err = {{0}};
+	int r = sesame_store_gc_file_left(cfg->state_dir, (int64_t)time(NULL), &stats, &err);
+
+	if (r < 0) {
+		cli_error("%s", err.msg);
+		return EXIT_ERROR;
+	}
+	if (r > 0)
+		return EXIT_OK;
+	fprintf(stderr, "gc: %s still holds the file store from before store = etcd: removed "
+		"%llu expired records, kept %llu, rewrote %llu files\n", cfg->state_dir,
+		(unsigned long long)stats.removed, (unsigned long long)stats.kept,
+		(unsigned long long)stats.files_rewritten);
+	if (stats.kept == 0)
+		fprintf(stderr, "gc: the file store in %s holds nothing any more: remove it (%s)\n",
+			cfg->state_dir, SESAME_STORE_FILE_NAMES);
+	return EXIT_OK;
+}
+
 int cli_gc(const struct cli_options *o)
 {
 	struct sesame_config cfg;
@@ -408,8 +432,8 @@ int cli_gc(const struct cli_options *o)
 		return EXIT_ERROR;
 	if (strcmp(cfg.store, "etcd") == 0) {
 		fprintf(stderr, "gc: store = etcd: records expire through etcd leases (expiry plus "
-			"the grace period): nothing to do\n");
-		return EXIT_OK;
+			"the grace period): nothing to do in etcd\n");
+		return gc_file_left(&cfg);
 	}
 	/* A daily timer may run before the first token is ever minted. */
 	if (access(cfg.state_dir, F_OK) != 0 && errno == ENOENT) {
@@ -433,15 +457,26 @@ out:
 static void print_migration(const char *from, const struct sesame_store_export *ex,
 			    const struct sesame_import_stats *st)
 {
+	int64_t dead = 0;
+	char when[64];
+
 	fprintf(stderr, "migrate: %s: %zu tokens, %zu per-user revocations read\n", from,
 		ex->n_tokens, ex->n_users);
-	fprintf(stderr, "migrate: %llu tokens alive: %llu uses added, %llu revocations and %llu "
-		"ledger records written, %llu counts already higher in etcd kept; %llu per-user "
+	fprintf(stderr, "migrate: %llu tokens alive: %llu uses added (%llu added by an earlier "
+		"run), %llu revocations and %llu ledger records written; %llu per-user "
 		"revocations; %llu tokens long expired left out\n",
 		(unsigned long long)st->tokens, (unsigned long long)st->uses,
-		(unsigned long long)st->revoked, (unsigned long long)st->ledger,
-		(unsigned long long)st->kept_higher, (unsigned long long)st->users,
+		(unsigned long long)st->uses_there, (unsigned long long)st->revoked,
+		(unsigned long long)st->ledger, (unsigned long long)st->users,
 		(unsigned long long)st->expired);
+	for (size_t i = 0; i < ex->n_tokens; i++)
+		if (ex->tokens[i].expires > dead)
+			dead = ex->tokens[i].expires;
+	cli_time_local(dead + SESAME_STORE_GRACE, when, sizeof(when));
+	/* Who logged in where: kept no longer than under store = file. */
+	fprintf(stderr, "migrate: %s is left as it was; sesame-mint --gc keeps expiring its "
+		"records while it is state_dir; its last token is dead after %s: then remove "
+		"it (%s)\n", from, ex->n_tokens > 0 ? when : "now", SESAME_STORE_FILE_NAMES);
 }
 
 /* Copy a file store into the configured etcd store (docs/fleet.md,
@@ -453,9 +488,11 @@ int cli_migrate_store(const struct cli_options *o)
 	struct sesame_store_export ex;
 	struct sesame_import_stats stats;
 	struct sesame_err err = {{0}};
+	char host[256];
 	int rc = EXIT_ERROR;
 
 	memset(&ex, 0, sizeof(ex));
+	cli_hostname(host, sizeof(host));
 	if (cli_load_config(o, &cfg) != 0)
 		return EXIT_ERROR;
 	if (strcmp(cfg.store, "etcd") != 0) {
@@ -465,7 +502,7 @@ int cli_migrate_store(const struct cli_options *o)
 	}
 	if (sesame_store_export_file(o->migrate_store, &ex, &err) != 0 ||
 	    sesame_store_open(&st, &cfg, 1, &err) != 0 ||
-	    sesame_store_import_etcd(&st, &ex, (int64_t)time(NULL), &stats, &err) != 0) {
+	    sesame_store_import_etcd(&st, &ex, host, (int64_t)time(NULL), &stats, &err) != 0) {
 		cli_error("%s", err.msg);
 		goto out;
 	}

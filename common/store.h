@@ -249,6 +249,14 @@ int sesame_store_gc(struct sesame_store *st, int64_t now, struct sesame_gc_stats
 
 /* ---- moving a host from store = file to store = etcd ---- */
 
+/* After the move: gc of the file store left in state_dir (under another
+ * backend), as sesame_store_gc would do it under store = file. 1 when
+ * state_dir holds no file store (nothing done), 0 (stats set), or -1.
+ * SESAME_STORE_FILE_NAMES: what such a store is made of. */
+int sesame_store_gc_file_left(const char *state_dir, int64_t now,
+			      struct sesame_gc_stats *stats, struct sesame_err *err);
+#define SESAME_STORE_FILE_NAMES "uses/, revoked-users, mail-sent, format"
+
 /* What a file store holds of one token: its (id, uid), its expiry, and
  * its story (issue record if any, uses with their details, revocation). */
 struct sesame_export_token {
@@ -281,18 +289,23 @@ struct sesame_import_stats {
 	uint64_t tokens;      /* tokens still alive at `now` */
 	uint64_t expired;     /* left out: expired more than the grace ago */
 	uint64_t uses;        /* uses added to the store's counts */
-	uint64_t kept_higher; /* counts the store already had higher: kept */
+	uint64_t uses_there;  /* uses an earlier run added: not added again */
 	uint64_t revoked;     /* revocations written (not there yet) */
 	uint64_t ledger;      /* ledger records written (not there yet) */
 	uint64_t users;       /* per-user revocations written or raised */
 };
 
 /* Copy an export into an etcd store (its ops name "etcd"), with an
- * issuer's credentials. Idempotent: a use count becomes the larger of the
- * two (never lowered), a revocation or ledger record already there is
- * kept, a per-user revocation only ever moves later. 0 or -1. */
+ * issuer's credentials. Idempotent: every use of the export is added to
+ * its token's count exactly once however often this runs, beside the uses
+ * etcd counted itself (a record per imported use, made from the file's
+ * record; source, the name of the host whose store this is, tells apart
+ * uses recorded without details); a revocation or ledger record already
+ * there is kept; a per-user revocation only ever moves later. Revocations
+ * are written before any count moves. 0 or -1 (what was written stays;
+ * running again adds only what is missing). */
 int sesame_store_import_etcd(struct sesame_store *st, const struct sesame_store_export *ex,
-			     int64_t now, struct sesame_import_stats *stats,
+			     const char *source, int64_t now, struct sesame_import_stats *stats,
 			     struct sesame_err *err);
 
 #endif

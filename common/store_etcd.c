@@ -354,10 +354,32 @@ static enum sesame_reason etcd_status_op(struct sesame_store *st, const struct s
  * a use counted under the alarm would be a login the alarm should stop. */
 enum use_form { USE_USER_NEVER_REVOKED, USE_USER_REVOKED_BEFORE, USE_FORMS };
 
+void etcd_counter_put_init(struct etcd_counter_put *c, const char *counter, const char *value,
+			   int64_t lease)
+{
+	c->is_new = (struct sesame_etcd_compare){.key = counter, .target = SESAME_ETCD_VERSION,
+						 .result = SESAME_ETCD_EQUAL, .number = 0};
+	c->put_new = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_PUT, .key = counter,
+					     .value = value, .value_len = strlen(value),
+					     .lease = lease};
+	c->put_again = c->put_new;
+	c->put_again.lease = 0;
+	c->put_again.ignore_lease = 1;
+	c->txn = (struct sesame_etcd_txn){&c->is_new, 1, &c->put_new, 1, &c->put_again, 1};
+	c->op = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_TXN, .txn = &c->txn};
+}
+
+int etcd_counter_put_answer_ok(const struct sesame_etcd_op_result *r)
+{
+	return r->kind == SESAME_ETCD_OP_TXN && r->txn != NULL && r->txn->n == 1 &&
+	       r->txn->ops[0].kind == SESAME_ETCD_OP_PUT;
+}
+
 struct use_txn {
-	struct sesame_etcd_compare cmp[3], p_cmp;
-	struct sesame_etcd_op ok[3], no[3], p_new, p_again;
-	struct sesame_etcd_txn txn, p;
+	struct sesame_etcd_compare cmp[3];
+	struct sesame_etcd_op ok[3], no[3];
+	struct etcd_counter_put p;
+	struct sesame_etcd_txn txn;
 	char detail[ETCD_KEY_MAX];
 	char issued[24];
 };
@@ -365,18 +387,8 @@ struct use_txn {
 static void build_use_txn(struct use_txn *u, const struct token_keys *k, unsigned uses,
 			  int64_t issued, enum use_form form, const char *value, int64_t lease)
 {
-	size_t len = strlen(value);
-
 	snprintf(u->issued, sizeof(u->issued), "%020" PRId64, issued);
-	u->p_cmp = (struct sesame_etcd_compare){.key = k->uses, .target = SESAME_ETCD_VERSION,
-						.result = SESAME_ETCD_EQUAL, .number = 0};
-	u->p_new = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_PUT, .key = k->uses,
-					   .value = value, .value_len = len, .lease = lease};
-	u->p_again = u->p_new;
-	u->p_again.lease = 0;
-	u->p_again.ignore_lease = 1;
-	u->p = (struct sesame_etcd_txn){&u->p_cmp, 1, &u->p_new, 1, &u->p_again, 1};
-
+	etcd_counter_put_init(&u->p, k->uses, value, lease);
 	u->cmp[0] = (struct sesame_etcd_compare){.key = k->revoked, .target = SESAME_ETCD_VERSION,
 						 .result = SESAME_ETCD_EQUAL, .number = 0};
 	if (form == USE_USER_NEVER_REVOKED)
@@ -390,9 +402,9 @@ static void build_use_txn(struct use_txn *u, const struct token_keys *k, unsigne
 							 .value_len = strlen(u->issued)};
 	u->cmp[2] = (struct sesame_etcd_compare){.key = k->uses, .target = SESAME_ETCD_VERSION,
 						 .result = SESAME_ETCD_LESS, .number = uses};
-	u->ok[0] = u->p_new;
+	u->ok[0] = u->p.put_new;
 	u->ok[0].key = u->detail;
-	u->ok[1] = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_TXN, .txn = &u->p};
+	u->ok[1] = u->p.op;
 	u->ok[2] = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_RANGE, .key = k->uses};
 	u->no[0] = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_RANGE, .key = k->revoked};
 	u->no[1] = u->ok[2];
@@ -416,14 +428,13 @@ static enum sesame_reason read_use_answer(const struct store_etcd *e,
 					  const struct sesame_token *t, enum use_form form,
 					  enum use_form *next, struct sesame_err *err)
 {
-	const struct sesame_etcd_txn_result *p;
 	int by_user;
 
 	*next = USE_FORMS;
 	if (res->succeeded) {
-		p = res->n == 3 && res->ops[1].kind == SESAME_ETCD_OP_TXN ? res->ops[1].txn : NULL;
-		if (p == NULL || res->ops[0].kind != SESAME_ETCD_OP_PUT || p->n != 1 ||
-		    p->ops[0].kind != SESAME_ETCD_OP_PUT || res->ops[2].kind != SESAME_ETCD_OP_RANGE)
+		if (res->n != 3 || res->ops[0].kind != SESAME_ETCD_OP_PUT ||
+		    !etcd_counter_put_answer_ok(&res->ops[1]) ||
+		    res->ops[2].kind != SESAME_ETCD_OP_RANGE)
 			return malformed(e, err, "a transaction answer");
 		return SESAME_OK;
 	}

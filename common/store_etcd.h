@@ -6,7 +6,9 @@
  * a token's "IDHEX-UIDHEX" (12 + 8 hex digits: a token is its id and uid):
  *   uses/K               the use counter: its version is the number of uses,
  *                        its value the last use's details (JSON)
- *   uses/K/NONCE         one key per use with its details, for --history
+ *   uses/K/NONCE         one key per use with its details, for --history;
+ *                        TIME-HEX16 for a login, TIME-import-HEX16 for a
+ *                        use --migrate-store copied from a file store
  *   mail/UIDHEX          mails sent to an account in the last hour (JSON)
  *   mailed/IDHEX         a link a host mailed (login by email), its issue
  *                        record (JSON, issuer "mail"); every host writes
@@ -51,6 +53,19 @@ int etcd_key(const struct store_etcd *e, char key[ETCD_KEY_MAX], struct sesame_e
  * hex first, so that a token's uses list in order). 0 or -1. */
 int etcd_use_key(const char *counter, int64_t time, char out[ETCD_KEY_MAX],
 		 struct sesame_err *err);
+
+/* The nested transaction that adds one use to a counter (its version):
+ * a new counter gets lease, an existing one keeps its own. Points into
+ * itself: init it where it stays. op is the transaction as an operation;
+ * _answer_ok says whether that operation's answer has the right shape. */
+struct etcd_counter_put {
+	struct sesame_etcd_compare is_new;
+	struct sesame_etcd_op put_new, put_again, op;
+	struct sesame_etcd_txn txn;
+};
+void etcd_counter_put_init(struct etcd_counter_put *c, const char *counter, const char *value,
+			   int64_t lease);
+int etcd_counter_put_answer_ok(const struct sesame_etcd_op_result *r);
 
 /* "IDHEX-UIDHEX" of a token. */
 void etcd_token_key(char out[ETCD_TOKEN_KEY], const uint8_t id[SESAME_ID_BYTES], uint32_t uid);

@@ -1,93 +1,143 @@
 /* Moving a host from store = file to store = etcd: what the file store
  * exported (store_fs_export.c) written into etcd so that it keeps its
  * meaning: a used-up token stays used up, a revoked one revoked, a partly
- * used one keeps its remaining uses. Run again, it changes nothing; it
- * never lowers a count etcd already has (uses there are real logins). */
+ * used one keeps its remaining uses.
+ *
+ * Every use the file store recorded is added to etcd's count exactly once,
+ * however often the migration runs: each gets a use record whose key is
+ * made from the file record (uses/K/TIME-import-DIGEST), and the
+ * transaction that adds one to the count also creates that key, only if
+ * it is absent. Uses counted by etcd itself (logins on any host) have
+ * random record keys and are never taken for imported ones, so after any
+ * number of runs the count is the file's uses plus etcd's own.
+ *
+ * Order, for a run that fails half way: per-user revocations, then
+ * revocations, then ledger records (issuers only: a verifier's
+ * credentials fail here, before any count moved), then uses. A re-run
+ * writes only what is still missing. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "store_etcd.h"
 
-/* One use more: compare version(uses/K) == v, put the counter (a new key
- * gets the lease, an existing one keeps its own) and a use record. 0
- * written, 1 the count moved meanwhile, -1. */
-static int add_one_use(struct store_etcd *e, const char *key, int64_t v,
-		       const struct sesame_ledger_use *u, int64_t lease, struct sesame_err *err)
+#define IMPORT_DIGEST_HEX 16
+
+static int digest_text(EVP_MD_CTX *md, const char *s)
+{
+	/* with its NUL: "ab","c" and "a","bc" differ */
+	return EVP_DigestUpdate(md, s, strlen(s) + 1);
+}
+
+/* The key of the use record of the file store's index-th use of the token
+ * whose counter is `counter`: from what the file recorded, so that every
+ * run finds the same key. A use recorded without details (sesame 0.1)
+ * says nothing of where it was made: `source`, the host whose file store
+ * this is, tells two such stores apart. */
+static int import_key(const char *counter, unsigned index, const struct sesame_ledger_use *u,
+		      const char *source, char out[ETCD_KEY_MAX], struct sesame_err *err)
+{
+	unsigned char sum[EVP_MAX_MD_SIZE];
+	char text[24], hex[IMPORT_DIGEST_HEX + 1];
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int ok, r;
+
+	snprintf(text, sizeof(text), "%u %" PRId64, index, u->time);
+	ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	     digest_text(md, counter) == 1 && digest_text(md, text) == 1 &&
+	     digest_text(md, u->host) == 1 && digest_text(md, u->service) == 1 &&
+	     digest_text(md, u->rhost) == 1 && digest_text(md, u->ruser) == 1 &&
+	     digest_text(md, u->tty) == 1 &&
+	     digest_text(md, u->host[0] == '\0' ? source : "") == 1 &&
+	     EVP_DigestFinal_ex(md, sum, NULL) == 1;
+	EVP_MD_CTX_free(md);
+	if (!ok) {
+		sesame_err_set(err, "migrate: SHA-256 failed");
+		return -1;
+	}
+	for (int i = 0; i < IMPORT_DIGEST_HEX / 2; i++)
+		snprintf(hex + 2 * i, 3, "%02x", sum[i]);
+	/* "import" is not hex: etcd's own records are TIME-HEX16. */
+	r = snprintf(out, ETCD_KEY_MAX, "%s/%016" PRIx64 "-import-%s", counter,
+		     (uint64_t)(u->time < 0 ? 0 : u->time), hex);
+	if (r < 0 || r >= ETCD_KEY_MAX) {
+		sesame_err_set(err, "migrate: etcd key too long");
+		return -1;
+	}
+	return 0;
+}
+
+/* One imported use, if its record is not there yet:
+ *
+ *   compare version(RECORD) == 0
+ *   then    put RECORD (lease), txn: add one to uses/K (etcd_counter_put)
+ *
+ * The record's put is at the top, as a login's is, so that the NOSPACE
+ * alarm refuses it. *added is 1 when this run added it, 0 when it was
+ * there. 0 or -1. */
+static int import_one_use(struct store_etcd *e, const char *counter, const char *record,
+			  const struct sesame_ledger_use *u, int64_t lease, int *added,
+			  struct sesame_err *err)
 {
 	const struct sesame_use use = {u->host, u->service, u->rhost, u->ruser, u->tty};
-	struct sesame_etcd_compare same = {.key = key, .target = SESAME_ETCD_VERSION,
-					   .result = SESAME_ETCD_EQUAL, .number = v};
-	struct sesame_etcd_op puts[2];
-	struct sesame_etcd_txn txn = {&same, 1, puts, 2, NULL, 0};
+	struct sesame_etcd_compare absent = {.key = record, .target = SESAME_ETCD_VERSION,
+					     .result = SESAME_ETCD_EQUAL, .number = 0};
+	struct etcd_counter_put count;
+	struct sesame_etcd_op ok[2];
+	struct sesame_etcd_txn txn = {&absent, 1, ok, 2, NULL, 0};
 	struct sesame_etcd_txn_result res;
-	char detail[ETCD_KEY_MAX], *value = etcd_use_encode(&use, u->time);
+	char *value = etcd_use_encode(&use, u->time);
 	int r = -1;
 
 	if (value == NULL) {
 		sesame_err_set(err, "migrate: out of memory");
-		goto out;
+		return -1;
 	}
-	if (etcd_use_key(key, u->time, detail, err) != 0)
-		goto out;
-	puts[0] = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_PUT, .key = key, .value = value,
-					  .value_len = strlen(value), .lease = v == 0 ? lease : 0,
-					  .ignore_lease = v != 0};
-	puts[1] = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_PUT, .key = detail,
-					  .value = value, .value_len = strlen(value),
-					  .lease = lease};
+	etcd_counter_put_init(&count, counter, value, lease);
+	ok[0] = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_PUT, .key = record, .value = value,
+					.value_len = strlen(value), .lease = lease};
+	ok[1] = count.op;
 	if (sesame_etcd_txn(e->s, &txn, &res, err) != 0)
 		goto out;
-	r = res.succeeded ? 0 : 1;
+	if (res.succeeded && (res.n != 2 || res.ops[0].kind != SESAME_ETCD_OP_PUT ||
+			      !etcd_counter_put_answer_ok(&res.ops[1])))
+		etcd_fail(e, err, "a transaction answer does not parse");
+	else
+		r = 0;
+	*added = res.succeeded;
 	sesame_etcd_txn_result_free(&res);
 out:
 	free(value);
 	return r;
 }
 
-static int current_count(struct store_etcd *e, const char *key, int64_t *v,
-			 struct sesame_err *err)
+static int import_uses(struct store_etcd *e, const struct sesame_export_token *t,
+		       const char *source, int64_t now, struct sesame_import_stats *stats,
+		       struct sesame_err *err)
 {
-	struct sesame_etcd_kvs kvs;
+	char tk[ETCD_TOKEN_KEY], counter[ETCD_KEY_MAX], record[ETCD_KEY_MAX];
+	int64_t lease;
 
-	if (sesame_etcd_get(e->s, key, &kvs, err) != 0)
-		return -1;
-	*v = kvs.n == 1 ? kvs.kv[0].version : 0;
-	sesame_etcd_kvs_free(&kvs);
-	return 0;
-}
-
-/* Raise uses/K to the file's count, one put per use (a key's version
- * is its count), the file's details with each. */
-static int import_uses(struct store_etcd *e, const struct sesame_export_token *t, int64_t now,
-		       struct sesame_import_stats *stats, struct sesame_err *err)
-{
-	char tk[ETCD_TOKEN_KEY], key[ETCD_KEY_MAX];
-	int64_t v = 0, lease;
-	int tries = 0;
-
-	if (t->h.used == 0)
+	if (t->h.n_uses == 0)
 		return 0;
 	etcd_token_key(tk, t->id, t->uid);
-	if (etcd_key(e, key, err, "uses/%s", tk) != 0 ||
+	if (etcd_key(e, counter, err, "uses/%s", tk) != 0 ||
 	    etcd_lease_for(e, ETCD_LEASE_USES, t->expires + SESAME_STORE_GRACE, now, &lease,
-			   err) != 0 ||
-	    current_count(e, key, &v, err) != 0)
+			   err) != 0)
 		return -1;
-	if (v > (int64_t)t->h.used)
-		stats->kept_higher++;
-	while (v < (int64_t)t->h.used) {
-		int r = add_one_use(e, key, v, &t->h.uses[v], lease, err);
-		if (r < 0)
+	for (size_t i = 0; i < t->h.n_uses; i++) {
+		int added = 0;
+
+		if (import_key(counter, (unsigned)i, &t->h.uses[i], source, record, err) != 0 ||
+		    import_one_use(e, counter, record, &t->h.uses[i], lease, &added, err) != 0)
 			return -1;
-		if (r == 0) {
+		if (added)
 			stats->uses++;
-			v++;
-		} else if (++tries > 16 || current_count(e, key, &v, err) != 0) {
-			if (tries > 16)
-				sesame_err_set(err, "migrate: the count of a token kept changing");
-			return -1;
-		}
+		else
+			stats->uses_there++;
 	}
 	return 0;
 }
@@ -134,27 +184,57 @@ static int import_issue(struct sesame_store *st, const struct sesame_export_toke
 	return -1;
 }
 
-static int import_token(struct sesame_store *st, const struct sesame_export_token *t,
+static int import_users(struct sesame_store *st, const struct sesame_store_export *ex,
 			int64_t now, struct sesame_import_stats *stats, struct sesame_err *err)
 {
-	struct store_etcd *e = st->impl;
-
-	if (t->expires <= now - SESAME_STORE_GRACE) {
-		stats->expired++;
-		return 0;
-	}
-	stats->tokens++;
-	/* The revocation first: a token half-copied is refused, not reusable. */
-	if (import_revoked(e, t, now, stats, err) != 0 || import_uses(e, t, now, stats, err) != 0 ||
-	    import_issue(st, t, stats, err) != 0) {
-		etcd_denied_hint(e, "revocations and ledger records", err);
-		return -1;
+	for (size_t i = 0; i < ex->n_users; i++) {
+		const struct sesame_export_user *u = &ex->users[i];
+		if (u->before <= now - SESAME_STORE_GRACE - SESAME_MAX_LIFETIME)
+			continue; /* every token it ended is dead */
+		/* only ever moved later: a second run changes nothing */
+		if (sesame_store_revoke_user(st, u->uid, u->before, err) != 0)
+			return -1;
+		stats->users++;
 	}
 	return 0;
 }
 
+static int alive(const struct sesame_export_token *t, int64_t now)
+{
+	return t->expires > now - SESAME_STORE_GRACE;
+}
+
+/* The tokens in three passes, so that a run that fails leaves nothing
+ * more usable than before: every revocation before any count moves. */
+static int import_tokens(struct sesame_store *st, const struct sesame_store_export *ex,
+			 const char *source, int64_t now, struct sesame_import_stats *stats,
+			 struct sesame_err *err)
+{
+	struct store_etcd *e = st->impl;
+
+	for (size_t i = 0; i < ex->n_tokens; i++)
+		if (alive(&ex->tokens[i], now) && import_revoked(e, &ex->tokens[i], now, stats, err) != 0)
+			goto denied;
+	for (size_t i = 0; i < ex->n_tokens; i++)
+		if (alive(&ex->tokens[i], now) && import_issue(st, &ex->tokens[i], stats, err) != 0)
+			goto denied;
+	for (size_t i = 0; i < ex->n_tokens; i++) {
+		if (!alive(&ex->tokens[i], now)) {
+			stats->expired++;
+			continue;
+		}
+		stats->tokens++;
+		if (import_uses(e, &ex->tokens[i], source, now, stats, err) != 0)
+			return -1;
+	}
+	return 0;
+denied:
+	etcd_denied_hint(e, "revocations and ledger records", err);
+	return -1;
+}
+
 int sesame_store_import_etcd(struct sesame_store *st, const struct sesame_store_export *ex,
-			     int64_t now, struct sesame_import_stats *stats,
+			     const char *source, int64_t now, struct sesame_import_stats *stats,
 			     struct sesame_err *err)
 {
 	memset(stats, 0, sizeof(*stats));
@@ -162,17 +242,9 @@ int sesame_store_import_etcd(struct sesame_store *st, const struct sesame_store_
 		sesame_err_set(err, "migrate: the target store is not store = etcd");
 		return -1;
 	}
-	/* Per-user revocations before tokens: they end tokens wholesale. */
-	for (size_t i = 0; i < ex->n_users; i++) {
-		const struct sesame_export_user *u = &ex->users[i];
-		if (u->before <= now - SESAME_STORE_GRACE - SESAME_MAX_LIFETIME)
-			continue; /* every token it ended is dead */
-		if (sesame_store_revoke_user(st, u->uid, u->before, err) != 0)
-			return -1;
-		stats->users++;
-	}
-	for (size_t i = 0; i < ex->n_tokens; i++)
-		if (import_token(st, &ex->tokens[i], now, stats, err) != 0)
-			return -1;
+	/* Per-user revocations first: they end tokens wholesale. */
+	if (import_users(st, ex, now, stats, err) != 0 ||
+	    import_tokens(st, ex, source, now, stats, err) != 0)
+		return -1;
 	return 0;
 }

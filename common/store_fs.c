@@ -324,6 +324,37 @@ static const struct sesame_store_ops fs_ops = {
 	.gc = fs_gc,
 };
 
+/* Does state_dir hold any file of a file store? */
+static int file_store_present(const char *state_dir)
+{
+	const char *const names[] = {FORMAT_FILE, USES_DIR, USERS_FILE, MAIL_FILE};
+	char path[1200];
+	struct stat sb;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		int n = snprintf(path, sizeof(path), "%s/%s", state_dir, names[i]);
+		if (n > 0 && (size_t)n < sizeof(path) && lstat(path, &sb) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int sesame_store_gc_file_left(const char *state_dir, int64_t now,
+			      struct sesame_gc_stats *stats, struct sesame_err *err)
+{
+	struct store_fs st;
+	int r;
+
+	memset(stats, 0, sizeof(*stats));
+	if (!file_store_present(state_dir))
+		return 1;
+	if (store_fs_open(&st, state_dir, 0, err) != 0)
+		return -1;
+	r = store_fs_gc(&st, now, stats, err);
+	store_fs_close(&st);
+	return r;
+}
+
 int sesame_store_open_file(struct sesame_store *st, const char *state_dir, int create,
 			   struct sesame_err *err)
 {

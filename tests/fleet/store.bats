@@ -266,10 +266,10 @@ fmint() { mint -c "$FCONF" "$@"; }
 
 	mint --migrate-store "$T/state"
 	grep -q 'migrate: .*: 4 tokens, 1 per-user revocations read' "$T/mint.log"
-	grep -q '2 uses added, 1 revocations and 4 ledger records written' "$T/mint.log"
+	grep -q '2 uses added (0 added by an earlier run), 1 revocations and 4 ledger records written' "$T/mint.log"
 	# again: nothing more
 	mint --migrate-store "$T/state"
-	grep -q '0 uses added, 0 revocations and 0 ledger records written' "$T/mint.log"
+	grep -q '0 uses added (2 added by an earlier run), 0 revocations and 0 ledger records written' "$T/mint.log"
 
 	pam_auth login alice "$once"
 	expect_rc $PAM_AUTH_ERR
@@ -294,13 +294,105 @@ fmint() { mint -c "$FCONF" "$@"; }
 	grep -F "use 1:" "$T/hist" | grep -qF "service filelogin"
 	grep -F "use 3:" "$T/hist" | grep -qF "service login"
 
-	# a count etcd already has higher (logins since) is never lowered
+	# logins counted by etcd since are never taken for the file's
 	: >"$T/mint.log"
 	mint --migrate-store "$T/state"
-	grep -q '1 counts already higher in etcd kept' "$T/mint.log"
+	grep -q '0 uses added (2 added by an earlier run)' "$T/mint.log"
 	pam_auth login alice "$partly"
 	expect_rc $PAM_AUTH_ERR
 	expect_result 'reason="used up"'
+}
+
+# The procedure of docs/fleet.md: run, switch, run again. Between the
+# runs the token is used on both sides: the file store then says 2 and
+# etcd says 2, and 3 logins happened. Merging counts as the larger of the
+# two let a 4th login in.
+@test "--migrate-store twice with logins on both sides between the runs: count = file uses + etcd uses" {
+	tok=$(fmint -n 3 alice)
+	pam_auth filelogin alice "$tok"
+	expect_rc $PAM_SUCCESS
+	mint --migrate-store "$T/state"
+	# between the runs: one more login under the file store, one through etcd
+	pam_auth filelogin alice "$tok"
+	expect_rc $PAM_SUCCESS
+	pam_auth login alice "$tok"
+	expect_rc $PAM_SUCCESS
+	mint --migrate-store "$T/state"
+	# 3 uses of 3 happened: the 4th is refused
+	pam_auth login alice "$tok"
+	expect_rc $PAM_AUTH_ERR
+	expect_result 'reason="used up"'
+	mint --list --all >"$T/list"
+	grep -E ' 3/3 ' "$T/list" | grep -q 'used up'
+	mint --history "$tok" >"$T/hist"
+	[ "$(grep -c 'use [0-9]*:' "$T/hist")" -eq 3 ]
+	[ "$(grep 'use [0-9]*:' "$T/hist" | grep -c 'service filelogin')" -eq 2 ]
+	# each run added only what was new; a third adds nothing
+	grep -q '1 uses added (0 added by an earlier run)' "$T/mint.log"
+	grep -q '1 uses added (1 added by an earlier run)' "$T/mint.log"
+	: >"$T/mint.log"
+	mint --migrate-store "$T/state"
+	grep -q '0 uses added (2 added by an earlier run)' "$T/mint.log"
+	# the imported uses are records of their own beside etcd's
+	"$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" get --prefix /sesame/uses/ --keys-only >"$T/keys"
+	[ "$(grep -c -- '-import-' "$T/keys")" -eq 2 ]
+}
+
+# The import adds to the count without comparing it: logins through etcd
+# counting the same token while it runs are serialized with it by etcd,
+# and neither loses a use.
+@test "--migrate-store while logins through etcd count the same token: every use of both counted" {
+	tok=$(fmint -n 12 alice)
+	for i in 1 2 3 4 5 6; do
+		pam_auth filelogin alice "$tok"
+		expect_rc $PAM_SUCCESS
+	done
+	( for i in 1 2 3 4; do
+		pam_auth login alice "$tok"
+		echo "rc=$PAM_RC"
+	done ) >"$T/logins" &
+	mint --migrate-store "$T/state"
+	wait
+	[ "$(grep -c "^rc=$PAM_SUCCESS\$" "$T/logins")" -eq 4 ]
+	mint --list --all >"$T/list"
+	grep -qE ' 10/12 ' "$T/list"
+	pam_auth login alice "$tok"
+	expect_rc $PAM_SUCCESS
+	pam_auth login alice "$tok"
+	expect_rc $PAM_SUCCESS
+	pam_auth login alice "$tok"
+	expect_rc $PAM_AUTH_ERR
+	expect_result 'reason="used up"'
+}
+
+@test "--gc under etcd keeps expiring the file store a migration left in state_dir, and says when it can go" {
+	tok=$(fmint -n 2 alice)
+	fmint --revoke "$tok"
+	mint --migrate-store "$T/state"
+	grep -q "migrate: $T/state is left as it was; sesame-mint --gc keeps expiring its records" "$T/mint.log"
+	grep -q 'its last token is dead after .*: then remove it (uses/, revoked-users, mail-sent, format)' "$T/mint.log"
+	: >"$T/mint.log"
+	mint --gc
+	grep -q 'nothing to do in etcd' "$T/mint.log"
+	# (dropping dead records: tests/unit/test_store.c, which passes the clock in)
+	grep -q "gc: $T/state still holds the file store from before store = etcd: removed 0 expired records, kept [1-9]" "$T/mint.log"
+	absent 'holds nothing any more' "$T/mint.log"
+	# a file store with nothing left: the admin is told to remove it
+	mkdir -m 0700 "$T/empty"
+	sed "s|^state_dir = .*|state_dir = $T/empty|" "$FCONF" >"$T/empty-file.conf"
+	chmod 0644 "$T/empty-file.conf"
+	mint -c "$T/empty-file.conf" --gc
+	sed "s|^state_dir = .*|state_dir = $T/empty|" "$CONF" >"$T/empty-etcd.conf"
+	chmod 0644 "$T/empty-etcd.conf"
+	: >"$T/mint.log"
+	mint -c "$T/empty-etcd.conf" --gc
+	grep -q "gc: the file store in $T/empty holds nothing any more: remove it (uses/, revoked-users, mail-sent, format)" "$T/mint.log"
+	# once removed: nothing to do
+	rm -r "$T/empty/uses" "$T/empty/revoked-users" "$T/empty/mail-sent" "$T/empty/format"
+	: >"$T/mint.log"
+	mint -c "$T/empty-etcd.conf" --gc
+	grep -q 'nothing to do in etcd' "$T/mint.log"
+	absent 'file store' "$T/mint.log"
 }
 
 @test "--migrate-store needs store = etcd, and a file store to read" {

@@ -427,6 +427,47 @@ static void test_gc(void)
 	sesame_store_close(&st);
 }
 
+/* Under store = etcd, gc of the file store a migration left in state_dir:
+ * the same drops as under store = file; nothing made where no file store
+ * is. */
+static void test_gc_file_left(void)
+{
+	struct sesame_store st;
+	struct sesame_err err = { "" };
+	struct sesame_gc_stats gs = {9, 9, 9};
+	struct sesame_token dead = test_token(0x042, 1, ISSUED, 1);
+	struct sesame_token live = test_token(0x042, 2, ISSUED, 1);
+	const char *none = fresh_state("left-none");
+	char path[1200];
+	FILE *token;
+
+	dead.issued = 100;
+	dead.lifetime = 100;
+	live.lifetime = 10 * GRACE;
+	/* a state_dir under etcd: only the helper's cached auth token */
+	CHECK_EQ_INT(mkdir(none, 0700), 0);
+	snprintf(path, sizeof(path), "%s/etcd-token", none);
+	token = fopen(path, "w");
+	CHECK(token != NULL);
+	if (token != NULL)
+		fclose(token);
+	CHECK_EQ_INT(sesame_store_gc_file_left(none, 200 + GRACE, &gs, &err), 1);
+	CHECK_EQ_INT(gs.kept + gs.removed + gs.files_rewritten, 0);
+	snprintf(path, sizeof(path), "%s/format", none);
+	CHECK(!exists(path));
+
+	open_fresh(&st, "left");
+	CHECK_EQ_INT(sesame_store_redeem(&st, &dead, NULL, 150, &err), SESAME_OK);
+	CHECK_EQ_INT(sesame_store_redeem(&st, &live, NULL, NOW, &err), SESAME_OK);
+	sesame_store_close(&st);
+	CHECK_EQ_INT(sesame_store_gc_file_left(state, 200 + GRACE, &gs, &err), 0);
+	CHECK_EQ_INT(gs.removed, 1);
+	CHECK_EQ_INT(gs.kept, 1);
+	/* the clock rule of the file store's gc holds too */
+	CHECK_EQ_INT(sesame_store_gc_file_left(state, 100, &gs, &err), -1);
+	CHECK(strstr(err.msg, "before the last gc") != NULL);
+}
+
 /* One process of test_gc_race: the gc loop (keep putting an expired record
  * in the bucket and gc it away) or a redeemer of live. Writes what it saw
  * to `report`: {successes, unavailable, other failures}. */
@@ -1163,6 +1204,7 @@ int main(void)
 	test_revoke_user();
 	test_concurrency();
 	test_gc();
+	test_gc_file_left();
 	test_gc_race();
 	test_torn_tail();
 	test_damaged_length();

@@ -9,9 +9,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <json-c/json.h>
+
 #include "etcd.h"
+#include "etcd_b64.h"
 #include "store.h"
 #include "testutil.h"
+
+#define ETCD_KEY_MAX_TEST 200
 
 /* base64 of "x" and of "7" (a lease id) */
 #define KEY_X "eA=="
@@ -578,6 +583,222 @@ static void test_export_file(void)
 	test_rmtree(dir);
 }
 
+
+/* ---- --migrate-store: every file use imported exactly once ---- */
+
+/* answers to an import's transaction: added, or its record was there */
+#define TXN_IMPORTED                                                                      \
+	"{\"header\":{},\"succeeded\":true,\"responses\":[{\"response_put\":{}},"             \
+	"{\"response_txn\":{\"header\":{},\"succeeded\":true,\"responses\":"                  \
+	"[{\"response_put\":{}}]}}]}"
+#define TXN_THERE "{\"header\":{}}"
+
+/* The key at a path of names and indexes ("compare", "0", "key") of a
+ * body sent, decoded; NULL when there is none. */
+static char *body_key(const char *body, const char *const *path, size_t n)
+{
+	json_object *root = json_tokener_parse(body), *o = root;
+	char *key = NULL;
+	size_t len;
+
+	for (size_t i = 0; o != NULL && i < n; i++) {
+		if (json_object_is_type(o, json_type_array))
+			o = json_object_array_get_idx(o, (size_t)atoi(path[i]));
+		else if (!json_object_object_get_ex(o, path[i], &o))
+			o = NULL;
+	}
+	if (o == NULL || !json_object_is_type(o, json_type_string) ||
+	    sesame_etcd_b64_decode(json_object_get_string(o), &key, &len) != 0)
+		key = NULL;
+	json_object_put(root);
+	return key;
+}
+
+static const char *const CMP_KEY[] = {"compare", "0", "key"};
+static const char *const CMP_SECOND[] = {"compare", "1"};
+static const char *const TOP_PUT_KEY[] = {"success", "0", "request_put", "key"};
+static const char *const COUNTER_PUT_KEY[] = {"success", "1", "request_txn", "success", "0",
+					       "request_put", "key"};
+
+/* The shape of an import's transaction i: absent(RECORD) -> put RECORD at
+ * the top, one more on the counter inside; no compare on the counter (an
+ * imported use adds to whatever etcd counted). The record's key into
+ * record. */
+static void check_import_txn(const struct fake *f, int i, char record[ETCD_KEY_MAX_TEST])
+{
+	const char *counter = "/sesame/uses/ab0000000000-000003e8";
+	char *cmp = body_key(f->bodies[i], CMP_KEY, 3);
+	char *put = body_key(f->bodies[i], TOP_PUT_KEY, 4);
+	char *count = body_key(f->bodies[i], COUNTER_PUT_KEY, 7);
+	json_object *root = json_tokener_parse(f->bodies[i]), *second = root;
+
+	CHECK(cmp != NULL && put != NULL && strcmp(cmp, put) == 0);
+	CHECK(cmp != NULL && strncmp(cmp, counter, strlen(counter)) == 0 &&
+	      cmp[strlen(counter)] == '/' && strstr(cmp, "-import-") != NULL);
+	CHECK(count != NULL && strcmp(count, counter) == 0);
+	for (size_t k = 0; second != NULL && k < 2; k++)
+		if (!json_object_is_type(second, json_type_array))
+			second = json_object_object_get_ex(second, CMP_SECOND[k], &second) ? second
+											   : NULL;
+		else
+			second = json_object_array_get_idx(second, 1);
+	CHECK(second == NULL);
+	snprintf(record, ETCD_KEY_MAX_TEST, "%s", cmp != NULL ? cmp : "");
+	json_object_put(root);
+	free(cmp);
+	free(put);
+	free(count);
+}
+
+/* One token of uid 1000 with three uses in the file store: two with
+ * details in one second (told apart by their place), one of sesame 0.1
+ * (no details); revoked when asked. */
+static void export_one(struct sesame_store_export *ex, struct sesame_export_token *t,
+		       struct sesame_ledger_use uses[3], int revoked)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	memset(ex, 0, sizeof(*ex));
+	memset(t, 0, sizeof(*t));
+	memset(uses, 0, 3 * sizeof(*uses));
+	t->id[0] = 0xab;
+	t->uid = 1000;
+	t->expires = now + 900;
+	for (int i = 0; i < 2; i++) {
+		uses[i].time = now - 60;
+		snprintf(uses[i].host, sizeof(uses[i].host), "filehost");
+		snprintf(uses[i].service, sizeof(uses[i].service), "sshd");
+	}
+	uses[2].time = -1;
+	t->h.uses = uses;
+	t->h.n_uses = 3;
+	t->h.used = 3;
+	t->h.revoked = revoked;
+	t->h.revoked_at = revoked ? now : -1;
+	ex->tokens = t;
+	ex->n_tokens = 1;
+}
+
+static void import_run(struct fake *f, const struct sesame_store_export *ex, const char *source,
+		       int expect, struct sesame_import_stats *stats)
+{
+	struct sesame_store st;
+	struct sesame_err err = { "" };
+
+	open_fake(&st, f);
+	CHECK_EQ_INT(sesame_store_import_etcd(&st, ex, source, (int64_t)time(NULL), stats, &err),
+		     expect);
+	if (expect != 0)
+		CHECK(strstr(err.msg, "store unavailable") != NULL ||
+		      strstr(err.msg, "may not write") != NULL);
+	sesame_store_close(&st);
+}
+
+/* A run of the three uses of export_one against transaction answers in
+ * turn; the records each transaction asked for into keys. */
+static void import_scripted(struct fake *f, const char *const *script, int n,
+			    const struct sesame_store_export *ex, struct sesame_import_stats *stats,
+			    char keys[3][ETCD_KEY_MAX_TEST])
+{
+	*f = fake_default();
+	f->script = script;
+	f->n_script = n;
+	f->keep_bodies = 1;
+	import_run(f, ex, "filehost", 0, stats);
+	for (int i = 0; i < 3; i++)
+		check_import_txn(f, i, keys[i]);
+	free_bodies(f);
+}
+
+/* A run whose every transaction fails this way: -1. */
+static void import_failing(struct fake *f, enum sesame_etcd_failure kind, const char *msg,
+			   const struct sesame_store_export *ex, struct sesame_import_stats *stats)
+{
+	*f = fake_default();
+	f->fail_path = "/v3/kv/txn";
+	f->fail_kind = kind;
+	f->fail_msg = msg;
+	import_run(f, ex, "filehost", -1, stats);
+}
+
+static void test_import_uses(void)
+{
+	static const char *const first[] = {TXN_IMPORTED, TXN_IMPORTED, TXN_THERE};
+	static const char *const again[] = {TXN_THERE};
+	struct sesame_store_export ex;
+	struct sesame_export_token t;
+	struct sesame_ledger_use uses[3];
+	struct sesame_import_stats stats;
+	struct fake f = fake_default();
+	char keys[2][3][ETCD_KEY_MAX_TEST], other[ETCD_KEY_MAX_TEST];
+
+	export_one(&ex, &t, uses, 0);
+	/* a first run: two added, one some other run added meanwhile */
+	import_scripted(&f, first, 3, &ex, &stats, keys[0]);
+	CHECK_EQ_INT(f.n_txn, 3);
+	CHECK_EQ_INT(stats.uses, 2);
+	CHECK_EQ_INT(stats.uses_there, 1);
+	CHECK_EQ_INT(stats.tokens, 1);
+	/* every use its own record, even two alike in one second */
+	CHECK(strcmp(keys[0][0], keys[0][1]) != 0 && strcmp(keys[0][1], keys[0][2]) != 0 &&
+	      strcmp(keys[0][0], keys[0][2]) != 0);
+
+	/* run again: the same records asked for, nothing added */
+	import_scripted(&f, again, 1, &ex, &stats, keys[1]);
+	CHECK_EQ_INT(stats.uses, 0);
+	CHECK_EQ_INT(stats.uses_there, 3);
+	for (int i = 0; i < 3; i++)
+		CHECK(strcmp(keys[0][i], keys[1][i]) == 0);
+
+	/* another host's file store: a use without details is its own */
+	f = fake_default();
+	f.keep_bodies = 1;
+	f.txn = TXN_IMPORTED;
+	import_run(&f, &ex, "otherhost", 0, &stats);
+	CHECK_EQ_INT(stats.uses, 3);
+	check_import_txn(&f, 0, other);
+	CHECK(strcmp(other, keys[0][0]) == 0);
+	check_import_txn(&f, 2, other);
+	CHECK(strcmp(other, keys[0][2]) != 0);
+	free_bodies(&f);
+
+	/* an answer that does not parse, a timeout: -1, store unavailable */
+	f = fake_default();
+	f.txn = "{\"header\":{},\"succeeded\":true,\"responses\":[{\"response_put\":{}}]}";
+	import_run(&f, &ex, "filehost", -1, &stats);
+	CHECK_EQ_INT(f.n_txn, 1);
+	import_failing(&f, SESAME_ETCD_FAIL_TIMEOUT, "Timeout was reached", &ex, &stats);
+	CHECK_EQ_INT(stats.uses, 0);
+}
+
+/* A revoked token: its revocation goes before any count moves, so a
+ * verifier's credentials (refused) move no count. */
+static void test_import_order(void)
+{
+	struct sesame_store_export ex;
+	struct sesame_export_token t;
+	struct sesame_ledger_use uses[3];
+	struct sesame_import_stats stats;
+	struct fake f = fake_default();
+	char *first;
+
+	export_one(&ex, &t, uses, 1);
+	f.keep_bodies = 1;
+	f.txn = TXN_IMPORTED; /* also "created" for the revocation's put-if-absent */
+	import_run(&f, &ex, "filehost", 0, &stats);
+	CHECK_EQ_INT(f.n_txn, 4);
+	CHECK_EQ_INT(stats.revoked, 1);
+	CHECK_EQ_INT(stats.uses, 3);
+	first = body_key(f.bodies[0], CMP_KEY, 3);
+	CHECK(first != NULL && strcmp(first, "/sesame/revoked/ab0000000000-000003e8") == 0);
+	free(first);
+	free_bodies(&f);
+
+	import_failing(&f, SESAME_ETCD_FAIL_DENIED, "etcdserver: permission denied", &ex, &stats);
+	CHECK_EQ_INT(f.n_txn, 1);
+	CHECK_EQ_INT(stats.uses, 0);
+}
+
 int main(void)
 {
 	test_clock_skew();
@@ -593,5 +814,7 @@ int main(void)
 	test_status();
 	test_lease_gone();
 	test_export_file();
+	test_import_uses();
+	test_import_order();
 	return test_finish("store-etcd");
 }
