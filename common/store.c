@@ -82,6 +82,21 @@ int sesame_store_revoke_user(struct sesame_store *st, uint32_t uid, int64_t befo
 	return st->ops->revoke_user(st, uid, before, err);
 }
 
+int sesame_store_revoke_user_now(struct sesame_store *st, uint32_t uid, int64_t now,
+				 int64_t *before, struct sesame_err *err)
+{
+	*before = now;
+	if (!is_open(st, err))
+		return -1;
+	if (st->ops->revoke_user_now == NULL)
+		return sesame_store_revoke_user(st, uid, now, err);
+	if (now < 0) {
+		sesame_err_set(err, "revoke user %u: negative time", (unsigned)uid);
+		return -1;
+	}
+	return st->ops->revoke_user_now(st, uid, now, before, err);
+}
+
 int sesame_store_user_revoked_before(struct sesame_store *st, uint32_t uid, int64_t *before,
 				     struct sesame_err *err)
 {

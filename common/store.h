@@ -131,6 +131,9 @@ struct sesame_store_ops {
 		      struct sesame_err *err);
 	int (*revoke_user)(struct sesame_store *st, uint32_t uid, int64_t before,
 			   struct sesame_err *err);
+	/* NULL for a store whose writers share one clock: the cutoff is now. */
+	int (*revoke_user_now)(struct sesame_store *st, uint32_t uid, int64_t now,
+			       int64_t *before, struct sesame_err *err);
 	int (*user_revoked_before)(struct sesame_store *st, uint32_t uid, int64_t *before,
 				   struct sesame_err *err);
 	int (*mail_allow)(struct sesame_store *st, uint32_t uid,
@@ -195,6 +198,15 @@ int sesame_store_revoke(struct sesame_store *st, const struct sesame_token *t, i
 /* Revoke every token of uid issued at or before `before`. 0 or -1. */
 int sesame_store_revoke_user(struct sesame_store *st, uint32_t uid, int64_t before,
 			     struct sesame_err *err);
+
+/* Revoke every token of uid that any issuer of this store minted until
+ * now (--revoke-user); *before gets the cutoff used. Tokens carry their
+ * issuer's clock: the file store (one host) cuts at now, the fleet's etcd
+ * store at the later of now and the cluster's clock plus etcd_clock_skew,
+ * since an issuer's clock may be that far ahead of the cluster's. Minting
+ * for uid is refused until the cutoff has passed. 0 or -1. */
+int sesame_store_revoke_user_now(struct sesame_store *st, uint32_t uid, int64_t now,
+				 int64_t *before, struct sesame_err *err);
 
 /* Latest "issued at or before" time for uid, or -1 when none. 0 or -1. */
 int sesame_store_user_revoked_before(struct sesame_store *st, uint32_t uid, int64_t *before,

@@ -26,9 +26,6 @@
 #include "etcd.h"
 #include "store.h"
 
-/* A host whose clock differs from the cluster's by more than this
- * refuses every redemption (docs/fleet.md, "Clock skew"). */
-#define SESAME_ETCD_SKEW_MAX ((int64_t)300)
 /* Leases are shared by every record ending in the same hour. */
 #define SESAME_ETCD_LEASE_BUCKET ((int64_t)3600)
 #define SESAME_ETCD_MAIL_WINDOW ((int64_t)3600)
@@ -39,6 +36,10 @@
 struct store_etcd {
 	struct sesame_etcd *s;
 	char prefix[SESAME_ETCD_PREFIX_MAX];
+	/* etcd_clock_skew: a host whose clock differs from the cluster's by
+	 * more refuses every redemption and every write (docs/fleet.md,
+	 * "Clock skew"). */
+	int64_t skew_max;
 };
 
 enum etcd_lease_kind { ETCD_LEASE_USES, ETCD_LEASE_ISSUED };

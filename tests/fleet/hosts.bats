@@ -274,9 +274,14 @@ etcdctl_as() {
 	mint_json_on a -H group:web alice
 	login_on e alice "$TOK"
 	expect_result 'result=success'
-	# --revoke-user ends what was issued until then; issued a second later
-	# is new (issue times are seconds, the revocation covers its own second)
-	sleep 1.1
+	# --revoke-user ends what any issuer minted until then, by a clock up
+	# to etcd_clock_skew ahead of the cluster's: until that has passed,
+	# minting for dirk is refused, saying when; then a token works
+	grep -q "revoked every token of dirk (uid 1600) issued until .*etcd_clock_skew" "$T/mint.log"
+	run mint_on a -H group:web dirk
+	[ "$status" -eq 1 ]
+	grep -q "refusing to mint for dirk: --revoke-user ended every token of dirk issued until .*possible again in [0-9]* s" "$T/mint.log"
+	sleep $((FLEET_ETCD_CLOCK_SKEW_S + 2))
 	mint_json_on a -H group:web dirk
 	login_on e dirk "$TOK"
 	expect_result 'result=success'

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "etcd.h"
+#include "etcd_b64.h"
 #include "store.h"
 #include "testutil.h"
 
@@ -236,6 +237,70 @@ static void test_clock_skew_writes(void)
 		CHECK_EQ_INT(f.n_txn, 0);
 		CHECK_EQ_INT(f.n_grant, 0);
 		sesame_store_close(&st);
+	}
+}
+
+/* The refusal of a use transaction that read the account revoked until
+ * `before` (revoked-users/U's value in the third range). malloc'd. */
+static char *txn_user_revoked_at(int64_t before)
+{
+	char digits[24], *b64, *answer = NULL;
+
+	snprintf(digits, sizeof(digits), "%020lld", (long long)before);
+	b64 = sesame_etcd_b64_encode(digits, strlen(digits));
+	if (b64 == NULL ||
+	    asprintf(&answer, "{\"header\":{},\"responses\":[{\"response_range\":{}},"
+		     "{\"response_range\":{}},{\"response_range\":{\"kvs\":[{\"key\":\"" KEY_X
+		     "\",\"value\":\"%s\",\"version\":\"1\"}],\"count\":\"1\"}}]}", b64) < 0)
+		answer = NULL;
+	free(b64);
+	return answer;
+}
+
+/* --revoke-user on a host on the cluster's clock ends the token that an
+ * issuer 200 s ahead (within the bound, so it may write) minted just
+ * before: the token carries the issuer's clock, now + 200, and a cutoff
+ * at the revoker's now would spare it. And a revoker 200 s behind the
+ * cluster cuts from the cluster's clock. */
+static void test_revoke_user_cutoff(void)
+{
+	const int64_t revoker_skews[] = {0, 200};
+
+	for (size_t i = 0; i < sizeof(revoker_skews) / sizeof(revoker_skews[0]); i++) {
+		struct sesame_store st;
+		struct sesame_err err = { "" };
+		struct sesame_token minted = tok(1);
+		struct fake f = fake_default();
+		int64_t now = (int64_t)time(NULL), before = -1;
+		const char *script[2] = {NULL, TXN_COUNTED};
+		char digits[24], *b64, *refusal;
+
+		f.skew = revoker_skews[i];
+		f.keep_bodies = 1;
+		open_fake(&st, &f);
+		CHECK_EQ_INT(sesame_store_revoke_user_now(&st, 1000, now, &before, &err), 0);
+		sesame_store_close(&st);
+		CHECK(before >= now + revoker_skews[i] + 300);
+		/* what was written is that cutoff */
+		snprintf(digits, sizeof(digits), "%020lld", (long long)before);
+		b64 = sesame_etcd_b64_encode(digits, strlen(digits));
+		CHECK(b64 != NULL && f.bodies[0] != NULL && strstr(f.bodies[0], b64) != NULL);
+		free(b64);
+		free_bodies(&f);
+
+		/* a verifier reads that revocation; the token is the issuer's */
+		minted.issued = (uint32_t)(now + revoker_skews[i] + 200);
+		refusal = txn_user_revoked_at(before);
+		CHECK(refusal != NULL);
+		script[0] = refusal;
+		f = fake_default();
+		f.script = script;
+		f.n_script = 2;
+		open_fake(&st, &f);
+		CHECK_EQ_INT(sesame_store_redeem(&st, &minted, NULL, now, &err), SESAME_REVOKED);
+		CHECK_EQ_INT(f.n_txn, 1);
+		sesame_store_close(&st);
+		free(refusal);
 	}
 }
 
@@ -582,6 +647,7 @@ int main(void)
 {
 	test_clock_skew();
 	test_clock_skew_writes();
+	test_revoke_user_cutoff();
 	test_answers();
 	test_use_txn_shape();
 	test_user_revoked_before();
