@@ -611,8 +611,8 @@ denied:
 	return -1;
 }
 
-/* Only ever later: compare, then put, in one transaction. */
-/* revoked-users/UIDHEX = before, unless it already holds a later time. */
+/* revoked-users/UIDHEX = before, unless it already holds a later time:
+ * only ever later, compare and put in one transaction. */
 static int put_user_revocation(struct store_etcd *e, uint32_t uid, int64_t before,
 			       int64_t lease, struct sesame_err *err)
 {
@@ -728,6 +728,7 @@ static void etcd_close(struct sesame_store *st)
 	struct store_etcd *e = etcd_of(st);
 
 	sesame_etcd_close(e->s);
+	free(e->skipped);
 	free(e);
 }
 
@@ -744,6 +745,7 @@ static const struct sesame_store_ops etcd_ops = {
 	.record_issue = store_etcd_record_issue,
 	.list = store_etcd_list,
 	.history = store_etcd_history,
+	.skipped = store_etcd_skipped,
 	.gc = etcd_gc,
 };
 

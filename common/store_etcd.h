@@ -40,6 +40,10 @@ struct store_etcd {
 	 * more refuses every redemption and every write (docs/fleet.md,
 	 * "Clock skew"). */
 	int64_t skew_max;
+	/* What the last --list or --history skipped (store_etcd_ledger.c):
+	 * "KEY: why" lines, NULL when nothing. */
+	char *skipped;
+	size_t n_skipped;
 };
 
 enum etcd_lease_kind { ETCD_LEASE_USES, ETCD_LEASE_ISSUED };
@@ -115,5 +119,6 @@ int store_etcd_list(struct sesame_store *st, struct sesame_history **out, size_t
 		    struct sesame_err *err);
 int store_etcd_history(struct sesame_store *st, const uint8_t id[SESAME_ID_BYTES],
 		       struct sesame_history *h, struct sesame_err *err);
+const char *store_etcd_skipped(struct sesame_store *st);
 
 #endif

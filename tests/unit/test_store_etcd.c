@@ -12,6 +12,7 @@
 #include "etcd.h"
 #include "etcd_b64.h"
 #include "store.h"
+#include "store_etcd.h"
 #include "testutil.h"
 
 /* base64 of "x" and of "7" (a lease id) */
@@ -302,6 +303,169 @@ static void test_revoke_user_cutoff(void)
 		sesame_store_close(&st);
 		free(refusal);
 	}
+}
+
+/* ---- the ledger's views: records verifying hosts write ---- */
+
+/* A kv of a range answer, key and value in base64, appended to buf. */
+static void add_kv(char *buf, size_t size, const char *key, const char *value, int version,
+		   int revision)
+{
+	char *k = sesame_etcd_b64_encode(key, strlen(key));
+	char *v = sesame_etcd_b64_encode(value, strlen(value));
+	size_t len = strlen(buf);
+
+	CHECK(k != NULL && v != NULL);
+	snprintf(buf + len, size - len,
+		 "%s{\"key\":\"%s\",\"value\":\"%s\",\"version\":\"%d\","
+		 "\"create_revision\":\"%d\",\"mod_revision\":\"%d\"}",
+		 buf[len - 1] == '[' ? "" : ",", k ? k : "", v ? v : "", version, revision,
+		 revision);
+	free(k);
+	free(v);
+}
+
+/* The answer to the ledger's one-transaction read: five ranges (ledger/,
+ * mailed/, uses/, revoked/, revoked-users/), each "kv,kv" text or "". */
+static char *snapshot_answer(const char *const ranges[5])
+{
+	char *answer = NULL;
+
+	if (asprintf(&answer, "{\"header\":{},\"succeeded\":true,\"responses\":["
+		     "{\"response_range\":{\"kvs\":[%s]}},{\"response_range\":{\"kvs\":[%s]}},"
+		     "{\"response_range\":{\"kvs\":[%s]}},{\"response_range\":{\"kvs\":[%s]}},"
+		     "{\"response_range\":{\"kvs\":[%s]}}]}", ranges[0], ranges[1], ranges[2],
+		     ranges[3], ranges[4]) < 0)
+		return NULL;
+	return answer;
+}
+
+/* An issue record of token t (issuer: "uid 0 (root)" or "mail"). */
+static char *issue_of(const struct sesame_token *t, const char *issuer)
+{
+	struct sesame_issue is;
+
+	sesame_issue_init(&is, t);
+	snprintf(is.account, sizeof(is.account), "alice");
+	snprintf(is.issuer, sizeof(is.issuer), "%s", issuer);
+	return etcd_issue_encode(&is);
+}
+
+#define TOKEN_HEX "ab0000000000"
+#define USES_OF(uid) "/sesame/uses/" TOKEN_HEX "-" uid
+
+/* A use record that does not parse (any verifying host can write one):
+ * --history and --list skip it, naming its key, and show the rest;
+ * so do they a mailed/ key or record that does not parse. An issuer's
+ * ledger record that does not parse still fails the view. */
+static void test_history_skips_malformed(void)
+{
+	struct sesame_token t = tok(3);
+	struct sesame_use where = {"h1", "sshd", "203.0.113.9", "bob", "pts/1"};
+	char ledger[2048] = "[", mailed[2048] = "[", uses[4096] = "[";
+	char *issue = issue_of(&t, "uid 0 (root)"), *use = etcd_use_encode(&where, 1000);
+	const char *ranges[5];
+	struct sesame_store st;
+	struct sesame_history h;
+	struct sesame_history *list = NULL;
+	struct sesame_err err = { "" };
+	struct fake f = fake_default();
+	char *answer;
+	size_t n = 0;
+
+	add_kv(ledger, sizeof(ledger), "/sesame/ledger/" TOKEN_HEX, issue, 1, 10);
+	add_kv(mailed, sizeof(mailed), "/sesame/mailed/not-an-id\x1b[2J", "{}", 1, 11);
+	add_kv(mailed, sizeof(mailed), "/sesame/mailed/cd0000000000", "{not json", 1, 12);
+	add_kv(uses, sizeof(uses), USES_OF("000003e8"), use, 2, 13);
+	add_kv(uses, sizeof(uses), USES_OF("000003e8") "/0001-aa", use, 1, 13);
+	add_kv(uses, sizeof(uses), USES_OF("000003e8") "/0002-bb", "garbage", 1, 14);
+	add_kv(uses, sizeof(uses), "/sesame/uses/" TOKEN_HEX "-xyz", "x", 1, 15);
+	ranges[0] = ledger + 1;
+	ranges[1] = mailed + 1;
+	ranges[2] = uses + 1;
+	ranges[3] = "";
+	ranges[4] = "";
+	answer = snapshot_answer(ranges);
+	CHECK(answer != NULL);
+	f.txn = answer;
+	open_fake(&st, &f);
+	CHECK_EQ_INT(sesame_store_history(&st, t.id, &h, &err), 0);
+	CHECK_EQ_INT(h.have_issue, 1);
+	CHECK_EQ_INT(h.used, 2);
+	CHECK_EQ_INT(h.n_uses, 1);
+	CHECK(strstr(sesame_store_skipped(&st),
+		     "uses/" TOKEN_HEX "-000003e8/0002-bb: a use record that does not parse") !=
+	      NULL);
+	CHECK(strstr(sesame_store_skipped(&st), "uses/" TOKEN_HEX "-xyz: not a use key") != NULL);
+	sesame_history_clear(&h);
+
+	CHECK_EQ_INT(sesame_store_list(&st, &list, &n, &err), 0);
+	CHECK_EQ_INT(n, 1);
+	CHECK(n == 1 && list[0].used == 2 && list[0].n_uses == 1);
+	/* the key as its writer chose it, printable only */
+	CHECK(strstr(sesame_store_skipped(&st), "mailed/not-an-id?[2J: not a token id") != NULL);
+	CHECK(strstr(sesame_store_skipped(&st), "mailed/cd0000000000: a record of a mailed "
+		     "link that does not parse") != NULL);
+	CHECK(strstr(sesame_store_skipped(&st), "0002-bb") != NULL);
+	sesame_history_free(list, n);
+	sesame_store_close(&st);
+	free(answer);
+
+	/* an issuer's record that does not parse: the view fails */
+	ranges[0] = "";
+	strcpy(ledger, "[");
+	add_kv(ledger, sizeof(ledger), "/sesame/ledger/" TOKEN_HEX, "{not json", 1, 10);
+	ranges[0] = ledger + 1;
+	answer = snapshot_answer(ranges);
+	f = fake_default();
+	f.txn = answer;
+	open_fake(&st, &f);
+	CHECK_EQ_INT(sesame_store_history(&st, t.id, &h, &err), -1);
+	CHECK(strstr(err.msg, "ledger record does not parse") != NULL);
+	sesame_store_close(&st);
+	free(answer);
+	free(issue);
+	free(use);
+}
+
+/* A mailed link's record (mailed/, any verifying host writes it) that
+ * names uid 2000 while the token's uses were counted under 1000: the
+ * record is a claim; the uses are read under every uid and their uids
+ * given, for --revoke ID to revoke. */
+static void test_history_mailed_claim(void)
+{
+	struct sesame_token t = tok(1);
+	char mailed[2048] = "[", uses[2048] = "[", *issue, *answer;
+	const char *ranges[5];
+	struct sesame_store st;
+	struct sesame_history h;
+	struct sesame_err err = { "" };
+	struct fake f = fake_default();
+
+	t.uid = 2000;
+	issue = issue_of(&t, SESAME_ISSUER_MAIL);
+	add_kv(mailed, sizeof(mailed), "/sesame/mailed/" TOKEN_HEX, issue, 1, 10);
+	add_kv(uses, sizeof(uses), USES_OF("000003e8"), "{}", 1, 11);
+	ranges[0] = "";
+	ranges[1] = mailed + 1;
+	ranges[2] = uses + 1;
+	ranges[3] = "";
+	ranges[4] = "";
+	answer = snapshot_answer(ranges);
+	CHECK(answer != NULL);
+	f.txn = answer;
+	open_fake(&st, &f);
+	CHECK_EQ_INT(sesame_store_history(&st, t.id, &h, &err), 0);
+	CHECK_EQ_INT(h.have_issue, 1);
+	CHECK_EQ_INT(h.issue_claimed, 1);
+	CHECK_EQ_INT(h.issue.uid, 2000);
+	CHECK_EQ_INT(h.used, 1);
+	CHECK_EQ_INT(h.n_use_uids, 1);
+	CHECK(h.n_use_uids == 1 && h.use_uids[0] == 1000);
+	sesame_history_clear(&h);
+	sesame_store_close(&st);
+	free(answer);
+	free(issue);
 }
 
 /* What the use transaction's answer says. */
@@ -648,6 +812,8 @@ int main(void)
 	test_clock_skew();
 	test_clock_skew_writes();
 	test_revoke_user_cutoff();
+	test_history_skips_malformed();
+	test_history_mailed_claim();
 	test_answers();
 	test_use_txn_shape();
 	test_user_revoked_before();
