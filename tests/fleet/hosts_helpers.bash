@@ -30,7 +30,7 @@ FLEET_ETCD_TIMEOUT_S=2
 # The hosts' etcd_clock_skew: the simulated hosts share one clock, and
 # --revoke-user cuts this far ahead of now (an issuer's clock may be that
 # far ahead), so a test mints for a revoked account again after it.
-FLEET_ETCD_CLOCK_SKEW_S=3
+FLEET_ETCD_CLOCK_SKEW_S=10
 
 # fleet_start: skip unless root with unshare and etcd; the wrappers; a
 # fleet directory; the cluster (tests/fleet/cluster.sh) in it.
