@@ -485,6 +485,9 @@ static int revoke_as(struct sesame_store *st, const uint8_t id[SESAME_ID_BYTES],
 	return sesame_store_revoke(st, &t, (int64_t)time(NULL), err);
 }
 
+/* The most accounts --revoke ID revokes an id under. */
+#define CLAIMED_UIDS_MAX 16
+
 /* An id whose only records are ones verifying hosts write (etcd: a mailed
  * link's record in mailed/, its uses in uses/): whose token it is, and
  * when it expires, are claims a compromised host could forge or delete.
@@ -502,6 +505,14 @@ static int revoke_claimed(struct sesame_store *st, const struct sesame_history *
 
 	for (size_t i = 0; i < n; i++)
 		record_uid = record_uid && h->use_uids[i] != h->issue.uid;
+	/* a verifier could name any number: no revocation per forged key */
+	if (n + (size_t)record_uid > CLAIMED_UIDS_MAX) {
+		cli_error("id %s is a link a host mailed, and its records (written by verifying "
+			  "hosts) name %zu accounts: nothing revoked; revoke the link itself "
+			  "(--revoke LINK) or every token of the account (--revoke-user USER)", idt,
+			  n + (size_t)record_uid);
+		return EXIT_REJECTED;
+	}
 	for (size_t i = 0; i < n + (size_t)record_uid; i++) {
 		uint32_t uid = i < n ? h->use_uids[i] : h->issue.uid;
 		if (revoke_as(st, id, uid, now, SESAME_MAX_LIFETIME, &err) != 0) {
