@@ -220,6 +220,13 @@ login_by_mail() {
 	grep -q "warning: $id is a link a host mailed: .* To be sure, revoke the link itself" "$T/mint.log"
 	run "$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" get --prefix "/sesame/revoked/$id-" --keys-only
 	grep -qx "/sesame/revoked/$id-$uidhex" <<<"$output"
+	# a verifier naming more accounts than that earns no revocation each
+	for u in $(seq 5001 5016); do
+		probe verifier put "/sesame/uses/$id-$(printf %08x "$u")" '{}' >/dev/null
+	done
+	run mint --revoke "$id"
+	[ "$status" -eq 1 ]
+	grep -q "id $id is a link a host mailed, and its records (written by verifying hosts) name 18 accounts: nothing revoked" "$T/mint.log"
 	# an issuer's own token: its ledger record's uid alone, nothing asked of uses/
 	tok=$(mint alice)
 	tid=$(mint --inspect "$tok" 2>/dev/null | sed -n 's/^id: *//p' | head -n 1)
