@@ -373,7 +373,8 @@ int cli_revoke_user(const struct cli_options *o)
 	struct sesame_account acct;
 	struct sesame_store st;
 	struct sesame_err err = {{0}};
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = (int64_t)time(NULL), before = now;
+	char until[64];
 	int rc = EXIT_ERROR;
 
 	if (cli_load_config(o, &cfg) != 0)
@@ -383,12 +384,21 @@ int cli_revoke_user(const struct cli_options *o)
 		return EXIT_ERROR;
 	}
 	if (sesame_store_open(&st, &cfg, 1, &err) != 0 ||
-	    sesame_store_revoke_user(&st, acct.uid, now, &err) != 0) {
+	    sesame_store_revoke_user_now(&st, acct.uid, now, &before, &err) != 0) {
 		cli_error("%s", err.msg);
 		goto out;
 	}
-	fprintf(stderr, "revoked every token of %s (uid %u) issued until now\n", acct.name,
-		(unsigned)acct.uid);
+	if (before <= now) {
+		fprintf(stderr, "revoked every token of %s (uid %u) issued until now\n", acct.name,
+			(unsigned)acct.uid);
+	} else {
+		/* the fleet: issuers' clocks may run up to etcd_clock_skew ahead */
+		cli_time_local(before, until, sizeof(until));
+		fprintf(stderr, "revoked every token of %s (uid %u) issued until %s: now plus "
+			"%lld s, as an issuer's clock may be up to etcd_clock_skew ahead of the "
+			"cluster's; minting for %s is possible again after then\n", acct.name,
+			(unsigned)acct.uid, until, (long long)(before - now), acct.name);
+	}
 	rc = EXIT_OK;
 out:
 	sesame_store_close(&st);

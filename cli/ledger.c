@@ -278,6 +278,13 @@ static json_object *json_history(const struct sesame_history *h, const uint8_t *
 	if (h->revoked && h->revoked_at >= 0)
 		json_add_time(obj, "revoked_at", h->revoked_at);
 	json_object_object_add(obj, "user_revoked", json_object_new_boolean(h->user_revoked));
+	if (h->issue_claimed) {
+		json_object *uids = json_object_new_array();
+		for (size_t i = 0; i < h->n_use_uids; i++)
+			json_object_array_add(uids, json_object_new_int64(h->use_uids[i]));
+		json_object_object_add(obj, "record_claimed", json_object_new_boolean(1));
+		json_object_object_add(obj, "use_uids", uids);
+	}
 	return obj;
 }
 
@@ -290,6 +297,32 @@ static int list_json(const struct sesame_history *hs, size_t n, const struct cli
 		if (wanted(&hs[i], o, now))
 			json_object_array_add(arr, json_history(&hs[i], hs[i].issue.id, now));
 	return cli_print_json(arr);
+}
+
+/* The records the store skipped rather than fail the whole view for. */
+static void warn_skipped(struct sesame_store *st)
+{
+	const char *line = sesame_store_skipped(st);
+
+	while (*line != '\0') {
+		int n = (int)strcspn(line, "\n");
+		fprintf(stderr, "sesame-mint: warning: skipped %.*s\n", n, line);
+		line += n + (line[n] == '\n');
+	}
+}
+
+/* What --list cannot show. */
+static void list_caveat(const struct sesame_config *cfg)
+{
+	if (strcmp(cfg->store, "etcd") == 0)
+		fprintf(stderr, "(--list shows the fleet's ledger: tokens an issuer minted with "
+			"store = etcd and links hosts mailed; tokens minted before it (on a host's "
+			"file store, unless --migrate-store copied them) still work and are not "
+			"listed)\n");
+	else
+		fprintf(stderr, "(--list can only show tokens minted on this host since it keeps "
+			"a ledger: tokens minted elsewhere with a shared key, or before, still work "
+			"and are not listed)\n");
 }
 
 int cli_list(const struct cli_options *o)
@@ -309,16 +342,13 @@ int cli_list(const struct cli_options *o)
 		cli_error("%s", err.msg);
 		goto out;
 	}
+	warn_skipped(&st);
 	if (o->json)
 		rc = list_json(hs, n, o, now) == 0 ? EXIT_OK : EXIT_ERROR;
 	else
 		print_table(hs, n, o, now);
 	if (!o->json) {
-		/* The etcd store's ledger is the fleet's: nothing to warn of. */
-		if (strcmp(cfg.store, "etcd") != 0)
-			fprintf(stderr, "(--list can only show tokens minted on this host since "
-				"it keeps a ledger: tokens minted elsewhere with a shared key, or "
-				"before, still work and are not listed)\n");
+		list_caveat(&cfg);
 		rc = fflush(stdout) == 0 ? EXIT_OK : EXIT_ERROR;
 	}
 out:
@@ -359,6 +389,17 @@ static void print_minted(const struct sesame_issue *is)
 		printf("note:     %s\n", is->note);
 }
 
+/* A mailed link's record in the fleet's store: any verifying host may
+ * have written it, so its account is what it claims. */
+static void print_claimed(const struct sesame_history *h)
+{
+	printf("record:   a mailed link's, which verifying hosts write: its account is a "
+	       "claim");
+	for (size_t i = 0; i < h->n_use_uids; i++)
+		printf("%s%u", i ? ", " : "; uses counted under uid ", (unsigned)h->use_uids[i]);
+	printf("\n");
+}
+
 static void print_history(const struct sesame_history *h, const uint8_t *id, int64_t now)
 {
 	char idt[SESAME_ID_TEXT_SIZE], local[64];
@@ -367,7 +408,9 @@ static void print_history(const struct sesame_history *h, const uint8_t *id, int
 	printf("id:       %s\n", idt);
 	if (h->have_issue)
 		print_minted(&h->issue);
-	else
+	if (h->issue_claimed)
+		print_claimed(h);
+	if (!h->have_issue)
 		printf("minted:   not in this host's ledger (minted on another host with a shared "
 		       "key, before the ledger, or dropped by gc)\n");
 	for (size_t i = 0; i < h->n_uses; i++)
@@ -412,6 +455,7 @@ int cli_history(const struct cli_options *o)
 		cli_error("%s", err.msg);
 		goto out;
 	}
+	warn_skipped(&st);
 	if (o->json)
 		rc = cli_print_json(json_history(&h, id, now)) == 0 ? EXIT_OK : EXIT_ERROR;
 	else {
@@ -426,12 +470,73 @@ out:
 	return rc;
 }
 
+/* Revoke token id of uid, expiring as a token issued at issued with
+ * that lifetime would. */
+static int revoke_as(struct sesame_store *st, const uint8_t id[SESAME_ID_BYTES], uint32_t uid,
+		     int64_t issued, int64_t lifetime, struct sesame_err *err)
+{
+	struct sesame_token t;
+
+	memset(&t, 0, sizeof(t));
+	memcpy(t.id, id, SESAME_ID_BYTES);
+	t.uid = uid;
+	t.issued = (uint32_t)issued;
+	t.lifetime = (uint32_t)lifetime;
+	return sesame_store_revoke(st, &t, (int64_t)time(NULL), err);
+}
+
+/* The most accounts --revoke ID revokes an id under. */
+#define CLAIMED_UIDS_MAX 16
+
+/* An id whose only records are ones verifying hosts write (etcd: a mailed
+ * link's record in mailed/, its uses in uses/): whose token it is, and
+ * when it expires, are claims a compromised host could forge or delete.
+ * Revoke it under every uid they name (revoking an id under a uid that
+ * never had it ends nothing else), for the longest lifetime any token has,
+ * and say how to be sure. */
+static int revoke_claimed(struct sesame_store *st, const struct sesame_history *h,
+			  const uint8_t id[SESAME_ID_BYTES], const char *idt)
+{
+	struct sesame_err err = {{0}};
+	int64_t now = (int64_t)time(NULL);
+	char uids[256] = "";
+	size_t n = h->n_use_uids, used = 0;
+	int record_uid = 1; /* the record's uid is not among the uses' */
+
+	for (size_t i = 0; i < n; i++)
+		record_uid = record_uid && h->use_uids[i] != h->issue.uid;
+	/* a verifier could name any number: no revocation per forged key */
+	if (n + (size_t)record_uid > CLAIMED_UIDS_MAX) {
+		cli_error("id %s is a link a host mailed, and its records (written by verifying "
+			  "hosts) name %zu accounts: nothing revoked; revoke the link itself "
+			  "(--revoke LINK) or every token of the account (--revoke-user USER)", idt,
+			  n + (size_t)record_uid);
+		return EXIT_REJECTED;
+	}
+	for (size_t i = 0; i < n + (size_t)record_uid; i++) {
+		uint32_t uid = i < n ? h->use_uids[i] : h->issue.uid;
+		if (revoke_as(st, id, uid, now, SESAME_MAX_LIFETIME, &err) != 0) {
+			cli_error("%s", err.msg);
+			return EXIT_ERROR;
+		}
+		if (used < sizeof(uids))
+			used += (size_t)snprintf(uids + used, sizeof(uids) - used, "%s%u",
+						 used ? ", " : "", (unsigned)uid);
+	}
+	fprintf(stderr, "revoked token %s for uid %s%s\n", idt, uids,
+		used >= sizeof(uids) ? "..." : "");
+	fprintf(stderr, "sesame-mint: warning: %s is a link a host mailed: its record (mailed/) "
+		"and its uses (uses/) are written by verifying hosts, which could forge or delete "
+		"them, so the uids revoked are what they claim. To be sure, revoke the link itself "
+		"(--revoke LINK) or every token of the account (--revoke-user USER)\n", idt);
+	return EXIT_OK;
+}
+
 int cli_revoke_id(const struct sesame_config *cfg, const uint8_t id[SESAME_ID_BYTES])
 {
 	struct sesame_store st;
 	struct sesame_err err = {{0}};
 	struct sesame_history h;
-	struct sesame_token t;
 	char idt[SESAME_ID_TEXT_SIZE];
 	int rc = EXIT_ERROR;
 
@@ -442,25 +547,24 @@ int cli_revoke_id(const struct sesame_config *cfg, const uint8_t id[SESAME_ID_BY
 		cli_error("%s", err.msg);
 		goto out;
 	}
-	if (!h.have_issue) {
+	warn_skipped(&st);
+	if (h.have_issue && !h.issue_claimed) {
+		/* an issuer's record: its uid and expiry alone */
+		if (revoke_as(&st, id, h.issue.uid, h.issue.issued,
+			      h.issue.expires - h.issue.issued, &err) != 0) {
+			cli_error("%s", err.msg);
+			goto out;
+		}
+		fprintf(stderr, "revoked token %s of %s\n", idt, h.issue.account);
+		rc = EXIT_OK;
+	} else if (h.have_issue) {
+		rc = revoke_claimed(&st, &h, id, idt);
+	} else {
 		cli_error("id %s is not in this host's ledger (minted elsewhere, before the "
 			  "ledger, or dropped by gc): nothing revoked; revoke it by its TOKEN "
 			  "or LINK", idt);
 		rc = EXIT_REJECTED;
-		goto out;
 	}
-	memset(&t, 0, sizeof(t));
-	memcpy(t.id, id, SESAME_ID_BYTES);
-	t.uid = h.issue.uid;
-	t.issued = (uint32_t)h.issue.issued;
-	t.lifetime = (uint32_t)(h.issue.expires - h.issue.issued);
-	t.uses = (uint8_t)h.issue.uses;
-	if (sesame_store_revoke(&st, &t, (int64_t)time(NULL), &err) != 0) {
-		cli_error("%s", err.msg);
-		goto out;
-	}
-	fprintf(stderr, "revoked token %s of %s\n", idt, h.issue.account);
-	rc = EXIT_OK;
 out:
 	sesame_history_clear(&h);
 	sesame_store_close(&st);

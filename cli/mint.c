@@ -99,18 +99,23 @@ static int mint_allowed(const struct sesame_config *cfg, const struct sesame_acc
 	return p == SESAME_POLICY_OK;
 }
 
-/* After `--revoke-user`, tokens issued in the same second are revoked too:
- * wait for the next second so a fresh token is not born dead. */
-static int wait_past_user_revocation(const struct sesame_config *cfg, uint32_t uid,
+/* A token minted now for an account revoked until a later time would be
+ * born dead. The cutoff is at most a second ahead on the file store (the
+ * revocation covers its own second: wait for the next), and up to
+ * etcd_clock_skew (or twice) ahead in the fleet (sesame_store_revoke_user_now):
+ * refuse, saying when minting works again. 0, 1 refused, -1 error. */
+static int wait_past_user_revocation(const struct sesame_config *cfg,
+				     const struct sesame_account *acct,
 				     struct sesame_mint_request *req)
 {
 	struct sesame_store st;
 	struct sesame_err err = {{0}};
 	int64_t before = -1;
+	char until[64];
 	int r = -1;
 
 	if (sesame_store_open(&st, cfg, 1, &err) != 0 ||
-	    sesame_store_user_revoked_before(&st, uid, &before, &err) != 0) {
+	    sesame_store_user_revoked_before(&st, acct->uid, &before, &err) != 0) {
 		cli_error("%s", err.msg);
 		goto out;
 	}
@@ -118,9 +123,14 @@ static int wait_past_user_revocation(const struct sesame_config *cfg, uint32_t u
 		sleep((unsigned)(before - req->now + 1));
 		req->now = (int64_t)time(NULL);
 	}
-	r = before >= req->now ? -1 : 0;
-	if (r != 0)
-		cli_error("tokens of uid %u are revoked until %lld", (unsigned)uid, (long long)before);
+	r = before >= req->now;
+	if (r != 0) {
+		cli_time_local(before, until, sizeof(until));
+		cli_error("refusing to mint for %s: --revoke-user ended every token of %s issued "
+			  "until %s; minting for %s is possible again in %lld s, after that time",
+			  acct->name, acct->name, until, acct->name,
+			  (long long)(before - req->now + 1));
+	}
 out:
 	sesame_store_close(&st);
 	return r;
@@ -237,8 +247,15 @@ static int make_token(const struct cli_options *o, const struct sesame_config *c
 		cli_error("%s", err.msg);
 		goto out;
 	}
-	if (wait_past_user_revocation(cfg, acct.uid, req) != 0)
+	switch (wait_past_user_revocation(cfg, &acct, req)) {
+	case 0:
+		break;
+	case 1:
+		r = EXIT_REJECTED;
 		goto out;
+	default:
+		goto out;
+	}
 	m->bound = sesame_binds_password(cfg->bind_password, &acct, m->kind);
 	why = sesame_mint(sesame_keyring_signer(&kr), &acct, m->bound, req, &m->token);
 	if (why != SESAME_OK) {

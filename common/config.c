@@ -217,6 +217,7 @@ static const struct config_key config_keys[] = {
 	{.name = "etcd_password_file", ETCD},
 	{.name = "etcd_prefix", ETCD},
 	{.name = "etcd_timeout", ETCD},
+	{.name = "etcd_clock_skew", ETCD},
 	{.name = "etcd_helper", ETCD},
 };
 

@@ -13,7 +13,8 @@
 
 static const char *const etcd_keys[] = {
 	"etcd_endpoints", "etcd_cacert", "etcd_cert", "etcd_key", "etcd_user",
-	"etcd_password_file", "etcd_prefix", "etcd_timeout", "etcd_helper", NULL,
+	"etcd_password_file", "etcd_prefix", "etcd_timeout", "etcd_clock_skew",
+	"etcd_helper", NULL,
 };
 
 void sesame_etcd_config_defaults(struct sesame_etcd_config *c)
@@ -22,6 +23,7 @@ void sesame_etcd_config_defaults(struct sesame_etcd_config *c)
 	snprintf(c->prefix, sizeof(c->prefix), "%s", SESAME_ETCD_DEFAULT_PREFIX);
 	snprintf(c->helper, sizeof(c->helper), "%s", SESAME_ETCD_HELPER_PATH);
 	c->timeout_ms = SESAME_ETCD_DEFAULT_TIMEOUT_MS;
+	c->clock_skew = SESAME_ETCD_DEFAULT_SKEW;
 }
 
 const char *const *sesame_etcd_config_keys(void)
@@ -185,6 +187,22 @@ static int set_timeout(struct sesame_etcd_config *c, const char *value, struct s
 	return -1;
 }
 
+/* "300s", "5m", "300": the most a writer's clock may be off the cluster's. */
+static int set_clock_skew(struct sesame_etcd_config *c, const char *value,
+			  struct sesame_err *err)
+{
+	int64_t v;
+
+	if (sesame_parse_duration(value, &v) == 0 && v >= SESAME_ETCD_SKEW_MIN &&
+	    v <= SESAME_ETCD_SKEW_MAX_LIMIT) {
+		c->clock_skew = v;
+		return 0;
+	}
+	sesame_err_set(err, "etcd_clock_skew: expected a duration from 1s to 1h (well below the "
+		       "store's 24 h grace), such as 5m or 45s");
+	return -1;
+}
+
 int sesame_etcd_config_set(struct sesame_etcd_config *c, const char *key, const char *value,
 			   struct sesame_err *err)
 {
@@ -212,6 +230,8 @@ int sesame_etcd_config_set(struct sesame_etcd_config *c, const char *key, const 
 		r = set_prefix(c, value, err);
 	else if (!strcmp(key, "etcd_timeout"))
 		r = set_timeout(c, value, err);
+	else if (!strcmp(key, "etcd_clock_skew"))
+		r = set_clock_skew(c, value, err);
 	else
 		r = set_file(c->helper, sizeof(c->helper), value, key, 0, err);
 	return r == 0 ? 0 : -2;
@@ -252,9 +272,9 @@ char *sesame_etcd_config_format(const struct sesame_etcd_config *c)
 	if (asprintf(&text,
 		     "etcd_endpoints=%s\netcd_cacert=%s\netcd_cert=%s\netcd_key=%s\n"
 		     "etcd_user=%s\netcd_password_file=%s\netcd_prefix=%s\n"
-		     "etcd_timeout=%lldms\netcd_helper=%s\n",
+		     "etcd_timeout=%lldms\netcd_clock_skew=%lld\netcd_helper=%s\n",
 		     endpoints, c->cacert, c->cert, c->key, c->user, c->password_file, c->prefix,
-		     (long long)c->timeout_ms, c->helper) < 0)
+		     (long long)c->timeout_ms, (long long)c->clock_skew, c->helper) < 0)
 		return NULL;
 	return text;
 }

@@ -18,6 +18,12 @@
 #define SESAME_ETCD_DEFAULT_TIMEOUT_MS 2000
 #define SESAME_ETCD_TIMEOUT_MIN_MS 100
 #define SESAME_ETCD_TIMEOUT_MAX_MS 60000
+/* How far a host's clock may be from the cluster's (etcd_clock_skew).
+ * The most is an hour, well below the store's 24 h grace: a host far
+ * behind would take expired tokens for live ones. */
+#define SESAME_ETCD_DEFAULT_SKEW 300
+#define SESAME_ETCD_SKEW_MIN 1
+#define SESAME_ETCD_SKEW_MAX_LIMIT 3600
 
 struct sesame_etcd_config {
 	size_t n_endpoints;
@@ -29,6 +35,7 @@ struct sesame_etcd_config {
 	char password_file[SESAME_ETCD_FILE_MAX]; /* root, 0600: the user's password */
 	char prefix[SESAME_ETCD_PREFIX_MAX];      /* every key lives under it */
 	int64_t timeout_ms;                       /* budget of one whole operation */
+	int64_t clock_skew;                       /* seconds a host may be off the cluster */
 	char helper[SESAME_ETCD_FILE_MAX];        /* the sesame-etcd executable */
 };
 

@@ -82,6 +82,28 @@ int sesame_store_revoke_user(struct sesame_store *st, uint32_t uid, int64_t befo
 	return st->ops->revoke_user(st, uid, before, err);
 }
 
+int sesame_store_revoke_user_now(struct sesame_store *st, uint32_t uid, int64_t now,
+				 int64_t *before, struct sesame_err *err)
+{
+	*before = now;
+	if (!is_open(st, err))
+		return -1;
+	if (st->ops->revoke_user_now == NULL)
+		return sesame_store_revoke_user(st, uid, now, err);
+	if (now < 0) {
+		sesame_err_set(err, "revoke user %u: negative time", (unsigned)uid);
+		return -1;
+	}
+	return st->ops->revoke_user_now(st, uid, now, before, err);
+}
+
+const char *sesame_store_skipped(struct sesame_store *st)
+{
+	if (st == NULL || st->ops == NULL || st->ops->skipped == NULL)
+		return "";
+	return st->ops->skipped(st);
+}
+
 int sesame_store_user_revoked_before(struct sesame_store *st, uint32_t uid, int64_t *before,
 				     struct sesame_err *err)
 {
@@ -241,6 +263,7 @@ void sesame_history_clear(struct sesame_history *h)
 	if (h == NULL)
 		return;
 	free(h->uses);
+	free(h->use_uids);
 	memset(h, 0, sizeof(*h));
 	h->revoked_at = -1;
 }

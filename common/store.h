@@ -104,6 +104,12 @@ struct sesame_history {
 	int revoked;         /* this token, by --revoke */
 	int64_t revoked_at;  /* when, or -1 when not recorded */
 	int user_revoked;    /* every token of its account, by --revoke-user */
+	/* The issue record is one every verifying host may write (etcd: a
+	 * mailed link's, under mailed/): its uid and times are a claim, not
+	 * an issuer's word, and uses are read under every uid. */
+	int issue_claimed;
+	uint32_t *use_uids;  /* the accounts this id's uses were counted under */
+	size_t n_use_uids;
 };
 
 struct sesame_mail_limits {
@@ -131,6 +137,9 @@ struct sesame_store_ops {
 		      struct sesame_err *err);
 	int (*revoke_user)(struct sesame_store *st, uint32_t uid, int64_t before,
 			   struct sesame_err *err);
+	/* NULL for a store whose writers share one clock: the cutoff is now. */
+	int (*revoke_user_now)(struct sesame_store *st, uint32_t uid, int64_t now,
+			       int64_t *before, struct sesame_err *err);
 	int (*user_revoked_before)(struct sesame_store *st, uint32_t uid, int64_t *before,
 				   struct sesame_err *err);
 	int (*mail_allow)(struct sesame_store *st, uint32_t uid,
@@ -144,6 +153,8 @@ struct sesame_store_ops {
 		       struct sesame_history *h, struct sesame_err *err);
 	int (*gc)(struct sesame_store *st, int64_t now, struct sesame_gc_stats *stats,
 		  struct sesame_err *err);
+	/* NULL for a store whose records are all written by trusted hands. */
+	const char *(*skipped)(struct sesame_store *st);
 };
 
 /* The backends `store` may name, and whether name is one. */
@@ -195,6 +206,21 @@ int sesame_store_revoke(struct sesame_store *st, const struct sesame_token *t, i
 /* Revoke every token of uid issued at or before `before`. 0 or -1. */
 int sesame_store_revoke_user(struct sesame_store *st, uint32_t uid, int64_t before,
 			     struct sesame_err *err);
+
+/* Revoke every token of uid that any issuer of this store minted until
+ * now (--revoke-user); *before gets the cutoff used. Tokens carry their
+ * issuer's clock: the file store (one host) cuts at now, the fleet's etcd
+ * store at the later of now and the cluster's clock plus etcd_clock_skew,
+ * since an issuer's clock may be that far ahead of the cluster's. Minting
+ * for uid is refused until the cutoff has passed. 0 or -1. */
+int sesame_store_revoke_user_now(struct sesame_store *st, uint32_t uid, int64_t now,
+				 int64_t *before, struct sesame_err *err);
+
+/* What the last sesame_store_list or sesame_store_history skipped rather
+ * than fail for: records that verifying hosts may write (etcd: uses/,
+ * mailed/) and that do not parse, one "KEY: why" a line, "" when none.
+ * Valid until the next call on st. */
+const char *sesame_store_skipped(struct sesame_store *st);
 
 /* Latest "issued at or before" time for uid, or -1 when none. 0 or -1. */
 int sesame_store_user_revoked_before(struct sesame_store *st, uint32_t uid, int64_t *before,

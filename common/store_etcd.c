@@ -168,7 +168,7 @@ int etcd_lease_for(struct store_etcd *e, enum etcd_lease_kind kind, int64_t unti
 	int64_t bucket = bucket_of(until);
 	/* Counted from the grant by the cluster's clock: the margin covers a
 	 * host clock up to the refused skew ahead of it. */
-	int64_t ttl = bucket - now + SESAME_ETCD_SKEW_MAX + 60;
+	int64_t ttl = bucket - now + e->skew_max + 60;
 	struct sesame_etcd_kvs kvs;
 	char key[ETCD_KEY_MAX];
 	int r;
@@ -206,15 +206,15 @@ static enum sesame_reason clock_ok(struct store_etcd *e, struct sesame_err *err)
 			  "checked against the cluster's");
 		return SESAME_STORE_UNAVAILABLE;
 	}
-	if (skew > SESAME_ETCD_SKEW_MAX) {
+	if (skew > e->skew_max) {
 		sesame_err_set(err, "etcd store: %s: this host's clock is %" PRId64 " s behind "
-			       "the cluster's (at most %" PRId64 " s allowed)",
-			       sesame_etcd_last_endpoint(e->s), skew, SESAME_ETCD_SKEW_MAX);
+			       "the cluster's (at most %" PRId64 " s allowed: etcd_clock_skew)",
+			       sesame_etcd_last_endpoint(e->s), skew, e->skew_max);
 		return SESAME_CLOCK_BEHIND;
 	}
-	if (skew < -SESAME_ETCD_SKEW_MAX) {
+	if (skew < -e->skew_max) {
 		etcd_fail(e, err, "this host's clock is %" PRId64 " s ahead of the cluster's (at "
-			  "most %" PRId64 " s allowed)", -skew, SESAME_ETCD_SKEW_MAX);
+			  "most %" PRId64 " s allowed: etcd_clock_skew)", -skew, e->skew_max);
 		return SESAME_STORE_UNAVAILABLE;
 	}
 	return SESAME_OK;
@@ -622,23 +622,20 @@ denied:
 	return -1;
 }
 
-/* Only ever later: compare, then put, in one transaction. */
-static int etcd_revoke_user(struct sesame_store *st, uint32_t uid, int64_t before,
-			    struct sesame_err *err)
+/* revoked-users/UIDHEX = before, unless it already holds a later time:
+ * only ever later, compare and put in one transaction. */
+static int put_user_revocation(struct store_etcd *e, uint32_t uid, int64_t before,
+			       int64_t lease, struct sesame_err *err)
 {
-	struct store_etcd *e = etcd_of(st);
 	char key[ETCD_KEY_MAX], value[24];
 	struct sesame_etcd_compare is_new, is_older;
 	struct sesame_etcd_op put, later;
 	struct sesame_etcd_txn older, txn;
 	struct sesame_etcd_txn_result res;
-	int64_t lease;
 
 	snprintf(value, sizeof(value), "%020" PRId64, before);
-	if (etcd_key(e, key, err, "revoked-users/%08" PRIx32, uid) != 0 ||
-	    etcd_lease_for(e, ETCD_LEASE_ISSUED, before + SESAME_MAX_LIFETIME + SESAME_STORE_GRACE,
-			   before, &lease, err) != 0)
-		goto denied;
+	if (etcd_key(e, key, err, "revoked-users/%08" PRIx32, uid) != 0)
+		return -1;
 	is_new = (struct sesame_etcd_compare){.key = key, .target = SESAME_ETCD_VERSION,
 					      .result = SESAME_ETCD_EQUAL, .number = 0};
 	is_older = (struct sesame_etcd_compare){.key = key, .target = SESAME_ETCD_VALUE,
@@ -650,8 +647,50 @@ static int etcd_revoke_user(struct sesame_store *st, uint32_t uid, int64_t befor
 	later = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_TXN, .txn = &older};
 	txn = (struct sesame_etcd_txn){&is_new, 1, &put, 1, &later, 1};
 	if (sesame_etcd_txn(e->s, &txn, &res, err) != 0)
-		goto denied;
+		return -1;
 	sesame_etcd_txn_result_free(&res);
+	return 0;
+}
+
+static int etcd_revoke_user(struct sesame_store *st, uint32_t uid, int64_t before,
+			    struct sesame_err *err)
+{
+	struct store_etcd *e = etcd_of(st);
+	int64_t lease;
+
+	if (etcd_lease_for(e, ETCD_LEASE_ISSUED, before + SESAME_MAX_LIFETIME + SESAME_STORE_GRACE,
+			   before, &lease, err) != 0 ||
+	    put_user_revocation(e, uid, before, lease, err) != 0) {
+		etcd_denied_hint(e, "per-user revocations", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* A token's issue time is its issuer's clock, which may be up to
+ * skew_max ahead of the cluster's: a cutoff at our own now would spare
+ * what such an issuer minted in the last skew_max seconds (up to twice
+ * that if we are behind). So the cutoff is the later of our clock and the
+ * cluster's (the Date header, whole seconds: one more) plus skew_max. */
+static int etcd_revoke_user_now(struct sesame_store *st, uint32_t uid, int64_t now,
+				int64_t *before, struct sesame_err *err)
+{
+	struct store_etcd *e = etcd_of(st);
+	/* the latest cutoff a clock within the bound can give */
+	int64_t latest = now + 2 * e->skew_max + 1, lease, skew = 0;
+
+	if (etcd_lease_for(e, ETCD_LEASE_ISSUED,
+			   latest + SESAME_MAX_LIFETIME + SESAME_STORE_GRACE, now, &lease, err) != 0)
+		goto denied;
+	/* etcd_lease_for checked the clock on an answer: the skew is known */
+	if (sesame_etcd_clock_skew(e->s, &skew) != 0 || skew > e->skew_max ||
+	    skew < -e->skew_max) {
+		etcd_fail(e, err, "the cluster's clock is not known");
+		return -1;
+	}
+	*before = now + (skew > 0 ? skew : 0) + e->skew_max + 1;
+	if (put_user_revocation(e, uid, *before, lease, err) != 0)
+		goto denied;
 	return 0;
 denied:
 	etcd_denied_hint(e, "per-user revocations", err);
@@ -700,6 +739,7 @@ static void etcd_close(struct sesame_store *st)
 	struct store_etcd *e = etcd_of(st);
 
 	sesame_etcd_close(e->s);
+	free(e->skipped);
 	free(e);
 }
 
@@ -710,11 +750,13 @@ static const struct sesame_store_ops etcd_ops = {
 	.status = etcd_status_op,
 	.revoke = etcd_revoke,
 	.revoke_user = etcd_revoke_user,
+	.revoke_user_now = etcd_revoke_user_now,
 	.user_revoked_before = etcd_user_revoked_before,
 	.mail_allow = store_etcd_mail_allow,
 	.record_issue = store_etcd_record_issue,
 	.list = store_etcd_list,
 	.history = store_etcd_history,
+	.skipped = store_etcd_skipped,
 	.gc = etcd_gc,
 };
 
@@ -731,6 +773,7 @@ int sesame_store_open_etcd_session(struct sesame_store *st, struct sesame_etcd *
 		return -1;
 	}
 	e->s = s;
+	e->skew_max = SESAME_ETCD_DEFAULT_SKEW;
 	snprintf(e->prefix, sizeof(e->prefix), "%s", sesame_etcd_prefix(s));
 	st->ops = &etcd_ops;
 	st->impl = e;
@@ -745,7 +788,9 @@ int sesame_store_open_etcd(struct sesame_store *st, const struct sesame_etcd_con
 	st->ops = NULL;
 	st->impl = NULL;
 	if (sesame_etcd_config_validate(cfg, err) != 0 ||
-	    sesame_etcd_open(&s, cfg, state_dir, err) != 0)
+	    sesame_etcd_open(&s, cfg, state_dir, err) != 0 ||
+	    sesame_store_open_etcd_session(st, s, err) != 0)
 		return -1;
-	return sesame_store_open_etcd_session(st, s, err);
+	etcd_of(st)->skew_max = cfg->clock_skew;
+	return 0;
 }

@@ -28,9 +28,6 @@
 #include "etcd.h"
 #include "store.h"
 
-/* A host whose clock differs from the cluster's by more than this
- * refuses every redemption (docs/fleet.md, "Clock skew"). */
-#define SESAME_ETCD_SKEW_MAX ((int64_t)300)
 /* Leases are shared by every record ending in the same hour. */
 #define SESAME_ETCD_LEASE_BUCKET ((int64_t)3600)
 #define SESAME_ETCD_MAIL_WINDOW ((int64_t)3600)
@@ -41,6 +38,14 @@
 struct store_etcd {
 	struct sesame_etcd *s;
 	char prefix[SESAME_ETCD_PREFIX_MAX];
+	/* etcd_clock_skew: a host whose clock differs from the cluster's by
+	 * more refuses every redemption and every write (docs/fleet.md,
+	 * "Clock skew"). */
+	int64_t skew_max;
+	/* What the last --list or --history skipped (store_etcd_ledger.c):
+	 * "KEY: why" lines, NULL when nothing. */
+	char *skipped;
+	size_t n_skipped;
 };
 
 enum etcd_lease_kind { ETCD_LEASE_USES, ETCD_LEASE_ISSUED };
@@ -129,5 +134,6 @@ int store_etcd_list(struct sesame_store *st, struct sesame_history **out, size_t
 		    struct sesame_err *err);
 int store_etcd_history(struct sesame_store *st, const uint8_t id[SESAME_ID_BYTES],
 		       struct sesame_history *h, struct sesame_err *err);
+const char *store_etcd_skipped(struct sesame_store *st);
 
 #endif

@@ -13,6 +13,53 @@ static struct store_etcd *etcd_of(struct sesame_store *st)
 	return st->impl;
 }
 
+/* ---- what a read skips ---- */
+
+/* Verifying hosts may write uses/ and mailed/ (docs/fleet.md, "Key
+ * layout and roles"): a record there that does not parse is skipped with
+ * a line naming its key, not a failure of the whole view. */
+#define ETCD_SKIPPED_MAX 100
+
+static void skipped_reset(struct store_etcd *e)
+{
+	free(e->skipped);
+	e->skipped = NULL;
+	e->n_skipped = 0;
+}
+
+static void skip(struct store_etcd *e, const char *key, const char *why)
+{
+	size_t plen = strlen(e->prefix), len = e->skipped ? strlen(e->skipped) : 0, n = 0;
+	char safe[ETCD_KEY_MAX], *more;
+	int w;
+
+	if (strncmp(key, e->prefix, plen) == 0)
+		key += plen;
+	/* a key is whatever its writer chose: printable ASCII only */
+	for (; key[n] != '\0' && n < sizeof(safe) - 1; n++)
+		safe[n] = key[n] > ' ' && key[n] < 0x7f ? key[n] : '?';
+	safe[n] = '\0';
+	if (e->n_skipped++ == ETCD_SKIPPED_MAX) {
+		snprintf(safe, sizeof(safe), "...");
+		why = "more records skipped, not named";
+	} else if (e->n_skipped > ETCD_SKIPPED_MAX) {
+		return;
+	}
+	w = snprintf(NULL, 0, "%s: %s\n", safe, why);
+	more = w < 0 ? NULL : realloc(e->skipped, len + (size_t)w + 1);
+	if (more == NULL)
+		return; /* the view stays right; only the note of a skip is lost */
+	e->skipped = more;
+	snprintf(more + len, (size_t)w + 1, "%s: %s\n", safe, why);
+}
+
+const char *store_etcd_skipped(struct sesame_store *st)
+{
+	struct store_etcd *e = etcd_of(st);
+
+	return e->skipped != NULL ? e->skipped : "";
+}
+
 /* Where an issue record goes: ledger/ for sesame-mint's (issuers only may
  * write there), mailed/ for the links a host mailed (login by email: every
  * host may write there; docs/fleet.md, "Key layout and roles"). */
@@ -140,7 +187,7 @@ static int64_t uid_of(const char *key, size_t start)
 	return v;
 }
 
-static int add_use(const struct store_etcd *e, struct sesame_history *h,
+static int add_use(struct store_etcd *e, struct sesame_history *h,
 		   const struct sesame_etcd_kv *kv, struct sesame_err *err)
 {
 	struct sesame_ledger_use *more = realloc(h->uses, (h->n_uses + 1) * sizeof(*more));
@@ -150,11 +197,29 @@ static int add_use(const struct store_etcd *e, struct sesame_history *h,
 		return -1;
 	}
 	h->uses = more;
-	if (etcd_use_decode(kv->value, kv->value_len, &h->uses[h->n_uses]) != 0) {
-		etcd_fail(e, err, "a use record does not parse");
+	if (etcd_use_decode(kv->value, kv->value_len, &h->uses[h->n_uses]) != 0)
+		skip(e, kv->key, "a use record that does not parse (verifying hosts write "
+		     "these): not shown");
+	else
+		h->n_uses++;
+	return 0;
+}
+
+/* uid among the accounts this id's uses were counted under. */
+static int add_use_uid(struct sesame_history *h, uint32_t uid, struct sesame_err *err)
+{
+	uint32_t *more;
+
+	for (size_t i = 0; i < h->n_use_uids; i++)
+		if (h->use_uids[i] == uid)
+			return 0;
+	more = realloc(h->use_uids, (h->n_use_uids + 1) * sizeof(*more));
+	if (more == NULL) {
+		sesame_err_set(err, "store unavailable: out of memory");
 		return -1;
 	}
-	h->n_uses++;
+	h->use_uids = more;
+	h->use_uids[h->n_use_uids++] = uid;
 	return 0;
 }
 
@@ -168,7 +233,7 @@ static int by_revision(const void *a, const void *b)
 
 /* The uses of token id (of uid when >= 0: the ledger names it), in the
  * order the cluster committed them (two in one second included). */
-static int fill_uses(const struct store_etcd *e, const struct snapshot *snap, const char *hex,
+static int fill_uses(struct store_etcd *e, const struct snapshot *snap, const char *hex,
 		     int64_t uid, struct sesame_history *h, struct sesame_err *err)
 {
 	const struct sesame_etcd_kvs *uses = snap->kvs[R_USES];
@@ -191,8 +256,14 @@ static int fill_uses(const struct store_etcd *e, const struct snapshot *snap, co
 	for (size_t i = first; i < uses->n && strncmp(uses->kv[i].key, start, n) == 0; i++) {
 		const struct sesame_etcd_kv *kv = &uses->kv[i];
 		int64_t owner = uid_of(kv->key, n);
-		if (owner < 0 || (uid >= 0 && owner != uid))
+		if (owner < 0) {
+			skip(e, kv->key, "not a use key (IDHEX-UIDHEX[/TIME-RANDOM])");
 			continue;
+		}
+		if (uid >= 0 && owner != uid)
+			continue;
+		if (add_use_uid(h, (uint32_t)owner, err) != 0)
+			goto out;
 		if (kv->key[n + 8] == '\0')
 			h->used += (unsigned)(kv->version > UINT32_MAX ? UINT32_MAX : kv->version);
 		else
@@ -261,33 +332,57 @@ static int fill_user_revoked(const struct store_etcd *e, const struct snapshot *
 /* Where a token's issue record was read from. */
 enum issue_dir { FROM_LEDGER = R_LEDGER, FROM_MAILED = R_MAILED };
 
+/* The issue record kv from dir into h->issue: 0, 1 when it is a mailed
+ * link's that does not parse or names another issuer (skipped: every
+ * host may write mailed/, so it cannot pass for sesame-mint's), -1 when
+ * an issuer's record does not parse. */
+static int read_issue(struct store_etcd *e, const struct sesame_etcd_kv *kv, enum issue_dir dir,
+		      const uint8_t id[SESAME_ID_BYTES], struct sesame_history *h,
+		      struct sesame_err *err)
+{
+	const char *why = NULL;
+
+	if (etcd_issue_decode(kv->value, kv->value_len, &h->issue) != 0 ||
+	    memcmp(h->issue.id, id, SESAME_ID_BYTES) != 0)
+		why = "a record of a mailed link that does not parse (verifying hosts write "
+		      "these): skipped";
+	else if (dir == FROM_MAILED && strcmp(h->issue.issuer, SESAME_ISSUER_MAIL) != 0)
+		why = "a record of a mailed link that names another issuer (verifying hosts "
+		      "write these): skipped";
+	if (why == NULL)
+		return 0;
+	memset(&h->issue, 0, sizeof(h->issue));
+	if (dir == FROM_LEDGER) {
+		etcd_fail(e, err, "a ledger record does not parse");
+		return -1;
+	}
+	skip(e, kv->key, why);
+	return 1;
+}
+
 /* One token's story: its issue record (kv, or NULL) and what the
- * snapshot holds for it. A record under mailed/, which every host may
- * write, must say it is a mailed link: it cannot pass for sesame-mint's. */
-static int fill(const struct store_etcd *e, const struct snapshot *snap,
+ * snapshot holds for it. Only an issuer's record (ledger/) says whose
+ * token it is; a mailed link's (mailed/) is a claim: its uses are read
+ * under every uid. */
+static int fill(struct store_etcd *e, const struct snapshot *snap,
 		const struct sesame_etcd_kv *issue, enum issue_dir dir,
 		const uint8_t id[SESAME_ID_BYTES], struct sesame_history *h,
 		struct sesame_err *err)
 {
 	char hex[SESAME_ID_TEXT_SIZE];
 	int64_t uid = -1;
+	int r = 1;
 
 	memset(h, 0, sizeof(*h));
 	h->revoked_at = -1;
 	etcd_id_hex(hex, id);
-	if (issue != NULL) {
-		if (etcd_issue_decode(issue->value, issue->value_len, &h->issue) != 0 ||
-		    memcmp(h->issue.id, id, SESAME_ID_BYTES) != 0) {
-			etcd_fail(e, err, "a ledger record does not parse");
-			return -1;
-		}
-		if (dir == FROM_MAILED && strcmp(h->issue.issuer, SESAME_ISSUER_MAIL) != 0) {
-			etcd_fail(e, err, "a record of a mailed link (%s) that names another "
-				  "issuer", hex);
-			return -1;
-		}
+	if (issue != NULL && (r = read_issue(e, issue, dir, id, h, err)) < 0)
+		return -1;
+	if (r == 0) {
 		h->have_issue = 1;
-		uid = h->issue.uid;
+		h->issue_claimed = dir == FROM_MAILED;
+		if (!h->issue_claimed)
+			uid = h->issue.uid;
 	}
 	if (fill_uses(e, snap, hex, uid, h, err) != 0 ||
 	    fill_revoked(e, snap, hex, uid, h, err) != 0 ||
@@ -307,6 +402,7 @@ int store_etcd_history(struct sesame_store *st, const uint8_t id[SESAME_ID_BYTES
 
 	etcd_id_hex(hex, id);
 	snprintf(from, sizeof(from), "%s-", hex);
+	skipped_reset(e);
 	if (read_snapshot(e, hex, from, &snap, err) != 0)
 		return -1;
 	ledger = snap.kvs[R_LEDGER];
@@ -336,7 +432,7 @@ static int in_ledger(const struct store_etcd *e, const struct snapshot *snap, co
 }
 
 /* The tokens of one directory of issue records, appended to list[*n..]. */
-static int list_dir(const struct store_etcd *e, const struct snapshot *snap, enum issue_dir dir,
+static int list_dir(struct store_etcd *e, const struct snapshot *snap, enum issue_dir dir,
 		    struct sesame_history *list, size_t *n, struct sesame_err *err)
 {
 	const struct sesame_etcd_kvs *kvs = snap->kvs[dir];
@@ -346,8 +442,12 @@ static int list_dir(const struct store_etcd *e, const struct snapshot *snap, enu
 		uint8_t id[SESAME_ID_BYTES];
 		const char *key = kvs->kv[i].key;
 		if (strlen(key) != plen + 2 * SESAME_ID_BYTES || etcd_hex_id(key + plen, id) != 0) {
-			etcd_fail(e, err, "a ledger key that is not a token id");
-			return -1;
+			if (dir == FROM_LEDGER) {
+				etcd_fail(e, err, "a ledger key that is not a token id");
+				return -1;
+			}
+			skip(e, key, "not a token id (verifying hosts write mailed/): skipped");
+			continue;
 		}
 		if (dir == FROM_MAILED && in_ledger(e, snap, key + plen))
 			continue;
@@ -355,7 +455,11 @@ static int list_dir(const struct store_etcd *e, const struct snapshot *snap, enu
 			sesame_history_clear(&list[*n]);
 			return -1;
 		}
-		(*n)++;
+		/* a mailed link's record that was skipped: nothing to list */
+		if (!list[*n].have_issue)
+			sesame_history_clear(&list[*n]);
+		else
+			(*n)++;
 	}
 	return 0;
 }
@@ -368,6 +472,7 @@ int store_etcd_list(struct sesame_store *st, struct sesame_history **out, size_t
 	size_t most;
 	int r = -1;
 
+	skipped_reset(e);
 	if (read_snapshot(e, "", "", &snap, err) != 0)
 		return -1;
 	most = snap.kvs[R_LEDGER]->n + snap.kvs[R_MAILED]->n;

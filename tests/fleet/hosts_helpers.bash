@@ -27,6 +27,10 @@ source "${BASH_SOURCE[0]%/*}/fleet_helpers.bash"
 FLEET_CLIENT_TIMEOUT=60
 # The hosts' etcd_timeout: the budget of one store operation.
 FLEET_ETCD_TIMEOUT_S=2
+# The hosts' etcd_clock_skew: the simulated hosts share one clock, and
+# --revoke-user cuts this far ahead of now (an issuer's clock may be that
+# far ahead), so a test mints for a revoked account again after it.
+FLEET_ETCD_CLOCK_SKEW_S=10
 
 # fleet_start: skip unless root with unshare and etcd; the wrappers; a
 # fleet directory; the cluster (tests/fleet/cluster.sh) in it.
@@ -87,6 +91,7 @@ fleet_host() {
 	etcd_user = $user
 	etcd_password_file = $h/etcd/password
 	etcd_timeout = ${FLEET_ETCD_TIMEOUT_S}s
+	etcd_clock_skew = ${FLEET_ETCD_CLOCK_SKEW_S}s
 	etcd_helper = $SESAME_ETCD_HELPER
 	END
 	chmod 0644 "$h/sesame.conf"

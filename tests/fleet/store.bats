@@ -13,7 +13,8 @@ teardown_file() { fleet_teardown; }
 # The etcd_* lines of a cluster credential (issuer, verifier, ...).
 etcd_lines() {
 	cat "$CLUSTER/$1.conf"
-	printf 'etcd_helper = %s\nstore = etcd\n' "$SESAME_ETCD_HELPER"
+	# --revoke-user cuts this far ahead of now (an issuer's clock may be)
+	printf 'etcd_helper = %s\nstore = etcd\netcd_clock_skew = 5s\n' "$SESAME_ETCD_HELPER"
 }
 
 setup() {
@@ -57,8 +58,10 @@ teardown() { pam_test_teardown; }
 	expect_result 'reason="used up"'
 	mint --list --all >"$T/list"
 	grep -E ' 2/2 ' "$T/list" | grep -q 'used up'
-	# the note made that hint wrong: this is the fleet's ledger
+	# the fleet's ledger: not "minted on this host", but tokens minted
+	# before it (a host's file store) are not listed either
 	absent 'only show tokens minted on this host' "$T/mint.log"
+	grep -q "(--list shows the fleet's ledger: .* tokens minted before it (on a host's file store, unless --migrate-store copied them) still work and are not listed)" "$T/mint.log"
 	grep -q 'fleet ticket' "$T/list"
 	# --history shows every use, not only the last
 	mint --history "$tok" >"$T/hist"
@@ -88,6 +91,13 @@ teardown() { pam_test_teardown; }
 	unlimited=$(mint -n 0 alice)
 	bob=$(mint bob)
 	mint --revoke-user alice
+	# the cutoff is ahead by etcd_clock_skew (5 s) and a second: an
+	# issuer's clock may be that far ahead; minting waits it out
+	grep -q 'issued until .*: now plus [6-8] s, as an issuer' "$T/mint.log"
+	run mint alice
+	[ "$status" -eq 1 ]
+	grep -q 'refusing to mint for alice: .*possible again in [0-9] s' "$T/mint.log"
+	wait_s=$(sed -n 's/.*possible again in \([0-9]*\) s.*/\1/p' "$T/mint.log" | tail -n 1)
 	pam_auth login alice "$old"
 	expect_rc $PAM_AUTH_ERR
 	expect_result 'reason="revoked"'
@@ -96,7 +106,7 @@ teardown() { pam_test_teardown; }
 	expect_result 'reason="revoked"'
 	pam_auth login bob "$bob"
 	expect_rc $PAM_SUCCESS
-	sleep 1.1 # tokens carry whole seconds: "issued at or before" the revocation
+	sleep "$wait_s"
 	new=$(mint alice)
 	pam_auth login alice "$new"
 	expect_rc $PAM_SUCCESS
@@ -130,7 +140,9 @@ teardown() { pam_test_teardown; }
 	! grep -q "use 2:" "$T/hist"
 }
 
-@test "login by email on a verifying host: recorded in mailed/, shown by an issuer's --list; ledger/ stays the issuers'" {
+# login_by_mail: the verifying host mails alice a link and she logs in
+# with it; sets id (the link's token id).
+login_by_mail() {
 	cat >>"$VCONF" <<-END
 	url = https://login.example/sesame/#
 	sendmail = $BATS_TEST_DIRNAME/../bats/fake-sendmail $T/mbox
@@ -141,6 +153,10 @@ teardown() { pam_test_teardown; }
 	expect_rc $PAM_SUCCESS
 	id=$(sed -n 's/.*sesame: mail user=alice .* id=\([0-9a-f]\{12\}\) result="sent".*/\1/p' "$LOG" | tail -n 1)
 	[ -n "$id" ]
+}
+
+@test "login by email on a verifying host: recorded in mailed/, shown by an issuer's --list; ledger/ stays the issuers'" {
+	login_by_mail
 	run "$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" get --prefix /sesame/ --keys-only
 	echo "$output"
 	grep -qx "/sesame/mailed/$id" <<<"$output"
@@ -166,9 +182,59 @@ teardown() { pam_test_teardown; }
 	value=$("$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" get "/sesame/mailed/$id" --print-value-only)
 	run probe verifier put "/sesame/mailed/$id" "${value/\"issuer\":\"mail\"/\"issuer\":\"uid 0 (root)\"}"
 	[ "$status" -eq 0 ]
+	# skipped, named, not listed; the rest of the ledger still is
+	other=$(mint alice)
 	run mint --list --all
-	[ "$status" -ne 0 ]
-	grep -q "a record of a mailed link ($id) that names another issuer" "$T/mint.log"
+	[ "$status" -eq 0 ]
+	! grep -q "$id" <<<"$output"
+	[ "$(grep -c alice <<<"$output")" -eq 1 ]
+	grep -q "warning: skipped mailed/$id: a record of a mailed link that names another issuer" "$T/mint.log"
+	[ -n "$other" ]
+}
+
+@test "records verifying hosts write: a malformed use record is skipped and named; a forged uid in mailed/ does not spare the link from --revoke ID" {
+	login_by_mail
+	ukey=$("$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" get --prefix "/sesame/uses/$id-" --keys-only | grep . | head -n 1)
+	uidhex=${ukey##*-}
+	[ ${#uidhex} -eq 8 ]
+	# a verifier's credentials: a use record that does not parse, and the
+	# mailed link's record rewritten to name another account
+	run probe verifier put "/sesame/uses/$id-$uidhex/0000-forged" 'not json'
+	[ "$status" -eq 0 ]
+	value=$("$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" get "/sesame/mailed/$id" --print-value-only)
+	forged=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["uid"]=4242; d["account"]="bob"; print(json.dumps(d))' "$value")
+	run probe verifier put "/sesame/mailed/$id" "$forged"
+	[ "$status" -eq 0 ]
+	# --history and --list show the rest, and name the key they skipped
+	mint --history "$id" >"$T/hist"
+	grep -F "use 1:" "$T/hist" | grep -qF "service mail"
+	grep -q "record:   a mailed link's, which verifying hosts write: its account is a claim; uses counted under uid $((16#$uidhex))" "$T/hist"
+	grep -q "warning: skipped uses/$id-$uidhex/0000-forged: a use record that does not parse" "$T/mint.log"
+	: >"$T/mint.log"
+	mint --list --all >"$T/list"
+	grep -q "$id" "$T/list"
+	grep -q "warning: skipped uses/$id-$uidhex/0000-forged" "$T/mint.log"
+	# --revoke ID: under the uid the uses name, not only the forged one
+	mint --revoke "$id"
+	grep -q "revoked token $id for uid $((16#$uidhex)), 4242" "$T/mint.log"
+	grep -q "warning: $id is a link a host mailed: .* To be sure, revoke the link itself" "$T/mint.log"
+	run "$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" get --prefix "/sesame/revoked/$id-" --keys-only
+	grep -qx "/sesame/revoked/$id-$uidhex" <<<"$output"
+	# a verifier naming more accounts than that earns no revocation each
+	for u in $(seq 5001 5016); do
+		probe verifier put "/sesame/uses/$id-$(printf %08x "$u")" '{}' >/dev/null
+	done
+	run mint --revoke "$id"
+	[ "$status" -eq 1 ]
+	grep -q "id $id is a link a host mailed, and its records (written by verifying hosts) name 18 accounts: nothing revoked" "$T/mint.log"
+	# an issuer's own token: its ledger record's uid alone, nothing asked of uses/
+	tok=$(mint alice)
+	tid=$(mint --inspect "$tok" 2>/dev/null | sed -n 's/^id: *//p' | head -n 1)
+	mint --revoke "$tid"
+	grep -q "revoked token $tid of alice" "$T/mint.log"
+	pam_auth login alice "$tok"
+	expect_rc $PAM_AUTH_ERR
+	expect_result 'reason="revoked"'
 }
 
 @test "unlimited tokens are checked, not counted" {

@@ -234,6 +234,11 @@ static void test_store_etcd(void)
 	CHECK_EQ_INT(sesame_config_set(&cfg, "etcd_timeout", "secret-ish", &err),
 		     SESAME_CONFIG_BAD_VALUE);
 	CHECK(strstr(err.msg, "secret-ish") == NULL); /* never the value */
+	CHECK_EQ_INT(sesame_config_set(&cfg, "etcd_clock_skew", "3s", &err), SESAME_CONFIG_OK);
+	CHECK_EQ_INT(cfg.etcd.clock_skew, 3);
+	CHECK_EQ_INT(sesame_config_set(&cfg, "etcd_clock_skew", "1d", &err),
+		     SESAME_CONFIG_BAD_VALUE);
+	CHECK(strstr(err.msg, "etcd_clock_skew") != NULL);
 	/* with store = file the etcd keys are kept but not required */
 	sesame_config_defaults(&cfg);
 	CHECK_EQ_INT(sesame_config_validate(&cfg, &err), 0);

@@ -45,6 +45,17 @@ static void test_config(void)
 	CHECK_EQ_INT(c.timeout_ms, 3000);
 	CHECK_EQ_INT(set(&c, "etcd_timeout", "50ms"), -2);
 	CHECK_EQ_INT(set(&c, "etcd_timeout", "2m"), -2);
+	CHECK_EQ_INT(c.clock_skew, 300);
+	CHECK_EQ_INT(set(&c, "etcd_clock_skew", "5s"), 0);
+	CHECK_EQ_INT(c.clock_skew, 5);
+	CHECK_EQ_INT(set(&c, "etcd_clock_skew", "1h"), 0);
+	CHECK_EQ_INT(c.clock_skew, 3600);
+	CHECK_EQ_INT(set(&c, "etcd_clock_skew", "2h"), -2); /* near the 24 h grace */
+	CHECK_EQ_INT(set(&c, "etcd_clock_skew", "0"), -2);
+	CHECK_EQ_INT(set(&c, "etcd_clock_skew", "-5"), -2);
+	CHECK_EQ_INT(set(&c, "etcd_clock_skew", "5x"), -2);
+	CHECK_EQ_INT(c.clock_skew, 3600); /* a refused value changes nothing */
+	CHECK_EQ_INT(set(&c, "etcd_clock_skew", "2m"), 0);
 	CHECK_EQ_INT(set(&c, "etcd_prefix", "/corp/sesame/"), 0);
 	CHECK_EQ_INT(set(&c, "etcd_prefix", "/corp"), -2);
 	CHECK_EQ_INT(set(&c, "etcd_prefix", "/a/../b/"), -2);

@@ -14,6 +14,7 @@
 #include "etcd.h"
 #include "etcd_b64.h"
 #include "store.h"
+#include "store_etcd.h"
 #include "testutil.h"
 
 #define ETCD_KEY_MAX_TEST 200
@@ -242,6 +243,216 @@ static void test_clock_skew_writes(void)
 		CHECK_EQ_INT(f.n_grant, 0);
 		sesame_store_close(&st);
 	}
+}
+
+/* The refusal of a use transaction that read the account revoked until
+ * `before` (revoked-users/U's value in the third range). malloc'd. */
+static char *txn_user_revoked_at(int64_t before)
+{
+	char digits[24], *b64, *answer = NULL;
+
+	snprintf(digits, sizeof(digits), "%020lld", (long long)before);
+	b64 = sesame_etcd_b64_encode(digits, strlen(digits));
+	if (b64 == NULL ||
+	    asprintf(&answer, "{\"header\":{},\"responses\":[{\"response_range\":{}},"
+		     "{\"response_range\":{}},{\"response_range\":{\"kvs\":[{\"key\":\"" KEY_X
+		     "\",\"value\":\"%s\",\"version\":\"1\"}],\"count\":\"1\"}}]}", b64) < 0)
+		answer = NULL;
+	free(b64);
+	return answer;
+}
+
+/* --revoke-user on a host on the cluster's clock ends the token that an
+ * issuer 200 s ahead (within the bound, so it may write) minted just
+ * before: the token carries the issuer's clock, now + 200, and a cutoff
+ * at the revoker's now would spare it. And a revoker 200 s behind the
+ * cluster cuts from the cluster's clock. */
+static void test_revoke_user_cutoff(void)
+{
+	const int64_t revoker_skews[] = {0, 200};
+
+	for (size_t i = 0; i < sizeof(revoker_skews) / sizeof(revoker_skews[0]); i++) {
+		struct sesame_store st;
+		struct sesame_err err = { "" };
+		struct sesame_token minted = tok(1);
+		struct fake f = fake_default();
+		int64_t now = (int64_t)time(NULL), before = -1;
+		const char *script[2] = {NULL, TXN_COUNTED};
+		char digits[24], *b64, *refusal;
+
+		f.skew = revoker_skews[i];
+		f.keep_bodies = 1;
+		open_fake(&st, &f);
+		CHECK_EQ_INT(sesame_store_revoke_user_now(&st, 1000, now, &before, &err), 0);
+		sesame_store_close(&st);
+		CHECK(before >= now + revoker_skews[i] + 300);
+		/* what was written is that cutoff */
+		snprintf(digits, sizeof(digits), "%020lld", (long long)before);
+		b64 = sesame_etcd_b64_encode(digits, strlen(digits));
+		CHECK(b64 != NULL && f.bodies[0] != NULL && strstr(f.bodies[0], b64) != NULL);
+		free(b64);
+		free_bodies(&f);
+
+		/* a verifier reads that revocation; the token is the issuer's */
+		minted.issued = (uint32_t)(now + revoker_skews[i] + 200);
+		refusal = txn_user_revoked_at(before);
+		CHECK(refusal != NULL);
+		script[0] = refusal;
+		f = fake_default();
+		f.script = script;
+		f.n_script = 2;
+		open_fake(&st, &f);
+		CHECK_EQ_INT(sesame_store_redeem(&st, &minted, NULL, now, &err), SESAME_REVOKED);
+		CHECK_EQ_INT(f.n_txn, 1);
+		sesame_store_close(&st);
+		free(refusal);
+	}
+}
+
+/* ---- the ledger's views: records verifying hosts write ---- */
+
+/* A kv of a range answer, key and value in base64, appended to buf. */
+static void add_kv(char *buf, size_t size, const char *key, const char *value, int version,
+		   int revision)
+{
+	char *k = sesame_etcd_b64_encode(key, strlen(key));
+	char *v = sesame_etcd_b64_encode(value, strlen(value));
+	size_t len = strlen(buf);
+
+	CHECK(k != NULL && v != NULL);
+	snprintf(buf + len, size - len,
+		 "%s{\"key\":\"%s\",\"value\":\"%s\",\"version\":\"%d\","
+		 "\"create_revision\":\"%d\",\"mod_revision\":\"%d\"}",
+		 buf[len - 1] == '[' ? "" : ",", k ? k : "", v ? v : "", version, revision,
+		 revision);
+	free(k);
+	free(v);
+}
+
+/* A store whose ledger read (one transaction of five ranges: ledger/,
+ * mailed/, uses/, revoked/, revoked-users/) finds these kvs of ledger/,
+ * mailed/ and uses/ (each "[" and what add_kv added), nothing revoked.
+ * The answer is the caller's to free. */
+static char *open_snapshot(struct sesame_store *st, struct fake *f, const char *ledger,
+			   const char *mailed, const char *uses)
+{
+	char *answer = NULL;
+
+	*f = fake_default();
+	if (asprintf(&answer, "{\"header\":{},\"succeeded\":true,\"responses\":["
+		     "{\"response_range\":{\"kvs\":[%s]}},{\"response_range\":{\"kvs\":[%s]}},"
+		     "{\"response_range\":{\"kvs\":[%s]}},{\"response_range\":{}},"
+		     "{\"response_range\":{}}]}", ledger + 1, mailed + 1, uses + 1) < 0)
+		answer = NULL;
+	CHECK(answer != NULL);
+	f->txn = answer;
+	open_fake(st, f);
+	return answer;
+}
+
+/* An issue record of token t (issuer: "uid 0 (root)" or "mail"). */
+static char *issue_of(const struct sesame_token *t, const char *issuer)
+{
+	struct sesame_issue is;
+
+	sesame_issue_init(&is, t);
+	snprintf(is.account, sizeof(is.account), "alice");
+	snprintf(is.issuer, sizeof(is.issuer), "%s", issuer);
+	return etcd_issue_encode(&is);
+}
+
+#define TOKEN_HEX "ab0000000000"
+#define USES_OF(uid) "/sesame/uses/" TOKEN_HEX "-" uid
+
+/* A use record that does not parse (any verifying host can write one):
+ * --history and --list skip it, naming its key, and show the rest;
+ * so do they a mailed/ key or record that does not parse. An issuer's
+ * ledger record that does not parse still fails the view. */
+static void test_history_skips_malformed(void)
+{
+	struct sesame_token t = tok(3);
+	struct sesame_use where = {"h1", "sshd", "203.0.113.9", "bob", "pts/1"};
+	char ledger[2048] = "[", mailed[2048] = "[", uses[4096] = "[";
+	char *issue = issue_of(&t, "uid 0 (root)"), *use = etcd_use_encode(&where, 1000);
+	struct sesame_store st;
+	struct sesame_history h;
+	struct sesame_history *list = NULL;
+	struct sesame_err err = { "" };
+	struct fake f;
+	char *answer;
+	size_t n = 0;
+
+	add_kv(ledger, sizeof(ledger), "/sesame/ledger/" TOKEN_HEX, issue, 1, 10);
+	add_kv(mailed, sizeof(mailed), "/sesame/mailed/not-an-id\x1b[2J", "{}", 1, 11);
+	add_kv(mailed, sizeof(mailed), "/sesame/mailed/cd0000000000", "{not json", 1, 12);
+	add_kv(uses, sizeof(uses), USES_OF("000003e8"), use, 2, 13);
+	add_kv(uses, sizeof(uses), USES_OF("000003e8") "/0001-aa", use, 1, 13);
+	add_kv(uses, sizeof(uses), USES_OF("000003e8") "/0002-bb", "garbage", 1, 14);
+	add_kv(uses, sizeof(uses), "/sesame/uses/" TOKEN_HEX "-xyz", "x", 1, 15);
+	answer = open_snapshot(&st, &f, ledger, mailed, uses);
+	CHECK_EQ_INT(sesame_store_history(&st, t.id, &h, &err), 0);
+	CHECK_EQ_INT(h.have_issue, 1);
+	CHECK_EQ_INT(h.used, 2);
+	CHECK_EQ_INT(h.n_uses, 1);
+	CHECK(strstr(sesame_store_skipped(&st),
+		     "uses/" TOKEN_HEX "-000003e8/0002-bb: a use record that does not parse") !=
+	      NULL);
+	CHECK(strstr(sesame_store_skipped(&st), "uses/" TOKEN_HEX "-xyz: not a use key") != NULL);
+	sesame_history_clear(&h);
+
+	CHECK_EQ_INT(sesame_store_list(&st, &list, &n, &err), 0);
+	CHECK_EQ_INT(n, 1);
+	CHECK(n == 1 && list[0].used == 2 && list[0].n_uses == 1);
+	/* the key as its writer chose it, printable only */
+	CHECK(strstr(sesame_store_skipped(&st), "mailed/not-an-id?[2J: not a token id") != NULL);
+	CHECK(strstr(sesame_store_skipped(&st), "mailed/cd0000000000: a record of a mailed "
+		     "link that does not parse") != NULL);
+	CHECK(strstr(sesame_store_skipped(&st), "0002-bb") != NULL);
+	sesame_history_free(list, n);
+	sesame_store_close(&st);
+	free(answer);
+
+	/* an issuer's record that does not parse: the view fails */
+	strcpy(ledger, "[");
+	add_kv(ledger, sizeof(ledger), "/sesame/ledger/" TOKEN_HEX, "{not json", 1, 10);
+	answer = open_snapshot(&st, &f, ledger, mailed, uses);
+	CHECK_EQ_INT(sesame_store_history(&st, t.id, &h, &err), -1);
+	CHECK(strstr(err.msg, "ledger record does not parse") != NULL);
+	sesame_store_close(&st);
+	free(answer);
+	free(issue);
+	free(use);
+}
+
+/* A mailed link's record (mailed/, any verifying host writes it) that
+ * names uid 2000 while the token's uses were counted under 1000: the
+ * record is a claim; the uses are read under every uid and their uids
+ * given, for --revoke ID to revoke. */
+static void test_history_mailed_claim(void)
+{
+	struct sesame_token t = tok(1);
+	char mailed[2048] = "[", uses[2048] = "[", *issue, *answer;
+	struct sesame_store st;
+	struct sesame_history h;
+	struct sesame_err err = { "" };
+	struct fake f;
+
+	t.uid = 2000;
+	issue = issue_of(&t, SESAME_ISSUER_MAIL);
+	add_kv(mailed, sizeof(mailed), "/sesame/mailed/" TOKEN_HEX, issue, 1, 10);
+	add_kv(uses, sizeof(uses), USES_OF("000003e8"), "{}", 1, 11);
+	answer = open_snapshot(&st, &f, "[", mailed, uses);
+	CHECK_EQ_INT(sesame_store_history(&st, t.id, &h, &err), 0);
+	CHECK_EQ_INT(h.have_issue, 1);
+	CHECK_EQ_INT(h.issue_claimed, 1);
+	CHECK_EQ_INT(h.issue.uid, 2000);
+	CHECK_EQ_INT(h.used, 1);
+	CHECK_EQ_INT(h.n_use_uids, 1);
+	CHECK(h.n_use_uids == 1 && h.use_uids[0] == 1000);
+	sesame_history_clear(&h);
+	sesame_store_close(&st);
+	free(answer);
+	free(issue);
 }
 
 /* What the use transaction's answer says. */
@@ -803,6 +1014,9 @@ int main(void)
 {
 	test_clock_skew();
 	test_clock_skew_writes();
+	test_revoke_user_cutoff();
+	test_history_skips_malformed();
+	test_history_mailed_claim();
 	test_answers();
 	test_use_txn_shape();
 	test_user_revoked_before();
