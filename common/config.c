@@ -218,6 +218,7 @@ static const struct config_key config_keys[] = {
 	{.name = "etcd_prefix", ETCD},
 	{.name = "etcd_timeout", ETCD},
 	{.name = "etcd_helper", ETCD},
+	{.name = "etcd_helper_socket", ETCD},
 };
 
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))

@@ -18,6 +18,8 @@
 #define SESAME_ETCD_DEFAULT_TIMEOUT_MS 2000
 #define SESAME_ETCD_TIMEOUT_MIN_MS 100
 #define SESAME_ETCD_TIMEOUT_MAX_MS 60000
+/* sizeof(sockaddr_un.sun_path): a longer path cannot be connected to. */
+#define SESAME_ETCD_SOCKET_MAX 108
 
 struct sesame_etcd_config {
 	size_t n_endpoints;
@@ -30,6 +32,7 @@ struct sesame_etcd_config {
 	char prefix[SESAME_ETCD_PREFIX_MAX];      /* every key lives under it */
 	int64_t timeout_ms;                       /* budget of one whole operation */
 	char helper[SESAME_ETCD_FILE_MAX];        /* the sesame-etcd executable */
+	char helper_socket[SESAME_ETCD_SOCKET_MAX]; /* sesame-etcd --serve, "" = none */
 };
 
 void sesame_etcd_config_defaults(struct sesame_etcd_config *c);
