@@ -162,7 +162,9 @@ static void start_worker(struct pool *p, int i)
 	if (pid == 0) {
 		signal(SIGCHLD, SIG_DFL);
 		sigprocmask(SIG_UNBLOCK, &p->caught, NULL);
-		_exit(sesame_worker_run(p->listen_fd));
+		/* exit, not _exit: a worker is a process of its own (and
+		 * LeakSanitizer checks it at exit) */
+		exit(sesame_worker_run(p->listen_fd));
 	}
 	if (pid < 0)
 		fprintf(stderr, "sesame-etcd: fork: %s\n", strerror(errno));

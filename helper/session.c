@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,16 @@ static int split_request(char *payload, const char **path, const char **body, si
 	return -1;
 }
 
+/* A caller that gave up (its deadline passed while the request waited in
+ * a busy daemon's queue) has shut its end: do not count a use for a
+ * login already reported as "store unavailable". */
+static int caller_left(int fd)
+{
+	struct pollfd p = {fd, POLLRDHUP, 0};
+
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 static int answer(int fd, char tag, char *payload, size_t plen, struct sesame_etcd_transport *t,
 		  const struct sesame_err *open_err, int64_t idle_ms)
 {
@@ -103,6 +114,8 @@ static int answer(int fd, char tag, char *payload, size_t plen, struct sesame_et
 						  "store unavailable: the etcd helper got a "
 						  "request it does not make",
 						  deadline_after(idle_ms));
+	} else if (caller_left(fd)) {
+		sent = -1;
 	} else if (t->call(t->ctx, path, body, blen, &reply, &failure, &err) == 0) {
 		/* The call had its own budget: the sending gets a fresh one. */
 		sent = send_reply(fd, &reply, deadline_after(idle_ms));

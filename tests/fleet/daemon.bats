@@ -20,6 +20,13 @@ setup_file() {
 
 teardown_file() {
 	stop_daemon
+	# a sanitizer build's reports from the daemon and its workers
+	if grep -a -q -E 'Sanitizer|runtime error:' "$SOCKDIR/daemon.log" 2>/dev/null; then
+		grep -a -E -A20 'Sanitizer|runtime error:' "$SOCKDIR/daemon.log" >&2
+		rm -rf "$SOCKDIR"
+		fleet_teardown
+		return 1
+	fi
 	[ -z "${SOCKDIR:-}" ] || rm -rf "$SOCKDIR"
 	fleet_teardown
 }
