@@ -279,6 +279,30 @@ time.sleep(8)' "$SOCK" "$T/connected" &
 	start_daemon
 }
 
+@test "socket activation (LISTEN_FDS, as sesame-etcd.socket passes it): logins go through" {
+	command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate is not installed"
+	mkdir -m 0700 "$SOCKDIR/act"
+	systemd-socket-activate -l "$SOCKDIR/act/etcd.sock" \
+		"$SESAME_ETCD_HELPER" --serve --workers 2 </dev/null >>"$SOCKDIR/act.log" 2>&1 &
+	act=$!
+	for i in $(seq 100); do
+		[ -S "$SOCKDIR/act/etcd.sock" ] && break
+		sleep 0.05
+	done
+	set_key etcd_helper_socket "$SOCKDIR/act/etcd.sock"
+	tok=$(mint -n 2 alice)
+	login "$tok"
+	rc1=$PAM_RC
+	login "$tok"
+	rc2=$PAM_RC
+	kill -TERM "$act"
+	wait "$act" || true
+	cat "$SOCKDIR/act.log"
+	[ "$rc1" -eq "$PAM_SUCCESS" ]
+	[ "$rc2" -eq "$PAM_SUCCESS" ]
+	grep -q "serving on the socket systemd passed with 2 workers" "$SOCKDIR/act.log"
+}
+
 @test "500 logins in one process through the daemon: no descriptor, thread or child left" {
 	: "${SESAME_PAM_SOAK:?SESAME_PAM_SOAK must name tests/pam/soak}"
 	rounds=500
