@@ -219,6 +219,7 @@ static const struct config_key config_keys[] = {
 	{.name = "etcd_timeout", ETCD},
 	{.name = "etcd_clock_skew", ETCD},
 	{.name = "etcd_helper", ETCD},
+	{.name = "etcd_helper_socket", ETCD},
 };
 
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))

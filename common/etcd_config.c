@@ -10,11 +10,14 @@
 #ifndef SESAME_ETCD_HELPER_PATH
 #define SESAME_ETCD_HELPER_PATH "/usr/libexec/sesame/sesame-etcd"
 #endif
+#ifndef SESAME_ETCD_SOCKET_PATH
+#define SESAME_ETCD_SOCKET_PATH "/run/sesame/etcd.sock"
+#endif
 
 static const char *const etcd_keys[] = {
 	"etcd_endpoints", "etcd_cacert", "etcd_cert", "etcd_key", "etcd_user",
 	"etcd_password_file", "etcd_prefix", "etcd_timeout", "etcd_clock_skew",
-	"etcd_helper", NULL,
+	"etcd_helper", "etcd_helper_socket", NULL,
 };
 
 void sesame_etcd_config_defaults(struct sesame_etcd_config *c)
@@ -22,6 +25,7 @@ void sesame_etcd_config_defaults(struct sesame_etcd_config *c)
 	memset(c, 0, sizeof(*c));
 	snprintf(c->prefix, sizeof(c->prefix), "%s", SESAME_ETCD_DEFAULT_PREFIX);
 	snprintf(c->helper, sizeof(c->helper), "%s", SESAME_ETCD_HELPER_PATH);
+	snprintf(c->helper_socket, sizeof(c->helper_socket), "%s", SESAME_ETCD_SOCKET_PATH);
 	c->timeout_ms = SESAME_ETCD_DEFAULT_TIMEOUT_MS;
 	c->clock_skew = SESAME_ETCD_DEFAULT_SKEW;
 }
@@ -132,6 +136,22 @@ static int set_file(char *dst, size_t size, const char *value, const char *key, 
 	return -1;
 }
 
+/* "none" turns the daemon off: every session runs its own helper. */
+static int set_socket(struct sesame_etcd_config *c, const char *value, struct sesame_err *err)
+{
+	if (strcmp(value, "none") == 0) {
+		c->helper_socket[0] = '\0';
+		return 0;
+	}
+	if (set_file(c->helper_socket, sizeof(c->helper_socket), value, "etcd_helper_socket", 0,
+		     err) != 0) {
+		sesame_err_set(err, "etcd_helper_socket: expected an absolute path shorter than "
+			       "%d bytes, or none", SESAME_ETCD_SOCKET_MAX);
+		return -1;
+	}
+	return 0;
+}
+
 static int set_user(struct sesame_etcd_config *c, const char *value, struct sesame_err *err)
 {
 	size_t n = strlen(value);
@@ -232,8 +252,10 @@ int sesame_etcd_config_set(struct sesame_etcd_config *c, const char *key, const 
 		r = set_timeout(c, value, err);
 	else if (!strcmp(key, "etcd_clock_skew"))
 		r = set_clock_skew(c, value, err);
-	else
+	else if (!strcmp(key, "etcd_helper"))
 		r = set_file(c->helper, sizeof(c->helper), value, key, 0, err);
+	else
+		r = set_socket(c, value, err);
 	return r == 0 ? 0 : -2;
 }
 
@@ -272,9 +294,11 @@ char *sesame_etcd_config_format(const struct sesame_etcd_config *c)
 	if (asprintf(&text,
 		     "etcd_endpoints=%s\netcd_cacert=%s\netcd_cert=%s\netcd_key=%s\n"
 		     "etcd_user=%s\netcd_password_file=%s\netcd_prefix=%s\n"
-		     "etcd_timeout=%lldms\netcd_clock_skew=%lld\netcd_helper=%s\n",
+		     "etcd_timeout=%lldms\netcd_clock_skew=%lld\netcd_helper=%s\n"
+		     "etcd_helper_socket=%s\n",
 		     endpoints, c->cacert, c->cert, c->key, c->user, c->password_file, c->prefix,
-		     (long long)c->timeout_ms, (long long)c->clock_skew, c->helper) < 0)
+		     (long long)c->timeout_ms, (long long)c->clock_skew, c->helper,
+		     c->helper_socket[0] ? c->helper_socket : "none") < 0)
 		return NULL;
 	return text;
 }

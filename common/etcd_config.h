@@ -25,6 +25,9 @@
 #define SESAME_ETCD_SKEW_MIN 1
 #define SESAME_ETCD_SKEW_MAX_LIMIT 3600
 
+/* sizeof(sockaddr_un.sun_path): a longer path cannot be connected to. */
+#define SESAME_ETCD_SOCKET_MAX 108
+
 struct sesame_etcd_config {
 	size_t n_endpoints;
 	char endpoints[SESAME_ETCD_MAX_ENDPOINTS][SESAME_ETCD_URL_MAX]; /* "https://host:port" */
@@ -37,6 +40,7 @@ struct sesame_etcd_config {
 	int64_t timeout_ms;                       /* budget of one whole operation */
 	int64_t clock_skew;                       /* seconds a host may be off the cluster */
 	char helper[SESAME_ETCD_FILE_MAX];        /* the sesame-etcd executable */
+	char helper_socket[SESAME_ETCD_SOCKET_MAX]; /* sesame-etcd --serve, "" = none */
 };
 
 void sesame_etcd_config_defaults(struct sesame_etcd_config *c);

@@ -1,8 +1,10 @@
 /* The caller's side of the sesame-etcd helper: the PAM module and the
- * CLI talk to etcd through a child process, as pam_unix does through
- * unix_chkpwd, so that libcurl, its TLS and resolver threads and the etcd
- * credentials never enter sshd's or a greeter's process (docs/fleet.md).
- * The child gets root's ids when we are root, an empty environment, one
+ * CLI talk to etcd through another process, so that libcurl, its TLS and
+ * resolver threads and the etcd credentials never enter sshd's or a
+ * greeter's process (docs/fleet.md). That process is the long-lived
+ * `sesame-etcd --serve` when its socket is there (etcd_socket.c: a warm
+ * TLS connection and auth token), else a child of ours, as pam_unix runs
+ * unix_chkpwd. The child gets root's ids when we are root, an empty environment, one
  * socket as stdin and stdout, /dev/null as stderr, and nothing else; it
  * is killed when an answer is late, and reaped when the session ends. */
 #include <errno.h>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "etcd.h"
+#include "etcd_socket.h"
 #include "etcd_wire.h"
 
 /* The helper's own budget is the operation's; this is for starting it
@@ -35,7 +38,7 @@ struct helper {
 };
 
 /* In the child, between fork and exec: async-signal-safe calls only. */
-static _Noreturn void child_exec(const char *path, int sock, int report)
+static _Noreturn void child_exec(const char *path, int sock, int report, long max_fd)
 {
 	char *const argv[] = {(char *)"sesame-etcd", NULL};
 	char *const envp[] = {(char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
@@ -58,10 +61,7 @@ static _Noreturn void child_exec(const char *path, int sock, int report)
 	if (dup2(sock, STDIN_FILENO) < 0 || dup2(sock, STDOUT_FILENO) < 0 ||
 	    (null_fd = open("/dev/null", O_WRONLY)) < 0 || dup2(null_fd, STDERR_FILENO) < 0)
 		goto fail;
-	if ((report > STDERR_FILENO + 1 &&
-	     close_range(STDERR_FILENO + 1, (unsigned)report - 1, 0) != 0) ||
-	    close_range((unsigned)report + 1, ~0U, 0) != 0)
-		goto fail;
+	sesame_close_fds_except(report, max_fd);
 	execve(path, argv, envp);
 fail:
 	e = errno;
@@ -149,6 +149,7 @@ static int above_stdio(int fds[2])
 static int spawn(struct helper *h, const char *path, struct sesame_err *err)
 {
 	int sv[2] = {-1, -1}, report[2] = {-1, -1}, r = -1;
+	long max_fd = sesame_fd_limit();
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 ||
 	    pipe2(report, O_CLOEXEC) != 0 || above_stdio(sv) != 0 || above_stdio(report) != 0) {
@@ -161,7 +162,7 @@ static int spawn(struct helper *h, const char *path, struct sesame_err *err)
 		goto out;
 	}
 	if (h->pid == 0)
-		child_exec(path, sv[1], report[1]);
+		child_exec(path, sv[1], report[1], max_fd);
 	close(report[1]);
 	report[1] = -1;
 	h->fd = sv[0];
@@ -277,6 +278,25 @@ static int send_settings(struct helper *h, const struct sesame_etcd_config *cfg,
 	return r;
 }
 
+/* The daemon when it is there; when it is not (no socket, nobody
+ * listening) a helper of our own. Once connected, there is no second
+ * try: every later failure is "store unavailable". */
+static int connect_or_spawn(struct helper *h, const struct sesame_etcd_config *cfg,
+			    struct sesame_err *err)
+{
+	int r = sesame_etcd_socket_connect(cfg->helper_socket,
+					   sesame_etcd_now_ms() + h->timeout_ms, &h->fd, err);
+
+	if (r < 0)
+		return -1;
+	if (r > 0) {
+		sesame_etcd_wire_init(&h->wire, h->fd);
+		return 0;
+	}
+	h->borrowed_sigchld = sesame_borrow_sigchld(&h->old_sigchld);
+	return spawn(h, cfg->helper, err);
+}
+
 int sesame_etcd_open(struct sesame_etcd **out, const struct sesame_etcd_config *cfg,
 		     const char *state_dir, struct sesame_err *err)
 {
@@ -292,9 +312,9 @@ int sesame_etcd_open(struct sesame_etcd **out, const struct sesame_etcd_config *
 		return -1;
 	}
 	h->fd = -1;
+	h->pid = -1;
 	h->timeout_ms = cfg->timeout_ms;
-	h->borrowed_sigchld = sesame_borrow_sigchld(&h->old_sigchld);
-	if (spawn(h, cfg->helper, err) != 0 || send_settings(h, cfg, state_dir, err) != 0) {
+	if (connect_or_spawn(h, cfg, err) != 0 || send_settings(h, cfg, state_dir, err) != 0) {
 		h->broken = 1;
 		helper_close(h);
 		return -1;

@@ -471,18 +471,6 @@ struct exec_failure {
 	int error;
 };
 
-static void close_from(unsigned lo, unsigned hi, long max_fd)
-{
-	long fd;
-
-	if (lo > hi)
-		return;
-	if (close_range(lo, hi, 0) == 0)
-		return;
-	for (fd = lo; fd <= (long)hi && fd < max_fd; fd++)
-		close((int)fd);
-}
-
 /* Root's ids and nothing else: under su or sudo the real uid and the
  * groups are the invoking user's, and /bin/sh or Postfix's sendmail would
  * drop to the real uid, making that user the envelope sender of someone
@@ -530,8 +518,7 @@ static _Noreturn void child_exec(char *const argv[], int in_fd, int report_fd, l
 		f.error = errno;
 		goto fail;
 	}
-	close_from(STDERR_FILENO + 1, (unsigned)report_fd - 1, max_fd);
-	close_from((unsigned)report_fd + 1, ~0U, max_fd);
+	sesame_close_fds_except(report_fd, max_fd);
 	f.stage = STAGE_CREDENTIALS;
 	if (child_take_effective_ids() != 0) {
 		f.error = errno;
@@ -563,11 +550,9 @@ struct mail_child {
 static int spawn_child(struct mail_command *c, struct mail_child *ch, struct sesame_err *err)
 {
 	int in[2] = {-1, -1}, report[2] = {-1, -1};
-	long max_fd = sysconf(_SC_OPEN_MAX);
+	long max_fd = sesame_fd_limit();
 	int r = -1;
 
-	if (max_fd < 0 || max_fd > 65536)
-		max_fd = 65536;
 	if (pipe_above_stdio(in) != 0 || pipe_above_stdio(report) != 0) {
 		sesame_err_set(err, "sendmail command %s: pipe: %s", c->argv[0], strerror(errno));
 		goto out;

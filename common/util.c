@@ -339,3 +339,27 @@ int sesame_borrow_sigchld(struct sigaction *saved)
 	sigemptyset(&dfl.sa_mask);
 	return sigaction(SIGCHLD, &dfl, NULL) == 0;
 }
+
+long sesame_fd_limit(void)
+{
+	long max_fd = sysconf(_SC_OPEN_MAX);
+
+	return max_fd < 0 || max_fd > 65536 ? 65536 : max_fd;
+}
+
+static void close_from(unsigned lo, unsigned hi, long max_fd)
+{
+	if (lo > hi)
+		return;
+	if (close_range(lo, hi, 0) == 0)
+		return;
+	for (long fd = lo; fd <= (long)hi && fd < max_fd; fd++)
+		close((int)fd);
+}
+
+void sesame_close_fds_except(int keep, long max_fd)
+{
+	if (keep > STDERR_FILENO)
+		close_from(STDERR_FILENO + 1, (unsigned)keep - 1, max_fd);
+	close_from(keep > STDERR_FILENO ? (unsigned)keep + 1 : STDERR_FILENO + 1, ~0U, max_fd);
+}

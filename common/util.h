@@ -71,4 +71,14 @@ int sesame_parse_uint(const char *s, unsigned long min, unsigned long max, unsig
  * borrowed (restore *saved with sigaction afterwards), else 0. */
 int sesame_borrow_sigchld(struct sigaction *saved);
 
+/* For a child about to exec: how far descriptors may go, computed in
+ * the parent before fork (sysconf is not async-signal-safe), at most
+ * 65536. */
+long sesame_fd_limit(void);
+
+/* In the child, between fork and exec (async-signal-safe): close every
+ * descriptor above stderr but keep. close_range where the kernel has it
+ * (5.9+), else close() each one below max_fd. */
+void sesame_close_fds_except(int keep, long max_fd);
+
 #endif

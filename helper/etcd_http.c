@@ -39,6 +39,7 @@ struct http {
 	char *ca, *cert, *key;
 	size_t ca_len, cert_len, key_len;
 	char *token;
+	int64_t token_until; /* by our clock; a long-lived helper drops it then */
 	size_t current; /* the endpoint that answered last */
 	struct buf body;
 	int64_t server_time;
@@ -399,8 +400,8 @@ static int authenticate(struct http *h, int64_t deadline, enum sesame_etcd_failu
 		goto out;
 	}
 	h->timing.authenticate_ms = (double)(sesame_etcd_now_ms() - started);
-	r = sesame_token_cache_store(h->state_dir, h->cfg.user, h->token, token_until(h, h->token),
-				     err);
+	h->token_until = token_until(h, h->token);
+	r = sesame_token_cache_store(h->state_dir, h->cfg.user, h->token, h->token_until, err);
 	if (r != 0)
 		local_failure(failure, err);
 out:
@@ -413,12 +414,17 @@ out:
 static int ensure_token(struct http *h, int64_t deadline, enum sesame_etcd_failure *failure,
 			struct sesame_err *err)
 {
+	int64_t now = (int64_t)time(NULL);
 	int cached;
 
-	if (h->token != NULL)
+	if (h->token != NULL && now < h->token_until)
 		return 0;
-	cached = sesame_token_cache_load(h->state_dir, h->cfg.user, (int64_t)time(NULL),
-					 &h->token, err);
+	/* Kept past its time (sesame-etcd --serve): the file may hold a
+	 * fresher one that another worker got. */
+	sesame_free_str(h->token);
+	h->token = NULL;
+	cached = sesame_token_cache_load(h->state_dir, h->cfg.user, now, &h->token,
+					 &h->token_until, err);
 	if (cached < 0)
 		return local_failure(failure, err);
 	return cached == 1 ? 0 : authenticate(h, deadline, failure, err);

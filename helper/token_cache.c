@@ -17,7 +17,8 @@ static int cache_path(const char *state_dir, char *path, size_t n)
 }
 
 /* "MAGIC\nUSER\nUNTIL\nTOKEN\n" */
-static int parse_cache(char *text, const char *user, int64_t now, char **token)
+static int parse_cache(char *text, const char *user, int64_t now, char **token,
+		       int64_t *until_out)
 {
 	char *lines[4], *save = NULL, *end = NULL;
 	long long until;
@@ -34,11 +35,12 @@ static int parse_cache(char *text, const char *user, int64_t now, char **token)
 	if (*end != '\0' || until <= now || lines[3][0] == '\0')
 		return 0;
 	*token = strdup(lines[3]);
+	*until_out = (int64_t)until;
 	return *token != NULL;
 }
 
 int sesame_token_cache_load(const char *state_dir, const char *user, int64_t now, char **token,
-			    struct sesame_err *err)
+			    int64_t *until, struct sesame_err *err)
 {
 	char path[PATH_MAX], *text = NULL;
 	size_t len = 0;
@@ -53,7 +55,7 @@ int sesame_token_cache_load(const char *state_dir, const char *user, int64_t now
 		return errno == ENOENT ? 0 : -1;
 	if (sesame_read_fd(fd, CACHE_MAX, &text, &len, "etcd token cache", path, err) == 0 &&
 	    memchr(text, '\0', len) == NULL)
-		r = parse_cache(text, user, now, token);
+		r = parse_cache(text, user, now, token, until);
 	close(fd);
 	if (text != NULL) {
 		sesame_wipe(text, len);

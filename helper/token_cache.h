@@ -11,11 +11,12 @@
 
 #define SESAME_ETCD_TOKEN_FILE "etcd-token"
 
-/* 1 with *token (wipe it) when a usable token for user is cached at now;
+/* 1 with *token (wipe it) and *until when a usable token for user is
+ * cached at now;
  * 0 when none is (missing, expired, another user's, unreadable format);
  * -1 with err when the file exists but is not private (refused). */
 int sesame_token_cache_load(const char *state_dir, const char *user, int64_t now, char **token,
-			    struct sesame_err *err);
+			    int64_t *until, struct sesame_err *err);
 
 /* Replace the cached token (temp file, fsync, rename). 0 or -1. */
 int sesame_token_cache_store(const char *state_dir, const char *user, const char *token,

@@ -9,10 +9,12 @@
  *       handshake of each fresh connection on their own.
  *   bench-fleet auth SETTINGS ROUNDS
  *       /v3/auth/authenticate alone, on a kept connection.
- *   bench-fleet session SETTINGS STATE_DIR ROUNDS helper|in-process
+ *   bench-fleet session SETTINGS STATE_DIR ROUNDS helper|daemon|in-process
  *       sesame's client: open, count a use, close, as a login's store
- *       does, through the sesame-etcd helper or in this process; wall and
- *       CPU (this process and its helpers).
+ *       does, through a sesame-etcd helper started per session, through
+ *       `sesame-etcd --serve` (SETTINGS name etcd_helper_socket; its CPU
+ *       is not ours to count), or in this process; wall and CPU (this
+ *       process and its helpers).
  *   bench-fleet spawn SETTINGS STATE_DIR ROUNDS
  *       start and end the helper, no request: its process cost alone.
  *   bench-fleet fill SETTINGS STATE_DIR KEYPREFIX N SIZE
@@ -347,7 +349,8 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: bench-fleet floor SETTINGS CONFDIR ROUNDS\n"
 			"       bench-fleet auth SETTINGS ROUNDS\n"
-			"       bench-fleet session SETTINGS STATE_DIR ROUNDS helper|in-process\n"
+			"       bench-fleet session SETTINGS STATE_DIR ROUNDS "
+			"helper|daemon|in-process\n"
 			"       bench-fleet spawn SETTINGS STATE_DIR ROUNDS\n"
 			"       bench-fleet fill SETTINGS STATE_DIR KEYPREFIX N SIZE\n");
 	return 2;
@@ -364,7 +367,8 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "auth") && argc == 4 && atol(argv[3]) > 0)
 		return cmd_auth(atol(argv[3]));
 	if (!strcmp(mode, "session") && argc == 6 && atol(argv[4]) > 0 &&
-	    (!strcmp(argv[5], "helper") || !strcmp(argv[5], "in-process")))
+	    (!strcmp(argv[5], "helper") || !strcmp(argv[5], "in-process") ||
+	     (!strcmp(argv[5], "daemon") && cfg.helper_socket[0] != '\0')))
 		return cmd_session(argv[3], atol(argv[4]), !strcmp(argv[5], "in-process"));
 	if (!strcmp(mode, "spawn") && argc == 5 && atol(argv[4]) > 0)
 		return cmd_spawn(argv[3], atol(argv[4]));

@@ -4,9 +4,12 @@
 # one etcd transaction from a minimal client that connects afresh but
 # holds an auth token), in one run against a three-member TLS cluster
 # that this script starts (tests/fleet/cluster.sh) with etcd's default
-# bcrypt cost; TCP connect, TLS handshake and authenticate on their own;
-# the helper process's cost; logins per second with concurrent
-# redeemers; and, at the end, one login per failure of the cluster.
+# bcrypt cost. The login is measured through `sesame-etcd --serve` (the
+# recommended deployment; as root only, since the daemon serves root)
+# and with a helper started per login. Also TCP connect, TLS handshake
+# and authenticate on their own; the helper process's cost; logins per
+# second with concurrent redeemers; and, at the end, one login per
+# failure of the cluster.
 # Prints the tables and writes them to BUILDDIR/bench/fleet.md.
 #
 #   tests/bench/fleet.sh [-o REPORT.md] BUILDDIR
@@ -93,12 +96,20 @@ write_settings() {
 	local c=$W/cluster
 	grep '^etcd_[a-z_]* = ' "$c/verifier.conf" >"$W/etcd.conf.part"
 	echo "etcd_helper = $HELPER" >>"$W/etcd.conf.part"
+	# A helper per session, even where a daemon's socket is installed.
+	echo "etcd_helper_socket = none" >>"$W/etcd.conf.part"
 	sed 's/ = /=/' "$W/etcd.conf.part" >"$W/settings"
+	# Through the daemon only: no helper to fall back on, so a daemon
+	# that is not there fails the run instead of measuring the helper.
+	grep -v '^etcd_helper' "$W/settings" >"$W/settings-daemon"
+	printf 'etcd_helper=/nonexistent/sesame-etcd\netcd_helper_socket=%s\n' "$DSOCK" \
+		>>"$W/settings-daemon"
 }
 
 write_services() {
 	local s
-	install -d -m 0700 "$W/pam.d" "$W/state-file" "$W/state-etcd" "$W/state-probe"
+	install -d -m 0700 "$W/pam.d" "$W/state-file" "$W/state-etcd" "$W/state-probe" \
+		"$W/state-daemon"
 	echo "auth required pam_deny.so" >"$W/pam.d/other"
 	echo "auth required pam_permit.so" >"$W/pam.d/permit"
 	printf 'key_file = %s\nstate_dir = %s\n' "$W/key" "$W/state-file" >"$W/sesame-file.conf"
@@ -106,7 +117,11 @@ write_services() {
 		printf 'key_file = %s\nstate_dir = %s\nstore = etcd\n' "$W/key" "$W/state-etcd"
 		cat "$W/etcd.conf.part"
 	} >"$W/sesame-etcd.conf"
-	for s in file etcd; do
+	{
+		printf 'key_file = %s\nstate_dir = %s\nstore = etcd\n' "$W/key" "$W/state-daemon"
+		sed 's/=/ = /' "$W/settings-daemon"
+	} >"$W/sesame-daemon.conf"
+	for s in file etcd daemon; do
 		chmod 0644 "$W/sesame-$s.conf"
 		echo "auth required $MODULE conf=$W/sesame-$s.conf" >"$W/pam.d/sesame-$s"
 	done
@@ -119,6 +134,22 @@ start_cluster() {
 	MEMBER_PIDS=$(cat "$W"/cluster/m?.pid | tr "\n" " ")
 }
 
+# sesame-etcd --serve on a socket of this run's (sun_path is short: /tmp).
+start_daemon() {
+	local i
+	DAEMON=0 DSOCK=/nonexistent/etcd.sock
+	[ "$(id -u)" = 0 ] || return 0
+	DDIR=$(mktemp -d /tmp/sesame-bench-d.XXXXXX)
+	DSOCK=$DDIR/run/etcd.sock
+	"$HELPER" --serve --socket "$DSOCK" --workers 4 </dev/null >"$W/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	for i in $(seq 100); do
+		[ -S "$DSOCK" ] && DAEMON=1 && return 0
+		sleep 0.05
+	done
+	die "sesame-etcd --serve did not start (see $W/daemon.log)"
+}
+
 setup() {
 	W=${BENCH_WORKDIR:-$(mktemp -d /var/tmp/sesame-fleet-bench.XXXXXX)}
 	mkdir -p "$W"
@@ -128,6 +159,7 @@ setup() {
 	mkdir -p "$RES" "$SAVED"
 	write_accounts
 	start_cluster
+	start_daemon
 	write_settings
 	write_services
 	nss "$MINT" -c "$W/sesame-file.conf" --keygen >/dev/null 2>&1 ||
@@ -142,6 +174,11 @@ setup() {
 cleanup() {
 	local status=$1
 	[ -n "${W:-}" ] || return 0
+	if [ -n "${DAEMON_PID:-}" ]; then
+		kill -TERM "$DAEMON_PID" 2>/dev/null || true
+		wait "$DAEMON_PID" 2>/dev/null || true
+		rm -rf "$DDIR"
+	fi
 	[ ! -d "$W/cluster" ] || "$SRC/tests/fleet/cluster.sh" stop "$W/cluster" || true
 	if [ "${BENCH_KEEP:-0}" = 1 ] || [ "$status" -ne 0 ]; then
 		echo "work directory kept: $W" >&2
@@ -169,6 +206,16 @@ onetime_trial() {
 members_ticks() {
 	local pid sum=0
 	for pid in $MEMBER_PIDS; do
+		sum=$((sum + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
+	done
+	echo "$sum"
+}
+
+# The daemon's workers' CPU time, in clock ticks (a worker's own
+# counters: its parent gets them only when it exits).
+daemon_ticks() {
+	local pid sum=0
+	for pid in $(pgrep -P "$DAEMON_PID"); do
 		sum=$((sum + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
 	done
 	echo "$sum"
@@ -228,14 +275,24 @@ connect_p50 connect_p90 tls_p50 tls_p90 tls_p99" floor "$W/settings" "$W/pam.d" 
 	mkdir -m 0700 "$W/state-file"
 	"$BS" prepare "$W/state-file" || die "bench-store prepare failed"
 	pam_ms "file_$st" sesame-file "$R_FILE"
+	if [ "$ETCD_STORE" = 1 ] && [ "$DAEMON" = 1 ]; then
+		local d0
+		d0=$(daemon_ticks)
+		pam_ms "daemon_$st" sesame-daemon "$R_ETCD"
+		record "daemon_${st}_dcpu" \
+			"$(calc "($(daemon_ticks) - $d0) * 1000 / $(getconf CLK_TCK) / ($R_ETCD + $WARMUP)")"
+		ratio "ratio_$st" "$(last "daemon_${st}_p50")" "$(last "floor_${st}_floor_p50")"
+		ratio "ratio_${st}_p90" "$(last "daemon_${st}_p90")" "$(last "floor_${st}_floor_p90")"
+	fi
 	if [ "$ETCD_STORE" = 1 ]; then
 		pam_ms "etcd_$st" sesame-etcd "$R_ETCD"
 		pam_ms "notoken_$st" sesame-etcd "$R_NOTOKEN" -u "$W/state-etcd/etcd-token"
-		ratio "ratio_$st" "$(last "etcd_${st}_p50")" "$(last "floor_${st}_floor_p50")"
-		ratio "ratio_${st}_p90" "$(last "etcd_${st}_p90")" "$(last "floor_${st}_floor_p90")"
+		ratio "ratio_exec_$st" "$(last "etcd_${st}_p50")" "$(last "floor_${st}_floor_p50")"
 	fi
 	fleet_run "helper_$st" "session_p50 session_p90 session_p99 cpu_ms" \
 		session "$W/settings" "$W/state-probe" "$R_SESSION" helper
+	[ "$DAEMON" = 0 ] || fleet_run "dsession_$st" "session_p50 session_p90 session_p99 cpu_ms" \
+		session "$W/settings-daemon" "$W/state-probe" "$R_SESSION" daemon
 	fleet_run "inproc_$st" "session_p50 session_p90 cpu_ms connect_p50 tls_p50" \
 		session "$W/settings" "$W/state-probe" "$R_SESSION" in-process
 	fleet_run "spawn_$st" "spawn_p50 spawn_p90 cpu_ms" spawn "$W/settings" "$W/state-probe" "$R_SPAWN"
@@ -286,20 +343,22 @@ redeemer() {
 # $W/NAME.log: under load, the store's time budget can run out).
 # With notoken every login authenticates.
 concurrent() {
-	local name=$1 n=$2 each i t0 t1 c0 failed=0 refused=0 out
+	local name=$1 n=$2 each i t0 t1 c0 failed=0 refused=0 out service
 	local -a opts
 	each=$((($3 + n - 1) / n))
 	for ((i = 0; i < n; i++)); do
-		redeemer "$i"
+		[ "${4:-}" = daemon ] || redeemer "$i"
 		tokens "$W/conc-$i" "$each"
 	done
 	rm -f "$W/$name.log" "$W"/conc-*.out
 	c0=$(members_ticks)
 	t0=$(now_ns)
 	for ((i = 0; i < n; i++)); do
-		opts=(-k)
+		opts=(-k) service=sesame-r$i
 		[ "${4:-}" != notoken ] || opts+=(-u "$W/state-r$i/etcd-token")
-		BENCH_PAM_LOG=$W/$name.log nss "$BP" -w 0 "${opts[@]}" "$W/pam.d" "sesame-r$i" alice \
+		# One host's daemon serving its concurrent logins.
+		[ "${4:-}" != daemon ] || service=sesame-daemon
+		BENCH_PAM_LOG=$W/$name.log nss "$BP" -w 0 "${opts[@]}" "$W/pam.d" "$service" alice \
 			"$each" "@$W/conc-$i" >"$W/conc-$i.out" 2>>"$W/conc.log" &
 	done
 	for ((i = 0; i < n; i++)); do
@@ -333,6 +392,7 @@ bench_concurrent() {
 	[ "$ETCD_STORE" = 1 ] || return 0
 	for n in $CONC; do
 		concurrent "conc_${st}_$n" "$n" "$CONC_LOGINS"
+		[ "$DAEMON" = 0 ] || concurrent "conc_${st}_daemon$n" "$n" "$CONC_LOGINS" daemon
 	done
 	# Every login authenticates (a fleet of hosts each logging in once).
 	for n in $CONC_NOTOKEN; do
@@ -353,19 +413,25 @@ fill_cluster() {
 		>/dev/null || die "cannot fill the cluster"
 }
 
-# partition_login CASE: one login through store = etcd now; its time
-# and outcome, and the detail its log line gave, into the partitions table.
+# partition_login CASE: one login through store = etcd now, through the
+# daemon (when it runs) and with a helper of its own; its time and
+# outcome, and the detail its log line gave, into the partitions table.
 partition_login() {
-	local t0 ms rc=0 detail
-	tokens "$W/part-token" 1
-	: >"$W/part.log"
-	t0=$(now_ns)
-	BENCH_PAM_LOG=$W/part.log nss "$BP" -w 0 "$W/pam.d" sesame-etcd alice 1 "@$W/part-token" \
-		>/dev/null 2>&1 || rc=$?
-	ms=$((($(now_ns) - t0) / 1000000))
-	detail=$(grep -o 'result=.*' "$W/part.log" | tail -n 1 | sed 's/https:[^ ]*: /ENDPOINT: /g')
-	printf '| %s | %s | %s | `%s` |\n' "$1" "$ms" "$([ "$rc" = 0 ] && echo success || echo refused)" \
-		"$detail" >>"$RES/partitions"
+	local t0 ms rc detail service
+	for service in sesame-daemon sesame-etcd; do
+		[ "$DAEMON" = 1 ] || [ "$service" = sesame-etcd ] || continue
+		tokens "$W/part-token" 1
+		: >"$W/part.log"
+		rc=0
+		t0=$(now_ns)
+		BENCH_PAM_LOG=$W/part.log nss "$BP" -w 0 "$W/pam.d" "$service" alice 1 \
+			"@$W/part-token" >/dev/null 2>&1 || rc=$?
+		ms=$((($(now_ns) - t0) / 1000000))
+		detail=$(grep -o 'result=.*' "$W/part.log" | tail -n 1 | sed 's/https:[^ ]*: /ENDPOINT: /g')
+		printf '| %s | %s | %s | %s | `%s` |\n' "$1" \
+			"$([ "$service" = sesame-daemon ] && echo daemon || echo "helper per login")" "$ms" \
+			"$([ "$rc" = 0 ] && echo success || echo refused)" "$detail" >>"$RES/partitions"
+	done
 }
 
 # healthy: wait until a login goes through again (after SIGCONT).
@@ -373,7 +439,11 @@ healthy() {
 	local i
 	for i in $(seq 50); do
 		tokens "$W/part-token" 1
-		nss "$BP" -w 0 "$W/pam.d" sesame-etcd alice 1 "@$W/part-token" >/dev/null 2>&1 &&
+		nss "$BP" -w 0 "$W/pam.d" sesame-etcd alice 1 "@$W/part-token" >/dev/null 2>&1 ||
+			{ sleep 0.2 && continue; }
+		[ "$DAEMON" = 1 ] || return 0
+		tokens "$W/part-token" 1
+		nss "$BP" -w 0 "$W/pam.d" sesame-daemon alice 1 "@$W/part-token" >/dev/null 2>&1 &&
 			return 0
 		sleep 0.2
 	done
@@ -451,9 +521,15 @@ tables() {
 		echo
 		echo "| figure | p50 / p90 / p99 | CPU per login, ms (process + helper) |"
 		echo "|---|---|---|"
+		if [ "$ETCD_STORE" = 1 ] && [ "$DAEMON" = 1 ]; then
+			pam_row "(a) sesame, \`store = etcd\`, through \`sesame-etcd --serve\` (warm connection and token), $R_ETCD logins; CPU: the PAM process only" "daemon_$st"
+			printf '| … the daemon'"'"'s CPU per login, ms (its workers, 10 ms ticks) | – | %s |\n' "$(fmt "daemon_${st}_dcpu" 2)"
+		elif [ "$ETCD_STORE" = 1 ]; then
+			echo "| (a) sesame, \`store = etcd\`, through \`sesame-etcd --serve\` | not measured: not run as root | – |"
+		fi
 		if [ "$ETCD_STORE" = 1 ]; then
-			pam_row "(a) sesame, \`store = etcd\`, $R_ETCD logins" "etcd_$st"
-			pam_row "(a') the same, **no cached auth token** (every login authenticates), $R_NOTOKEN logins" "notoken_$st"
+			pam_row "(a2) sesame, \`store = etcd\`, a helper started per login, $R_ETCD logins" "etcd_$st"
+			pam_row "(a2') the same, **no cached auth token** (every login authenticates), $R_NOTOKEN logins" "notoken_$st"
 		else
 			echo "| (a) sesame, \`store = etcd\` | not measured: the backend was not there | – |"
 		fi
@@ -462,9 +538,12 @@ tables() {
 			"$R_FLOOR" "$(q3 "floor_${st}_floor" 2)"
 		printf '| … of which pam_permit (p50) | %s | – |\n' "$(fmt "floor_${st}_permit_p50" 2)"
 		printf '| … of which the transaction | %s | – |\n' "$(q3 "floor_${st}_txn" 2)"
-		if [ "$ETCD_STORE" = 1 ]; then
+		if [ "$ETCD_STORE" = 1 ] && [ "$DAEMON" = 1 ]; then
 			printf '| (d) ratio (a) / (c), on p50 (target ≤ 1.5) | %s | – |\n' "$(fmt "ratio_$st" 2)"
 			printf '| (d) ratio (a) / (c), on p90 | %s | – |\n' "$(fmt "ratio_${st}_p90" 2)"
+		fi
+		if [ "$ETCD_STORE" = 1 ]; then
+			printf '| (d2) ratio (a2) / (c), on p50: a helper per login | %s | – |\n' "$(fmt "ratio_exec_$st" 2)"
 		fi
 		echo
 		echo "#### Parts, $(state_label "$st")"
@@ -479,6 +558,8 @@ tables() {
 		printf '| helper session: start sesame-etcd, count a use, end (token cached) | %s |\n' \
 			"$(q3 "helper_${st}_session" 2)"
 		printf '| … its CPU, caller + helper, ms per session | %s |\n' "$(fmt "helper_${st}_cpu_ms" 2)"
+		[ "$DAEMON" = 0 ] || printf '| the same session through `sesame-etcd --serve` (Unix connect, warm TLS connection) | %s |\n' \
+			"$(q3 "dsession_${st}_session" 2)"
 		printf '| the same client in-process (libcurl here, no helper) | %s / %s / – |\n' \
 			"$(fmt "inproc_${st}_session_p50" 2)" "$(fmt "inproc_${st}_session_p90" 2)"
 		printf '| … its CPU, ms per session | %s |\n' "$(fmt "inproc_${st}_cpu_ms" 2)"
@@ -495,22 +576,24 @@ tables() {
 	echo
 	echo "#### Failures: one login each, \`etcd_timeout = 2s\` (at the end of the run)"
 	echo
-	echo "| case | login took, ms | result | its log line (from \`result=\`) |"
-	echo "|---|---|---|---|"
+	echo "| case | path | login took, ms | result | its log line (from \`result=\`) |"
+	echo "|---|---|---|---|---|"
 	cat "$RES/partitions"
 	echo
 	echo "#### (f) Logins per second the cluster sustained"
 	echo
 	echo "$CONC_LOGINS one-time logins through the module ($CONC_NOTOKEN_LOGINS when every login"
 	echo "authenticates), shared by N processes, each a host of its own (its own state_dir and"
-	echo "cached token) and each token used once; wall time from the first start to the last end; the members'"
+	echo "cached token) with a helper per login, or all on one host through its daemon; each token used once;"
+	echo "wall time from the first start to the last end; the members'"
 	echo "CPU per login over the same run. Everything, cluster included, on the same $(nproc) cores."
 	echo
 	echo "| redeemers | state | logins/s that succeeded | refused of all (one run) | members' CPU per login, ms |"
 	echo "|---|---|---|---|---|"
 	for st in fresh filled; do
 		for n in $CONC; do
-			conc_row "$n" "$(state_label "$st"), token cached" "conc_${st}_$n"
+			[ "$DAEMON" = 0 ] || conc_row "$n" "$(state_label "$st"), one host's \`sesame-etcd --serve\` (4 workers)" "conc_${st}_daemon$n"
+			conc_row "$n" "$(state_label "$st"), a helper per login, token cached" "conc_${st}_$n"
 		done
 		for n in $CONC_NOTOKEN; do
 			conc_row "$n" "$(state_label "$st"), **no cached token** (each login authenticates)" \
@@ -518,7 +601,7 @@ tables() {
 		done
 	done
 	for st in fresh filled; do
-		for n in $CONC $(printf 'notoken%s ' $CONC_NOTOKEN); do
+		for n in $CONC $(printf 'daemon%s ' $CONC) $(printf 'notoken%s ' $CONC_NOTOKEN); do
 			[ ! -s "$RES/conc_${st}_${n}_why" ] ||
 				printf '\nWhy logins were refused, %s, %s redeemers: %s.\n' "$(state_label "$st")" \
 					"${n/notoken/no cached token, }" "$(cat "$RES/conc_${st}_${n}_why")"

@@ -265,6 +265,7 @@ static void test_helper_missing(void)
 	set(&c, "etcd_user", "u");
 	set(&c, "etcd_password_file", "/nonexistent/pw");
 	set(&c, "etcd_helper", "/nonexistent/sesame-etcd");
+	set(&c, "etcd_helper_socket", "none");
 	CHECK(sesame_etcd_open(&s, &c, "/tmp", &err) != 0 && s == NULL);
 	CHECK(strstr(err.msg, "store unavailable: cannot run the etcd helper") != NULL);
 }
