@@ -195,6 +195,8 @@ setup_rbac() {
 }
 
 # conf NAME USER PASSWORD [CA] [CERT] [TIMEOUT]: settings for the probe.
+# A helper per session, whatever runs on this machine: a sesame-etcd
+# --serve on the default socket would otherwise answer every suite.
 conf() {
 	local name=$1 user=$2 pw=$3 ca=${4:-ca} cert=${5:-client} timeout=${6:-2s}
 	cat >"$dir/$name.conf" <<CONF
@@ -206,6 +208,7 @@ etcd_user = $user
 etcd_password_file = $dir/$pw.password
 etcd_prefix = $prefix
 etcd_timeout = $timeout
+etcd_helper_socket = none
 CONF
 	mkdir -p -m 700 "$dir/state-$name"
 }

@@ -93,6 +93,7 @@ fleet_host() {
 	etcd_timeout = ${FLEET_ETCD_TIMEOUT_S}s
 	etcd_clock_skew = ${FLEET_ETCD_CLOCK_SKEW_S}s
 	etcd_helper = $SESAME_ETCD_HELPER
+	etcd_helper_socket = none
 	END
 	chmod 0644 "$h/sesame.conf"
 	printf 'auth required %s conf=%s debug\n' "$PAM_SESAME" "$h/sesame.conf" >"$h/pam.d/login"
