@@ -388,6 +388,7 @@ int cli_revoke_user(const struct cli_options *o)
 		cli_error("%s", err.msg);
 		goto out;
 	}
+	now = (int64_t)time(NULL); /* the cutoff was taken at the cluster's answer */
 	if (before <= now) {
 		fprintf(stderr, "revoked every token of %s (uid %u) issued until now\n", acct.name,
 			(unsigned)acct.uid);

@@ -309,6 +309,24 @@ static void test_revoke_user_cutoff(void)
 	}
 }
 
+/* A `now` taken long before the cluster answers (a slow account lookup,
+ * a helper to start, a failover): the cutoff counts from the clocks at
+ * the answer, plus the bound, plus etcd_timeout (2 s by default, rounded
+ * up) for the put to commit, not from the stale now. */
+static void test_revoke_user_cutoff_stale_now(void)
+{
+	struct sesame_store st;
+	struct sesame_err err = { "" };
+	struct fake f = fake_default();
+	int64_t stale = (int64_t)time(NULL) - 100, before = -1;
+
+	open_fake(&st, &f);
+	CHECK_EQ_INT(sesame_store_revoke_user_now(&st, 1000, stale, &before, &err), 0);
+	sesame_store_close(&st);
+	CHECK(before >= (int64_t)time(NULL) + 300 + 1 + 2);
+	CHECK(before <= (int64_t)time(NULL) + 300 + 1 + 2 + 1);
+}
+
 /* ---- the ledger's views: records verifying hosts write ---- */
 
 /* A kv of a range answer, key (key_len bytes, NULs and all) and value
@@ -1125,6 +1143,7 @@ int main(void)
 	test_clock_skew();
 	test_clock_skew_writes();
 	test_revoke_user_cutoff();
+	test_revoke_user_cutoff_stale_now();
 	test_history_skips_malformed();
 	test_history_mailed_claim();
 	test_history_skips_nul_keys();
