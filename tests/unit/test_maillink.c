@@ -309,6 +309,49 @@ static void test_mail_names_the_account(void)
 	CHECK(strstr(text, "ALICE") == NULL);
 }
 
+/* An account whose tokens --revoke-user ended until after now: a link
+ * minted now would be born revoked, so nothing is mailed, and the
+ * refusal uses up no mail limit (the next request, once the cutoff has
+ * passed, is mailed despite a one-hour interval). */
+static void test_mail_user_revoked(void)
+{
+	struct sesame_config cfg;
+	struct sesame_maillink ml;
+	struct sesame_store st;
+	struct sesame_err err = { "" };
+	char mbox[1100];
+	struct stat sb;
+
+	sesame_config_defaults(&cfg);
+	/* the key test_mail_names_the_account wrote */
+	snprintf(cfg.key_file, sizeof(cfg.key_file), "%.900s/name.key", dir);
+	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%.900s/revoked-state", dir);
+	snprintf(mbox, sizeof(mbox), "%.900s/revoked.mbox", dir);
+	snprintf(cfg.sendmail, sizeof(cfg.sendmail), "/usr/bin/tee -a %.900s", mbox);
+	snprintf(cfg.mail_to, sizeof(cfg.mail_to), "%%u@mail.example");
+	cfg.bind_password = 0;
+	cfg.mail_interval = 3600;
+	CHECK(mkdir(cfg.state_dir, 0700) == 0);
+	CHECK_EQ_INT(sesame_store_open_file(&st, cfg.state_dir, 1, &err), 0);
+	CHECK_EQ_INT(sesame_store_revoke_user(&st, 1501, NOW + 5, &err), 0);
+	sesame_store_close(&st);
+	memset(&ml, 0, sizeof(ml));
+	ml.cfg = &cfg;
+	ml.user = "ALICE"; /* uid 1501, through the interposed getpwnam_r */
+	ml.service = "login";
+	ml.host = "host.example";
+	ml.now = NOW;
+	ml.timeout_sec = 10;
+	sesame_maillink_send(&ml);
+	CHECK_EQ_INT(ml.outcome, SESAME_MAILLINK_USER_REVOKED);
+	CHECK(strstr(ml.err.msg, "--revoke-user") != NULL);
+	CHECK(stat(mbox, &sb) != 0);
+	ml.now = NOW + 6;
+	sesame_maillink_send(&ml);
+	CHECK_EQ_INT(ml.outcome, SESAME_MAILLINK_SENT);
+	CHECK(stat(mbox, &sb) == 0 && sb.st_size > 0);
+}
+
 static void test_outcome_names(void)
 {
 	CHECK(strcmp(sesame_maillink_outcome_name(SESAME_MAILLINK_SENT), "sent") == 0);
@@ -316,6 +359,8 @@ static void test_outcome_names(void)
 	      0);
 	CHECK(strcmp(sesame_maillink_outcome_name(SESAME_MAILLINK_FAILED), "failed") == 0);
 	CHECK(strcmp(sesame_maillink_outcome_name(SESAME_MAILLINK_LOCKED), "account locked") == 0);
+	CHECK(strcmp(sesame_maillink_outcome_name(SESAME_MAILLINK_USER_REVOKED),
+		     "account revoked") == 0);
 	CHECK(strcmp(sesame_maillink_outcome_name(SESAME_MAILLINK_EXPIRED), "account expired") ==
 	      0);
 }
@@ -331,6 +376,7 @@ int main(void)
 	test_concurrent();
 	test_mail_names_the_account();
 	test_outcome_names();
+	test_mail_user_revoked();
 	test_rmtree(dir);
 	return test_finish("maillink");
 }
