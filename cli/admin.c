@@ -388,6 +388,7 @@ int cli_revoke_user(const struct cli_options *o)
 		cli_error("%s", err.msg);
 		goto out;
 	}
+	now = (int64_t)time(NULL); /* the cutoff was taken at the cluster's answer */
 	if (before <= now) {
 		fprintf(stderr, "revoked every token of %s (uid %u) issued until now\n", acct.name,
 			(unsigned)acct.uid);
@@ -489,6 +490,42 @@ static void print_migration(const char *from, const struct sesame_store_export *
 		"it (%s)\n", from, ex->n_tokens > 0 ? when : "now", SESAME_STORE_FILE_NAMES);
 }
 
+/* Is path the directory cfg's state_dir names? */
+static int is_state_dir(const struct sesame_config *cfg, const char *path)
+{
+	struct stat a, b;
+
+	return stat(path, &a) == 0 && stat(cfg->state_dir, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
+/* The name the uses sesame 0.1 recorded without a host are told apart
+ * by, from one store to another (their keys in etcd are digests of it):
+ * this host's name for its own state_dir; for any other directory (a copy
+ * of another host's) its host, which only the admin knows. */
+static int migration_source(const struct cli_options *o, const struct sesame_config *cfg,
+			    char *out, size_t size)
+{
+	if (o->source != NULL) {
+		if (o->source[0] == '\0' || strlen(o->source) >= size ||
+		    !sesame_ledger_text_ok(o->source)) {
+			cli_error("--source: expected a host name (one printable line)");
+			return -1;
+		}
+		snprintf(out, size, "%s", o->source);
+		return 0;
+	}
+	if (!is_state_dir(cfg, o->migrate_store)) {
+		cli_error("--migrate-store %s: not this host's state_dir (%s): name the host whose "
+			  "store it is with --source HOST, or the uses it recorded without a host "
+			  "(sesame 0.1) may be taken for another store's", o->migrate_store,
+			  cfg->state_dir);
+		return -1;
+	}
+	cli_hostname(out, size);
+	return 0;
+}
+
 /* Copy a file store into the configured etcd store (docs/fleet.md,
  * "Moving a host from store = file"). Safe to run again. */
 int cli_migrate_store(const struct cli_options *o)
@@ -502,7 +539,6 @@ int cli_migrate_store(const struct cli_options *o)
 	int rc = EXIT_ERROR;
 
 	memset(&ex, 0, sizeof(ex));
-	cli_hostname(host, sizeof(host));
 	if (cli_load_config(o, &cfg) != 0)
 		return EXIT_ERROR;
 	if (strcmp(cfg.store, "etcd") != 0) {
@@ -510,6 +546,8 @@ int cli_migrate_store(const struct cli_options *o)
 			  "store = %s", cfg.store);
 		return EXIT_ERROR;
 	}
+	if (migration_source(o, &cfg, host, sizeof(host)) != 0)
+		return EXIT_ERROR;
 	if (sesame_store_export_file(o->migrate_store, &ex, &err) != 0 ||
 	    sesame_store_open(&st, &cfg, 1, &err) != 0 ||
 	    sesame_store_import_etcd(&st, &ex, host, (int64_t)time(NULL), &stats, &err) != 0) {

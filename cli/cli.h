@@ -21,6 +21,7 @@ struct cli_options {
 	const char *group;    /* --group, with --keygen */
 	const char *inspect, *revoke, *revoke_user, *history;
 	const char *migrate_store; /* the state_dir of the file store to copy */
+	const char *source;        /* --source: the host whose file store that is */
 	const char *note;     /* -m, kept in the ledger */
 	const char *lifetime; /* -t */
 	const char *uses;     /* -n */

@@ -274,6 +274,9 @@ static json_object *json_history(const struct sesame_history *h, const uint8_t *
 	for (size_t i = 0; i < h->n_uses; i++)
 		json_object_array_add(uses, json_use(&h->uses[i]));
 	json_object_object_add(obj, "use_records", uses);
+	if (h->uses_read != SESAME_USES_ALL)
+		json_add_str(obj, "uses_unread",
+			     h->uses_read == SESAME_USES_NONE ? "all" : "records");
 	json_object_object_add(obj, "revoked", json_object_new_boolean(h->revoked));
 	if (h->revoked && h->revoked_at >= 0)
 		json_add_time(obj, "revoked_at", h->revoked_at);
@@ -415,7 +418,12 @@ static void print_history(const struct sesame_history *h, const uint8_t *id, int
 		       "key, before the ledger, or dropped by gc)\n");
 	for (size_t i = 0; i < h->n_uses; i++)
 		print_use(i, &h->uses[i]);
-	if (h->used > h->n_uses)
+	if (h->uses_read == SESAME_USES_NONE)
+		printf("uses:     could not be read (see the warning)\n");
+	else if (h->uses_read == SESAME_USES_COUNTS)
+		printf("uses:     %u counted; their records could not be read (see the warning)\n",
+		       h->used);
+	else if (h->used > h->n_uses)
 		printf("uses:     %zu counted without details (sesame 0.1)\n",
 		       (size_t)h->used - h->n_uses);
 	if (h->have_issue && h->issue.uses == 0)
@@ -462,7 +470,8 @@ int cli_history(const struct cli_options *o)
 		print_history(&h, id, now);
 		rc = fflush(stdout) == 0 ? EXIT_OK : EXIT_ERROR;
 	}
-	if (rc == EXIT_OK && !h.have_issue && h.used == 0 && !h.revoked)
+	if (rc == EXIT_OK && !h.have_issue && h.used == 0 && !h.revoked &&
+	    h.uses_read != SESAME_USES_NONE)
 		rc = EXIT_REJECTED; /* nothing known of that id here */
 out:
 	sesame_history_clear(&h);
@@ -503,6 +512,12 @@ static int revoke_claimed(struct sesame_store *st, const struct sesame_history *
 	size_t n = h->n_use_uids, used = 0;
 	int record_uid = 1; /* the record's uid is not among the uses' */
 
+	if (h->uses_read == SESAME_USES_NONE) {
+		cli_error("id %s is a link a host mailed, and its uses (the accounts they were "
+			  "counted under) could not be read: nothing revoked; revoke the link itself "
+			  "(--revoke LINK) or every token of the account (--revoke-user USER)", idt);
+		return EXIT_ERROR;
+	}
 	for (size_t i = 0; i < n; i++)
 		record_uid = record_uid && h->use_uids[i] != h->issue.uid;
 	/* a verifier could name any number: no revocation per forged key */

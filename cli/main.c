@@ -19,7 +19,7 @@ static const char usage_text[] =
 	"       sesame-mint [-c FILE] --revoke ID|TOKEN|LINK|-\n"
 	"       sesame-mint [-c FILE] --revoke-user USER\n"
 	"       sesame-mint [-c FILE] --gc\n"
-	"       sesame-mint [-c FILE] --migrate-store STATE_DIR\n"
+	"       sesame-mint [-c FILE] --migrate-store STATE_DIR [--source HOST]\n"
 	"       sesame-mint --help | --version\n"
 	"\n"
 	"  -c, --config FILE      configuration (default $SESAME_CONF, else\n"
@@ -51,6 +51,8 @@ static const char usage_text[] =
 	"      --gc               remove records of expired tokens from the store\n"
 	"      --migrate-store STATE_DIR  copy a file store's uses, revocations and\n"
 	"                         ledger into the configured store = etcd\n"
+	"      --source HOST      --migrate-store: the host whose store STATE_DIR is\n"
+	"                         (needed when it is not this host's state_dir)\n"
 	"  -h, --help             this text\n"
 	"  -V, --version          version\n"
 	"\n"
@@ -59,7 +61,7 @@ static const char usage_text[] =
 enum long_only {
 	OPT_KEYGEN = 256, OPT_ROTATE, OPT_LINK, OPT_URL, OPT_QR, OPT_MAIL, OPT_JSON,
 	OPT_INSPECT, OPT_REVOKE, OPT_REVOKE_USER, OPT_GC, OPT_LIST, OPT_ALL, OPT_HISTORY,
-	OPT_STAGE, OPT_PROMOTE, OPT_GROUP, OPT_MIGRATE_STORE,
+	OPT_STAGE, OPT_PROMOTE, OPT_GROUP, OPT_MIGRATE_STORE, OPT_SOURCE,
 };
 
 static const struct option long_options[] = {
@@ -84,6 +86,7 @@ static const struct option long_options[] = {
 	{"revoke-user", required_argument, NULL, OPT_REVOKE_USER},
 	{"gc", no_argument, NULL, OPT_GC},
 	{"migrate-store", required_argument, NULL, OPT_MIGRATE_STORE},
+	{"source", required_argument, NULL, OPT_SOURCE},
 	{"note", required_argument, NULL, 'm'},
 	{"list", no_argument, NULL, OPT_LIST},
 	{"all", no_argument, NULL, OPT_ALL},
@@ -137,6 +140,7 @@ static int parse_option(int c, struct cli_options *o)
 	case OPT_REVOKE_USER: o->revoke_user = optarg; break;
 	case OPT_GC: o->gc = 1; break;
 	case OPT_MIGRATE_STORE: o->migrate_store = optarg; break;
+	case OPT_SOURCE: o->source = optarg; break;
 	case 'm': o->note = optarg; break;
 	case OPT_LIST: o->list = 1; break;
 	case OPT_ALL: o->all = 1; break;
@@ -167,6 +171,8 @@ static const char *check_combination(const struct cli_options *o)
 		       "--revoke-user, --gc, --migrate-store";
 	if (o->all && !o->list)
 		return "--all goes with --list";
+	if (o->source != NULL && o->migrate_store == NULL)
+		return "--source goes with --migrate-store";
 	if (o->note != NULL && cli_note_problem(o->note) != NULL)
 		return cli_note_problem(o->note);
 	if (o->rotate && !o->keygen)

@@ -11,6 +11,7 @@ struct sesame_etcd {
 	enum sesame_etcd_failure failure;
 	int have_skew;
 	int64_t skew;
+	int64_t answer_time; /* the later of both clocks at the last answer */
 	char prefix[SESAME_ETCD_PREFIX_MAX];
 	char endpoint[SESAME_ETCD_URL_MAX]; /* who answered last */
 };
@@ -83,6 +84,14 @@ int sesame_etcd_clock_skew(const struct sesame_etcd *s, int64_t *skew)
 	return 0;
 }
 
+int sesame_etcd_answer_time(const struct sesame_etcd *s, int64_t *t)
+{
+	if (!s->have_skew)
+		return -1;
+	*t = s->answer_time;
+	return 0;
+}
+
 /* Send a request the codec built (json is wiped and freed here). */
 static int call(struct sesame_etcd *s, const char *path, char *json,
 		struct sesame_etcd_reply *reply, struct sesame_err *err)
@@ -106,6 +115,8 @@ static int call(struct sesame_etcd *s, const char *path, char *json,
 	if (reply->server_time > 0) {
 		s->skew = reply->server_time - reply->local_time;
 		s->have_skew = 1;
+		s->answer_time = reply->server_time > reply->local_time ? reply->server_time
+									: reply->local_time;
 	}
 	return 0;
 }

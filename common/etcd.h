@@ -81,6 +81,12 @@ const char *sesame_etcd_prefix(const struct sesame_etcd *s);
  * live until expiry plus grace by the cluster's clock (leases). */
 int sesame_etcd_clock_skew(const struct sesame_etcd *s, int64_t *skew);
 
+/* The later of our clock and the cluster's (Date, whole seconds) when the
+ * last answer with a Date came: a "now" that the time spent before that
+ * answer (loading, looking up, authenticating, failing over) has not made
+ * stale. 0, or -1 when no such answer has come yet. */
+int sesame_etcd_answer_time(const struct sesame_etcd *s, int64_t *t);
+
 /* ---- primitives ---- */
 
 /* One key: out->n is 0 or 1 (free with sesame_etcd_kvs_free). */

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "util.h"
 
@@ -24,7 +25,10 @@
 #define SESAME_ETCD_REPLY_MAX (16u << 20)
 
 /* One key-value pair of a range answer. key and value are NUL-terminated
- * copies (values may also hold NULs; value_len counts them). */
+ * copies; both may also hold NULs (key_len and value_len count them).
+ * etcd stores a key with a NUL byte, and whoever may write under a prefix
+ * may write one there: a reader of a prefix range skips or refuses such a
+ * key (sesame_etcd_kv_key_has_nul) rather than read it as a shorter one. */
 struct sesame_etcd_kv {
 	char *key;
 	size_t key_len;
@@ -44,6 +48,11 @@ struct sesame_etcd_kvs {
 };
 
 void sesame_etcd_kvs_free(struct sesame_etcd_kvs *kvs);
+
+static inline int sesame_etcd_kv_key_has_nul(const struct sesame_etcd_kv *kv)
+{
+	return strlen(kv->key) != kv->key_len;
+}
 
 enum sesame_etcd_target {
 	SESAME_ETCD_VERSION,
@@ -84,6 +93,8 @@ struct sesame_etcd_op {
 	const char *key;
 	int prefix;           /* RANGE, DELETE: every key starting with key */
 	int64_t limit;        /* RANGE: at most this many, 0 = all */
+	int keys_only;        /* RANGE: keys, versions and revisions, no values */
+	int count_only;       /* RANGE: the count alone, no keys */
 	const char *value;    /* PUT */
 	size_t value_len;
 	int64_t lease;        /* PUT: attach to this lease, 0 = none */

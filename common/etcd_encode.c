@@ -124,6 +124,10 @@ static json_object *request_body(const struct sesame_etcd_op *op, int depth)
 		bad |= add_range_end(o, op->key);
 	if (op->kind == SESAME_ETCD_OP_RANGE && op->limit > 0)
 		bad |= add_int(o, "limit", op->limit);
+	if (op->kind == SESAME_ETCD_OP_RANGE && op->keys_only)
+		bad |= json_object_object_add(o, "keys_only", json_object_new_boolean(1)) != 0;
+	if (op->kind == SESAME_ETCD_OP_RANGE && op->count_only)
+		bad |= json_object_object_add(o, "count_only", json_object_new_boolean(1)) != 0;
 	if (op->kind == SESAME_ETCD_OP_PUT) {
 		bad |= add_b64(o, "value", op->value ? op->value : "", op->value_len);
 		if (op->lease != 0)

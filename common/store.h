@@ -95,6 +95,13 @@ struct sesame_ledger_use {
 };
 
 /* What the store knows of one token id. */
+/* How much of a token's uses a ledger view could read. */
+enum sesame_uses_read {
+	SESAME_USES_ALL = 0,  /* counts, accounts and every use record */
+	SESAME_USES_COUNTS,   /* used and use_uids, no use records */
+	SESAME_USES_NONE,     /* nothing: used and use_uids are unknown */
+};
+
 struct sesame_history {
 	int have_issue; /* 0: minted elsewhere or before the ledger */
 	struct sesame_issue issue;
@@ -110,6 +117,10 @@ struct sesame_history {
 	int issue_claimed;
 	uint32_t *use_uids;  /* the accounts this id's uses were counted under */
 	size_t n_use_uids;
+	/* Less than ALL when the store could not read them all (etcd: the
+	 * answer under uses/, which verifying hosts write, passed the size
+	 * cap or did not parse); sesame_store_skipped says why. */
+	enum sesame_uses_read uses_read;
 };
 
 struct sesame_mail_limits {

@@ -671,13 +671,26 @@ static int etcd_revoke_user(struct sesame_store *st, uint32_t uid, int64_t befor
  * skew_max ahead of the cluster's: a cutoff at our own now would spare
  * what such an issuer minted in the last skew_max seconds (up to twice
  * that if we are behind). So the cutoff is the later of our clock and the
- * cluster's (the Date header, whole seconds: one more) plus skew_max. */
+ * cluster's when its answer came (not `now`, taken before the config, the
+ * account lookup, authentication and failover), one second more for the
+ * Date header's whole seconds, plus skew_max, plus the budget of the put
+ * that follows: an issuer may mint until the put commits. */
+static int64_t user_cutoff(const struct store_etcd *e, int64_t now)
+{
+	int64_t at = now;
+
+	if (sesame_etcd_answer_time(e->s, &at) != 0 || at < now)
+		at = now;
+	return at + 1 + e->skew_max + e->put_budget;
+}
+
 static int etcd_revoke_user_now(struct sesame_store *st, uint32_t uid, int64_t now,
 				int64_t *before, struct sesame_err *err)
 {
 	struct store_etcd *e = etcd_of(st);
-	/* the latest cutoff a clock within the bound can give */
-	int64_t latest = now + 2 * e->skew_max + 1, lease, skew = 0;
+	/* the latest cutoff a clock within the bound gives an answer that
+	 * comes within the budget */
+	int64_t latest = now + 2 * e->skew_max + 1 + 2 * e->put_budget, lease, skew = 0;
 
 	if (etcd_lease_for(e, ETCD_LEASE_ISSUED,
 			   latest + SESAME_MAX_LIFETIME + SESAME_STORE_GRACE, now, &lease, err) != 0)
@@ -688,7 +701,12 @@ static int etcd_revoke_user_now(struct sesame_store *st, uint32_t uid, int64_t n
 		etcd_fail(e, err, "the cluster's clock is not known");
 		return -1;
 	}
-	*before = now + (skew > 0 ? skew : 0) + e->skew_max + 1;
+	*before = user_cutoff(e, now);
+	/* a slower start than the budget: a lease that lasts as long */
+	if (*before > latest &&
+	    etcd_lease_for(e, ETCD_LEASE_ISSUED,
+			   *before + SESAME_MAX_LIFETIME + SESAME_STORE_GRACE, now, &lease, err) != 0)
+		goto denied;
 	if (put_user_revocation(e, uid, *before, lease, err) != 0)
 		goto denied;
 	return 0;
@@ -774,6 +792,7 @@ int sesame_store_open_etcd_session(struct sesame_store *st, struct sesame_etcd *
 	}
 	e->s = s;
 	e->skew_max = SESAME_ETCD_DEFAULT_SKEW;
+	e->put_budget = (SESAME_ETCD_DEFAULT_TIMEOUT_MS + 999) / 1000;
 	snprintf(e->prefix, sizeof(e->prefix), "%s", sesame_etcd_prefix(s));
 	st->ops = &etcd_ops;
 	st->impl = e;
@@ -792,5 +811,6 @@ int sesame_store_open_etcd(struct sesame_store *st, const struct sesame_etcd_con
 	    sesame_store_open_etcd_session(st, s, err) != 0)
 		return -1;
 	etcd_of(st)->skew_max = cfg->clock_skew;
+	etcd_of(st)->put_budget = (cfg->timeout_ms + 999) / 1000;
 	return 0;
 }

@@ -42,6 +42,9 @@ struct store_etcd {
 	 * more refuses every redemption and every write (docs/fleet.md,
 	 * "Clock skew"). */
 	int64_t skew_max;
+	/* etcd_timeout in whole seconds, rounded up: how long a write may
+	 * take to commit (the --revoke-user cutoff covers it). */
+	int64_t put_budget;
 	/* What the last --list or --history skipped (store_etcd_ledger.c):
 	 * "KEY: why" lines, NULL when nothing. */
 	char *skipped;

@@ -27,16 +27,19 @@ static void skipped_reset(struct store_etcd *e)
 	e->n_skipped = 0;
 }
 
-static void skip(struct store_etcd *e, const char *key, const char *why)
+/* key_len bytes of key, which may hold NULs, after the prefix. */
+static void skip_n(struct store_etcd *e, const char *key, size_t key_len, const char *why)
 {
 	size_t plen = strlen(e->prefix), len = e->skipped ? strlen(e->skipped) : 0, n = 0;
 	char safe[ETCD_KEY_MAX], *more;
 	int w;
 
-	if (strncmp(key, e->prefix, plen) == 0)
+	if (key_len >= plen && strncmp(key, e->prefix, plen) == 0) {
 		key += plen;
+		key_len -= plen;
+	}
 	/* a key is whatever its writer chose: printable ASCII only */
-	for (; key[n] != '\0' && n < sizeof(safe) - 1; n++)
+	for (; n < key_len && n < sizeof(safe) - 1; n++)
 		safe[n] = key[n] > ' ' && key[n] < 0x7f ? key[n] : '?';
 	safe[n] = '\0';
 	if (e->n_skipped++ == ETCD_SKIPPED_MAX) {
@@ -51,6 +54,11 @@ static void skip(struct store_etcd *e, const char *key, const char *why)
 		return; /* the view stays right; only the note of a skip is lost */
 	e->skipped = more;
 	snprintf(more + len, (size_t)w + 1, "%s: %s\n", safe, why);
+}
+
+static void skip(struct store_etcd *e, const char *key, const char *why)
+{
+	skip_n(e, key, strlen(key), why);
 }
 
 const char *store_etcd_skipped(struct sesame_store *st)
@@ -114,10 +122,43 @@ struct snapshot {
 	struct sesame_etcd_txn_result res;
 	const struct sesame_etcd_kvs *kvs[R_COUNT];
 	size_t prefix_len;
+	enum sesame_uses_read uses_read;
 };
 
+/* Keys with a NUL byte (etcd stores them): under uses/ and mailed/,
+ * which verifying hosts write, dropped from the snapshot with a line
+ * naming them; under the prefixes only issuers write, the view fails. */
+static int drop_nul_keys(struct store_etcd *e, struct sesame_etcd_kvs *kvs, int skippable,
+			 struct sesame_err *err)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < kvs->n; i++) {
+		struct sesame_etcd_kv *kv = &kvs->kv[i];
+		if (!sesame_etcd_kv_key_has_nul(kv)) {
+			kvs->kv[kept++] = *kv;
+			continue;
+		}
+		if (!skippable) {
+			etcd_fail(e, err, "a key with a NUL byte where only issuers write");
+			return -1;
+		}
+		skip_n(e, kv->key, kv->key_len, "a key with a NUL byte (verifying hosts write "
+		       "these): skipped");
+		free(kv->key);
+		if (kv->value != NULL)
+			sesame_wipe(kv->value, kv->value_len);
+		free(kv->value);
+	}
+	kvs->n = kept;
+	return 0;
+}
+
+/* The reads as one transaction; uses/ as much as `uses` says. 0, -1, or
+ * 1 when the answer failed as a protocol error (larger than the size
+ * cap, or not parsable): worth asking again for less of uses/. */
 static int read_snapshot(struct store_etcd *e, const char *ledger_key, const char *uses_from,
-			 struct snapshot *snap, struct sesame_err *err)
+			 enum sesame_uses_read uses, struct snapshot *snap, struct sesame_err *err)
 {
 	char keys[R_COUNT][ETCD_KEY_MAX];
 	struct sesame_etcd_op ops[R_COUNT];
@@ -134,23 +175,53 @@ static int read_snapshot(struct store_etcd *e, const char *ledger_key, const cha
 		ops[i] = (struct sesame_etcd_op){.kind = SESAME_ETCD_OP_RANGE, .key = keys[i],
 						 .prefix = (i != R_LEDGER && i != R_MAILED) ||
 							   *ledger_key == '\0'};
+	ops[R_USES].keys_only = uses == SESAME_USES_COUNTS;
+	ops[R_USES].count_only = uses == SESAME_USES_NONE;
 	if (sesame_etcd_txn(e->s, &txn, &snap->res, err) != 0)
-		return -1;
+		return sesame_etcd_last_failure(e->s) == SESAME_ETCD_FAIL_PROTOCOL ? 1 : -1;
 	if (!snap->res.succeeded || snap->res.n != R_COUNT) {
 		sesame_etcd_txn_result_free(&snap->res);
 		etcd_fail(e, err, "a transaction answer without the reads asked for");
 		return -1;
 	}
 	for (int i = 0; i < R_COUNT; i++) {
-		if (snap->res.ops[i].kind != SESAME_ETCD_OP_RANGE) {
+		if (snap->res.ops[i].kind != SESAME_ETCD_OP_RANGE ||
+		    drop_nul_keys(e, &snap->res.ops[i].range, i == R_USES || i == R_MAILED,
+				  err) != 0) {
+			if (snap->res.ops[i].kind != SESAME_ETCD_OP_RANGE)
+				etcd_fail(e, err, "a transaction answer without the reads asked for");
 			sesame_etcd_txn_result_free(&snap->res);
-			etcd_fail(e, err, "a transaction answer without the reads asked for");
 			return -1;
 		}
 		snap->kvs[i] = &snap->res.ops[i].range;
 	}
 	snap->prefix_len = strlen(e->prefix);
+	snap->uses_read = uses;
 	return 0;
+}
+
+/* read_snapshot, asking for less of uses/ (down to `least`) while the
+ * answer fails as too large or unparsable: a verifying host may write
+ * 16 MiB of records there, and the ledger's records, the revocations and
+ * what could be read of the uses are still worth showing. */
+static int read_snapshot_shrinking(struct store_etcd *e, const char *ledger_key,
+				   const char *uses_from, enum sesame_uses_read least,
+				   struct snapshot *snap, struct sesame_err *err)
+{
+	char where[ETCD_KEY_MAX], why[sizeof(err->msg) + 96];
+	int r = -1;
+
+	for (enum sesame_uses_read uses = SESAME_USES_ALL; uses <= least; uses++) {
+		r = read_snapshot(e, ledger_key, uses_from, uses, snap, err);
+		if (r != 1 || uses == least)
+			break;
+		snprintf(where, sizeof(where), "%suses/%s", e->prefix, uses_from);
+		snprintf(why, sizeof(why), "%s (verifying hosts write these): read again %s", err->msg,
+			 uses == SESAME_USES_ALL ? "without the use records"
+						 : "without any use");
+		skip(e, where, why);
+	}
+	return r == 0 ? 0 : -1;
 }
 
 /* The first key at or after `key` (kvs are in key order). */
@@ -242,6 +313,9 @@ static int fill_uses(struct store_etcd *e, const struct snapshot *snap, const ch
 	size_t n, first, count = 0;
 	int r = -1;
 
+	h->uses_read = snap->uses_read;
+	if (snap->uses_read == SESAME_USES_NONE)
+		return 0;
 	start_of(e, "uses/", hex, start);
 	n = strlen(start);
 	first = lower_bound(uses, start);
@@ -266,7 +340,7 @@ static int fill_uses(struct store_etcd *e, const struct snapshot *snap, const ch
 			goto out;
 		if (kv->key[n + 8] == '\0')
 			h->used += (unsigned)(kv->version > UINT32_MAX ? UINT32_MAX : kv->version);
-		else
+		else if (snap->uses_read == SESAME_USES_ALL)
 			records[count++] = kv;
 	}
 	qsort(records, count, sizeof(*records), by_revision);
@@ -403,7 +477,7 @@ int store_etcd_history(struct sesame_store *st, const uint8_t id[SESAME_ID_BYTES
 	etcd_id_hex(hex, id);
 	snprintf(from, sizeof(from), "%s-", hex);
 	skipped_reset(e);
-	if (read_snapshot(e, hex, from, &snap, err) != 0)
+	if (read_snapshot_shrinking(e, hex, from, SESAME_USES_NONE, &snap, err) != 0)
 		return -1;
 	ledger = snap.kvs[R_LEDGER];
 	mailed = snap.kvs[R_MAILED];
@@ -473,7 +547,9 @@ int store_etcd_list(struct sesame_store *st, struct sesame_history **out, size_t
 	int r = -1;
 
 	skipped_reset(e);
-	if (read_snapshot(e, "", "", &snap, err) != 0)
+	/* the counts, not nothing: a fleet's list that showed every token
+	 * unused would be worse than none */
+	if (read_snapshot_shrinking(e, "", "", SESAME_USES_COUNTS, &snap, err) != 0)
 		return -1;
 	most = snap.kvs[R_LEDGER]->n + snap.kvs[R_MAILED]->n;
 	*out = calloc(most ? most : 1, sizeof(**out));

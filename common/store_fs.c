@@ -324,19 +324,16 @@ static const struct sesame_store_ops fs_ops = {
 	.gc = fs_gc,
 };
 
-/* Does state_dir hold any file of a file store? */
+/* Does state_dir hold a file store? Its uses/ directory says so: a stray
+ * file of another name (a format file left over) does not, and gc must
+ * not make a store of 4,096 buckets around it. */
 static int file_store_present(const char *state_dir)
 {
-	const char *const names[] = {FORMAT_FILE, USES_DIR, USERS_FILE, MAIL_FILE};
 	char path[1200];
 	struct stat sb;
+	int n = snprintf(path, sizeof(path), "%s/" USES_DIR, state_dir);
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		int n = snprintf(path, sizeof(path), "%s/%s", state_dir, names[i]);
-		if (n > 0 && (size_t)n < sizeof(path) && lstat(path, &sb) == 0)
-			return 1;
-	}
-	return 0;
+	return n > 0 && (size_t)n < sizeof(path) && lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
 int sesame_store_gc_file_left(const char *state_dir, int64_t now,
@@ -350,7 +347,7 @@ int sesame_store_gc_file_left(const char *state_dir, int64_t now,
 		return 1;
 	if (store_fs_open(&st, state_dir, 0, err) != 0)
 		return -1;
-	r = store_fs_gc(&st, now, stats, err);
+	r = store_fs_gc_existing(&st, now, stats, err);
 	store_fs_close(&st);
 	return r;
 }

@@ -113,5 +113,10 @@ int store_fs_list(struct store_fs *st, struct sesame_history **out, size_t *n,
 
 int store_fs_gc(struct store_fs *st, int64_t now, struct sesame_gc_stats *stats,
 		    struct sesame_err *err);
+/* The same gc of a store this process will not prepare (the one a
+ * migration to etcd left behind): only its files that exist, and only
+ * when uses/ does. */
+int store_fs_gc_existing(struct store_fs *st, int64_t now, struct sesame_gc_stats *stats,
+			 struct sesame_err *err);
 
 #endif

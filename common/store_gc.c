@@ -212,18 +212,46 @@ static int check_all(struct store_fs *st, struct sesame_err *err)
 	return r;
 }
 
+/* gc of the files that exist (a missing bucket or mail-sent is skipped);
+ * revoked-users is made if missing, as it records when gc ran. */
+static int gc_files(struct store_fs *st, int64_t now, struct sesame_gc_stats *stats,
+		    struct sesame_err *err)
+{
+	if (check_all(st, err) != 0 || gc_users(st, now, stats, err) != 0 ||
+	    gc_buckets(st, now, stats, err) != 0)
+		return -1;
+	return gc_mail(st, now, stats, err);
+}
+
 int store_fs_gc(struct store_fs *st, int64_t now, struct sesame_gc_stats *stats,
 		    struct sesame_err *err)
 {
 	struct sesame_gc_stats local = { 0, 0, 0 };
 	int r = -1;
 
+	if (store_is_open(st, err) && store_fs_prepare(st, err) == 0 &&
+	    gc_files(st, now, &local, err) == 0)
+		r = 0;
+	if (stats != NULL)
+		*stats = local;
+	return r;
+}
+
+int store_fs_gc_existing(struct store_fs *st, int64_t now, struct sesame_gc_stats *stats,
+			 struct sesame_err *err)
+{
+	struct sesame_gc_stats local = { 0, 0, 0 };
+	int r = -1;
+
 	if (!store_is_open(st, err))
 		goto out;
-	if (store_fs_prepare(st, err) != 0 || check_all(st, err) != 0 ||
-	    gc_users(st, now, &local, err) != 0 ||
-	    gc_buckets(st, now, &local, err) != 0 || gc_mail(st, now, &local, err) != 0)
+	r = store_uses_dir(st, 0, err);
+	if (r > 0)
+		sesame_err_set(err, "store %s: no uses/ directory", st->path);
+	if (r != 0 || gc_files(st, now, &local, err) != 0) {
+		r = -1;
 		goto out;
+	}
 	r = 0;
 out:
 	if (stats != NULL)

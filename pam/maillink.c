@@ -37,6 +37,7 @@ const char *sesame_maillink_outcome_name(enum sesame_maillink_outcome o)
 	case SESAME_MAILLINK_RATE_LIMITED: return "rate limited";
 	case SESAME_MAILLINK_LOCKED: return "account locked";
 	case SESAME_MAILLINK_EXPIRED: return "account expired";
+	case SESAME_MAILLINK_USER_REVOKED: return "account revoked";
 	default: return "failed";
 	}
 }
@@ -248,6 +249,21 @@ int sesame_maillink_source(const char *rhost, uint32_t ruid,
 	return ok ? 0 : -1;
 }
 
+/* 2 when --revoke-user ended every token of uid issued at or after now,
+ * 0 when not, -1 when the store cannot say. */
+static int user_revoked_now(struct sesame_maillink *ml, struct sesame_store *st, uint32_t uid)
+{
+	int64_t before = -1;
+
+	if (sesame_store_user_revoked_before(st, uid, &before, &ml->err) != 0)
+		return -1;
+	if (before < ml->now)
+		return 0;
+	sesame_err_set(&ml->err, "every token of the account issued until %lld is revoked "
+		       "(--revoke-user): nothing mailed", (long long)before);
+	return 2;
+}
+
 static void rate_limit_then_deliver(struct sesame_maillink *ml, const struct sesame_account *acct,
 				    const char *to)
 {
@@ -265,8 +281,14 @@ static void rate_limit_then_deliver(struct sesame_maillink *ml, const struct ses
 	}
 	if (sesame_store_open(&st, ml->cfg, 0, &ml->err) != 0)
 		return;
-	r = sesame_store_mail_allow(&st, acct->uid, source, ml->now, &lim, &ml->err);
-	if (r > 0)
+	/* A link minted now would be born revoked (fleet: --revoke-user cuts
+	 * up to etcd_clock_skew ahead): mail nothing, and use up no limit. */
+	r = user_revoked_now(ml, &st, acct->uid);
+	if (r == 0)
+		r = sesame_store_mail_allow(&st, acct->uid, source, ml->now, &lim, &ml->err);
+	if (r == 2)
+		ml->outcome = SESAME_MAILLINK_USER_REVOKED;
+	else if (r > 0)
 		ml->outcome = SESAME_MAILLINK_RATE_LIMITED;
 	else if (r == 0)
 		deliver(ml, &st, acct, to);

@@ -26,6 +26,7 @@ enum sesame_maillink_outcome {
 	SESAME_MAILLINK_RATE_LIMITED,
 	SESAME_MAILLINK_LOCKED,       /* shadow entry locked (usermod -L) */
 	SESAME_MAILLINK_EXPIRED,      /* shadow entry expired (usermod -e) */
+	SESAME_MAILLINK_USER_REVOKED, /* --revoke-user's cutoff is not past yet */
 	SESAME_MAILLINK_FAILED,       /* store, key, shadow, mint or sendmail: see err */
 };
 

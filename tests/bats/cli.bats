@@ -822,6 +822,8 @@ HASH_RE='[0-9a-f]{64}'
 	usage_error "choose one of --keygen, --inspect, --list, --history, --revoke, --revoke-user, --gc, --migrate-store"
 	sm 2 -c "$CONF" --migrate-store /var/lib/sesame alice
 	usage_error "unexpected USER operand"
+	sm 2 -c "$CONF" --gc --source web2
+	usage_error "--source goes with --migrate-store"
 	sm 2 -c "$CONF" --inspect x alice
 	usage_error "unexpected USER operand"
 	sm 2 -c "$CONF" --gc -t 1h

@@ -25,6 +25,23 @@ recover_space() {
 	"$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" alarm disarm >/dev/null
 }
 
+# gateway_put CRED KEY VALUE: a put through etcd's JSON gateway with curl,
+# as the etcd user of CLUSTER/CRED.conf, of any bytes: KEY and VALUE are
+# printf formats (\\0 for a NUL byte, which sesame's client cannot name).
+gateway_put() {
+	local conf=$CLUSTER/$1.conf ep setting token tls
+	setting() { sed -n "s/^$1 = //p" "$conf"; }
+	ep=$(setting etcd_endpoints)
+	ep=${ep%%,*}
+	tls=(--cacert "$(setting etcd_cacert)" --cert "$(setting etcd_cert)" --key "$(setting etcd_key)")
+	token=$(python3 -c 'import json,sys; print(json.dumps({"name": sys.argv[1], "password": open(sys.argv[2]).read().strip()}))' \
+		"$(setting etcd_user)" "$(setting etcd_password_file)" |
+		curl -sS --fail "${tls[@]}" -X POST "$ep/v3/auth/authenticate" --data-binary @- |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])') || return 1
+	python3 -c 'import base64,json,sys; b=lambda s: base64.b64encode(s.encode().decode("unicode_escape").encode("latin-1")).decode(); print(json.dumps({"key": b(sys.argv[1]), "value": b(sys.argv[2])}))' "$2" "$3" |
+		curl -sS --fail "${tls[@]}" -H "Authorization: $token" -X POST "$ep/v3/kv/put" --data-binary @-
+}
+
 # ms_since START_NS
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 

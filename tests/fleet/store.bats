@@ -91,12 +91,13 @@ teardown() { pam_test_teardown; }
 	unlimited=$(mint -n 0 alice)
 	bob=$(mint bob)
 	mint --revoke-user alice
-	# the cutoff is ahead by etcd_clock_skew (5 s) and a second: an
-	# issuer's clock may be that far ahead; minting waits it out
-	grep -q 'issued until .*: now plus [6-8] s, as an issuer' "$T/mint.log"
+	# the cutoff is ahead by a second, etcd_clock_skew (5 s) and
+	# etcd_timeout (2 s): an issuer's clock may be that far ahead, and may
+	# mint until the revocation commits; minting waits it out
+	grep -q 'issued until .*: now plus [6-9] s, as an issuer' "$T/mint.log"
 	run mint alice
 	[ "$status" -eq 1 ]
-	grep -q 'refusing to mint for alice: .*possible again in [0-9] s' "$T/mint.log"
+	grep -q 'refusing to mint for alice: .*possible again in [0-9]* s' "$T/mint.log"
 	wait_s=$(sed -n 's/.*possible again in \([0-9]*\) s.*/\1/p' "$T/mint.log" | tail -n 1)
 	pam_auth login alice "$old"
 	expect_rc $PAM_AUTH_ERR
@@ -230,6 +231,35 @@ login_by_mail() {
 	# an issuer's own token: its ledger record's uid alone, nothing asked of uses/
 	tok=$(mint alice)
 	tid=$(mint --inspect "$tok" 2>/dev/null | sed -n 's/^id: *//p' | head -n 1)
+	mint --revoke "$tid"
+	grep -q "revoked token $tid of alice" "$T/mint.log"
+	pam_auth login alice "$tok"
+	expect_rc $PAM_AUTH_ERR
+	expect_result 'reason="revoked"'
+}
+
+# etcd stores a key with a NUL byte, and a verifier's prefix permission on
+# uses/ covers it: one put made every --list, --history and --revoke ID
+# fail ("an empty key or a key with a NUL byte"), an issuer's own token's
+# included. Now the views skip the key, naming it.
+@test "a key with a NUL byte put under uses/ with a verifier's credentials: --list, --history and --revoke ID still work, and name it" {
+	tok=$(mint -n 2 alice)
+	tid=$(mint --inspect "$tok" 2>/dev/null | sed -n 's/^id: *//p' | head -n 1)
+	pam_auth login alice "$tok"
+	expect_rc $PAM_SUCCESS
+	ukey=$("$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" get --prefix "/sesame/uses/$tid-" --keys-only | grep . | head -n 1)
+	run gateway_put verifier "$ukey/x\\0y" '{}'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# etcd kept it, in the uses/ range the views read
+	"$SESAME_FLEET_DIR/cluster.sh" root "$CLUSTER" get --prefix "/sesame/uses/$tid-" --keys-only >"$T/keys"
+	[ "$(grep -ac . "$T/keys")" -eq 3 ]
+	: >"$T/mint.log"
+	mint --list --all >"$T/list"
+	grep "$tid" "$T/list" | grep -qE ' 1/2 '
+	grep -q "warning: skipped uses/$tid-[0-9a-f]*/x?y: a key with a NUL byte (verifying hosts write these): skipped" "$T/mint.log"
+	mint --history "$tid" >"$T/hist"
+	grep -F "use 1:" "$T/hist" | grep -qF "service login"
 	mint --revoke "$tid"
 	grep -q "revoked token $tid of alice" "$T/mint.log"
 	pam_auth login alice "$tok"
@@ -406,29 +436,39 @@ fmint() { mint -c "$FCONF" "$@"; }
 
 # The import adds to the count without comparing it: logins through etcd
 # counting the same token while it runs are serialized with it by etcd,
-# and neither loses a use.
+# and neither loses a use. Logins run in a loop from before the import
+# starts until after it ends: at least one is counted through etcd before
+# the import begins (so the old merge, max(file, etcd), loses it and fails
+# the count below) and one after it ends. How many finished while the
+# import ran is printed, not required: on a loaded machine it may be none,
+# and this test then proves the before and after cases only.
 @test "--migrate-store while logins through etcd count the same token: every use of both counted" {
-	tok=$(fmint -n 12 alice)
+	tok=$(fmint -n 200 alice)
 	for i in 1 2 3 4 5 6; do
 		pam_auth filelogin alice "$tok"
 		expect_rc $PAM_SUCCESS
 	done
-	( for i in 1 2 3 4; do
+	( while [ ! -e "$T/stop" ]; do
 		pam_auth login alice "$tok"
-		echo "rc=$PAM_RC"
+		echo "rc=$PAM_RC $(date +%s%N)"
 	done ) >"$T/logins" &
+	loop=$!
+	done_logins() { grep -c "^rc=$PAM_SUCCESS " "$T/logins" || true; }
+	until [ "$(done_logins)" -ge 1 ]; do sleep 0.05; done
+	start=$(date +%s%N)
 	mint --migrate-store "$T/state"
-	wait
-	[ "$(grep -c "^rc=$PAM_SUCCESS\$" "$T/logins")" -eq 4 ]
+	end=$(date +%s%N)
+	after=$(done_logins)
+	until [ "$(done_logins)" -gt "$after" ]; do sleep 0.05; done
+	touch "$T/stop"
+	wait "$loop"
+	ok=$(done_logins)
+	[ "$(grep -c . "$T/logins")" -eq "$ok" ]
+	during=$(awk -v ok="rc=$PAM_SUCCESS" -v s="$start" -v e="$end" '$1 == ok && $2 > s && $2 < e' "$T/logins" | wc -l)
+	echo "# $ok logins through etcd, $during of them finished while the import ran" >&3
+	[ "$ok" -le 190 ]
 	mint --list --all >"$T/list"
-	grep -qE ' 10/12 ' "$T/list"
-	pam_auth login alice "$tok"
-	expect_rc $PAM_SUCCESS
-	pam_auth login alice "$tok"
-	expect_rc $PAM_SUCCESS
-	pam_auth login alice "$tok"
-	expect_rc $PAM_AUTH_ERR
-	expect_result 'reason="used up"'
+	grep -qE " $((6 + ok))/200 " "$T/list"
 }
 
 @test "--gc under etcd keeps expiring the file store a migration left in state_dir, and says when it can go" {
@@ -459,6 +499,24 @@ fmint() { mint -c "$FCONF" "$@"; }
 	mint -c "$T/empty-etcd.conf" --gc
 	grep -q 'nothing to do in etcd' "$T/mint.log"
 	absent 'file store' "$T/mint.log"
+}
+
+# Uses sesame 0.1 recorded carry no host: their keys in etcd are told
+# apart by the store's host, which sesame-mint knows only for its own
+# state_dir. A copy of another host's store needs --source.
+@test "--migrate-store of a directory other than state_dir needs --source HOST" {
+	tok=$(fmint -n 2 alice)
+	cp -a "$T/state" "$T/web2"
+	run mint --migrate-store "$T/web2"
+	[ "$status" -eq 2 ]
+	grep -q "migrate-store $T/web2: not this host's state_dir .*: name the host whose store it is with --source HOST" "$T/mint.log"
+	run mint --migrate-store "$T/web2" --source ''
+	[ "$status" -eq 2 ]
+	mint --migrate-store "$T/web2" --source web2
+	grep -q 'migrate: .*: 1 tokens, 0 per-user revocations read' "$T/mint.log"
+	run mint --list --source web2
+	[ "$status" -eq 2 ]
+	[ -n "$tok" ]
 }
 
 @test "--migrate-store needs store = etcd, and a file store to read" {

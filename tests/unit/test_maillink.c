@@ -263,6 +263,33 @@ int getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t size,
 	return 0;
 }
 
+/* A mail setup in dir: the key file name.key, state_dir NAME-state, mail
+ * appended to NAME.mbox (its path into mbox). */
+static void mail_setup(struct sesame_config *cfg, const char *name, char *mbox, size_t size)
+{
+	sesame_config_defaults(cfg);
+	snprintf(cfg->key_file, sizeof(cfg->key_file), "%.900s/name.key", dir);
+	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%.900s/%.20s-state", dir, name);
+	snprintf(mbox, size, "%.900s/%.20s.mbox", dir, name);
+	snprintf(cfg->sendmail, sizeof(cfg->sendmail), "/usr/bin/tee -a %.900s", mbox);
+	snprintf(cfg->mail_to, sizeof(cfg->mail_to), "%%u@mail.example");
+	cfg->bind_password = 0;
+	CHECK(mkdir(cfg->state_dir, 0700) == 0);
+}
+
+/* A login-by-mail request for "ALICE" (the interposed alice) at now. */
+static void request_as_alice(struct sesame_maillink *ml, const struct sesame_config *cfg,
+			     int64_t now)
+{
+	memset(ml, 0, sizeof(*ml));
+	ml->cfg = cfg;
+	ml->user = "ALICE";
+	ml->service = "login";
+	ml->host = "host.example";
+	ml->now = now;
+	ml->timeout_sec = 10;
+}
+
 /* The mail names the account as NSS spells it, not as typed at the prompt. */
 static void test_mail_names_the_account(void)
 {
@@ -272,14 +299,7 @@ static void test_mail_names_the_account(void)
 	FILE *f;
 	size_t n;
 
-	sesame_config_defaults(&cfg);
-	snprintf(cfg.key_file, sizeof(cfg.key_file), "%.900s/name.key", dir);
-	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%.900s/name-state", dir);
-	snprintf(mbox, sizeof(mbox), "%.900s/name.mbox", dir);
-	snprintf(cfg.sendmail, sizeof(cfg.sendmail), "/usr/bin/tee -a %.900s", mbox);
-	snprintf(cfg.mail_to, sizeof(cfg.mail_to), "%%u@mail.example");
-	cfg.bind_password = 0;
-	CHECK(mkdir(cfg.state_dir, 0700) == 0);
+	mail_setup(&cfg, "name", mbox, sizeof(mbox));
 	snprintf(path, sizeof(path), "%s", cfg.key_file);
 	f = fopen(path, "w");
 	CHECK(f != NULL);
@@ -288,13 +308,7 @@ static void test_mail_names_the_account(void)
 	fprintf(f, "1 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n");
 	fclose(f);
 	chmod(path, 0600);
-	memset(&ml, 0, sizeof(ml));
-	ml.cfg = &cfg;
-	ml.user = "ALICE";
-	ml.service = "login";
-	ml.host = "host.example";
-	ml.now = NOW;
-	ml.timeout_sec = 10;
+	request_as_alice(&ml, &cfg, NOW);
 	sesame_maillink_send(&ml);
 	CHECK_EQ_INT(ml.outcome, SESAME_MAILLINK_SENT);
 	f = fopen(mbox, "r");
@@ -309,6 +323,37 @@ static void test_mail_names_the_account(void)
 	CHECK(strstr(text, "ALICE") == NULL);
 }
 
+/* An account whose tokens --revoke-user ended until after now: a link
+ * minted now would be born revoked, so nothing is mailed, and the
+ * refusal uses up no mail limit (the next request, once the cutoff has
+ * passed, is mailed despite a one-hour interval). */
+static void test_mail_user_revoked(void)
+{
+	struct sesame_config cfg;
+	struct sesame_maillink ml;
+	struct sesame_store st;
+	struct sesame_err err = { "" };
+	char mbox[1100];
+	struct stat sb;
+
+	/* the key test_mail_names_the_account wrote */
+	mail_setup(&cfg, "revoked", mbox, sizeof(mbox));
+	cfg.mail_interval = 3600;
+	CHECK_EQ_INT(sesame_store_open_file(&st, cfg.state_dir, 1, &err), 0);
+	/* ALICE is uid 1501, through the interposed getpwnam_r */
+	CHECK_EQ_INT(sesame_store_revoke_user(&st, 1501, NOW + 5, &err), 0);
+	sesame_store_close(&st);
+	request_as_alice(&ml, &cfg, NOW);
+	sesame_maillink_send(&ml);
+	CHECK_EQ_INT(ml.outcome, SESAME_MAILLINK_USER_REVOKED);
+	CHECK(strstr(ml.err.msg, "--revoke-user") != NULL);
+	CHECK(stat(mbox, &sb) != 0);
+	ml.now = NOW + 6;
+	sesame_maillink_send(&ml);
+	CHECK_EQ_INT(ml.outcome, SESAME_MAILLINK_SENT);
+	CHECK(stat(mbox, &sb) == 0 && sb.st_size > 0);
+}
+
 static void test_outcome_names(void)
 {
 	CHECK(strcmp(sesame_maillink_outcome_name(SESAME_MAILLINK_SENT), "sent") == 0);
@@ -316,6 +361,8 @@ static void test_outcome_names(void)
 	      0);
 	CHECK(strcmp(sesame_maillink_outcome_name(SESAME_MAILLINK_FAILED), "failed") == 0);
 	CHECK(strcmp(sesame_maillink_outcome_name(SESAME_MAILLINK_LOCKED), "account locked") == 0);
+	CHECK(strcmp(sesame_maillink_outcome_name(SESAME_MAILLINK_USER_REVOKED),
+		     "account revoked") == 0);
 	CHECK(strcmp(sesame_maillink_outcome_name(SESAME_MAILLINK_EXPIRED), "account expired") ==
 	      0);
 }
@@ -331,6 +378,7 @@ int main(void)
 	test_concurrent();
 	test_mail_names_the_account();
 	test_outcome_names();
+	test_mail_user_revoked();
 	test_rmtree(dir);
 	return test_finish("maillink");
 }

@@ -455,14 +455,32 @@ static void test_gc_file_left(void)
 	CHECK_EQ_INT(gs.kept + gs.removed + gs.files_rewritten, 0);
 	snprintf(path, sizeof(path), "%s/format", none);
 	CHECK(!exists(path));
+	/* a stray format file is not a file store: nothing made around it */
+	token = fopen(path, "w");
+	CHECK(token != NULL);
+	if (token != NULL)
+		fclose(token);
+	CHECK_EQ_INT(sesame_store_gc_file_left(none, 200 + GRACE, &gs, &err), 1);
+	snprintf(path, sizeof(path), "%s/uses", none);
+	CHECK(!exists(path));
+	snprintf(path, sizeof(path), "%s/revoked-users", none);
+	CHECK(!exists(path));
 
 	open_fresh(&st, "left");
 	CHECK_EQ_INT(sesame_store_redeem(&st, &dead, NULL, 150, &err), SESAME_OK);
 	CHECK_EQ_INT(sesame_store_redeem(&st, &live, NULL, NOW, &err), SESAME_OK);
 	sesame_store_close(&st);
+	/* files that are gone stay gone: gc of the leftover does not prepare */
+	snprintf(path, sizeof(path), "%s/mail-sent", state);
+	CHECK_EQ_INT(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/uses/fff", state);
+	CHECK_EQ_INT(unlink(path), 0);
 	CHECK_EQ_INT(sesame_store_gc_file_left(state, 200 + GRACE, &gs, &err), 0);
 	CHECK_EQ_INT(gs.removed, 1);
 	CHECK_EQ_INT(gs.kept, 1);
+	CHECK(!exists(path));
+	snprintf(path, sizeof(path), "%s/mail-sent", state);
+	CHECK(!exists(path));
 	/* the clock rule of the file store's gc holds too */
 	CHECK_EQ_INT(sesame_store_gc_file_left(state, 100, &gs, &err), -1);
 	CHECK(strstr(err.msg, "before the last gc") != NULL);

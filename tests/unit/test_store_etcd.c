@@ -309,13 +309,32 @@ static void test_revoke_user_cutoff(void)
 	}
 }
 
+/* A `now` taken long before the cluster answers (a slow account lookup,
+ * a helper to start, a failover): the cutoff counts from the clocks at
+ * the answer, plus the bound, plus etcd_timeout (2 s by default, rounded
+ * up) for the put to commit, not from the stale now. */
+static void test_revoke_user_cutoff_stale_now(void)
+{
+	struct sesame_store st;
+	struct sesame_err err = { "" };
+	struct fake f = fake_default();
+	int64_t stale = (int64_t)time(NULL) - 100, before = -1;
+
+	open_fake(&st, &f);
+	CHECK_EQ_INT(sesame_store_revoke_user_now(&st, 1000, stale, &before, &err), 0);
+	sesame_store_close(&st);
+	CHECK(before >= (int64_t)time(NULL) + 300 + 1 + 2);
+	CHECK(before <= (int64_t)time(NULL) + 300 + 1 + 2 + 1);
+}
+
 /* ---- the ledger's views: records verifying hosts write ---- */
 
-/* A kv of a range answer, key and value in base64, appended to buf. */
-static void add_kv(char *buf, size_t size, const char *key, const char *value, int version,
-		   int revision)
+/* A kv of a range answer, key (key_len bytes, NULs and all) and value
+ * in base64, appended to buf. */
+static void add_kv_n(char *buf, size_t size, const char *key, size_t key_len, const char *value,
+		     int version, int revision)
 {
-	char *k = sesame_etcd_b64_encode(key, strlen(key));
+	char *k = sesame_etcd_b64_encode(key, key_len);
 	char *v = sesame_etcd_b64_encode(value, strlen(value));
 	size_t len = strlen(buf);
 
@@ -327,6 +346,12 @@ static void add_kv(char *buf, size_t size, const char *key, const char *value, i
 		 revision);
 	free(k);
 	free(v);
+}
+
+static void add_kv(char *buf, size_t size, const char *key, const char *value, int version,
+		   int revision)
+{
+	add_kv_n(buf, size, key, strlen(key), value, version, revision);
 }
 
 /* A store whose ledger read (one transaction of five ranges: ledger/,
@@ -422,6 +447,122 @@ static void test_history_skips_malformed(void)
 	free(answer);
 	free(issue);
 	free(use);
+}
+
+/* --list, whose ledger should hold one token: 0 with that token's story
+ * in *one (the caller clears it), -1 when the list fails, -2 when it
+ * lists another number of tokens. */
+static int list_one(struct sesame_store *st, struct sesame_history *one)
+{
+	struct sesame_history *list = NULL;
+	struct sesame_err err = { "" };
+	size_t n = 0;
+	int r = sesame_store_list(st, &list, &n, &err);
+
+	memset(one, 0, sizeof(*one));
+	if (r == 0 && n == 1) {
+		*one = list[0];
+		memset(&list[0], 0, sizeof(list[0]));
+	} else if (r == 0) {
+		r = -2;
+	}
+	sesame_history_free(list, n);
+	return r;
+}
+
+/* A key with a NUL byte under uses/ or mailed/: etcd 3.4 stores one (a
+ * put through the gateway), and a verifying host may write there. The
+ * views skip it, naming it, and show the issuer's token; --revoke ID
+ * (history) still finds the ledger record. The same key under ledger/,
+ * which only issuers write, fails the view. */
+static void test_history_skips_nul_keys(void)
+{
+	static const char nul_use[] = USES_OF("000003e8") "/x\0y";
+	static const char nul_mailed[] = "/sesame/mailed/" TOKEN_HEX "\0";
+	static const char nul_ledger[] = "/sesame/ledger/" TOKEN_HEX "\0";
+	struct sesame_token t = tok(3);
+	char ledger[2048] = "[", mailed[2048] = "[", uses[2048] = "[";
+	char *issue = issue_of(&t, "uid 0 (root)"), *answer;
+	struct sesame_store st;
+	struct sesame_history h;
+	struct sesame_err err = { "" };
+	struct fake f;
+
+	add_kv(ledger, sizeof(ledger), "/sesame/ledger/" TOKEN_HEX, issue, 1, 10);
+	add_kv_n(mailed, sizeof(mailed), nul_mailed, sizeof(nul_mailed) - 1, "{}", 1, 11);
+	add_kv(uses, sizeof(uses), USES_OF("000003e8"), "", 1, 12);
+	add_kv_n(uses, sizeof(uses), nul_use, sizeof(nul_use) - 1, "{}", 1, 13);
+	answer = open_snapshot(&st, &f, ledger, mailed, uses);
+	CHECK_EQ_INT(sesame_store_history(&st, t.id, &h, &err), 0);
+	CHECK_EQ_INT(h.have_issue, 1);
+	CHECK_EQ_INT(h.issue_claimed, 0);
+	CHECK_EQ_INT(h.used, 1);
+	CHECK(strstr(sesame_store_skipped(&st), "uses/" TOKEN_HEX "-000003e8/x?y: a key with a "
+		     "NUL byte") != NULL);
+	CHECK(strstr(sesame_store_skipped(&st), "mailed/" TOKEN_HEX "?: a key with a NUL") !=
+	      NULL);
+	sesame_history_clear(&h);
+	CHECK_EQ_INT(list_one(&st, &h), 0);
+	CHECK(h.used == 1 && !h.issue_claimed);
+	sesame_history_clear(&h);
+	sesame_store_close(&st);
+	free(answer);
+
+	strcpy(ledger, "[");
+	add_kv_n(ledger, sizeof(ledger), nul_ledger, sizeof(nul_ledger) - 1, issue, 1, 10);
+	answer = open_snapshot(&st, &f, ledger, "[", "[");
+	CHECK_EQ_INT(sesame_store_history(&st, t.id, &h, &err), -1);
+	CHECK(strstr(err.msg, "a key with a NUL byte where only issuers write") != NULL);
+	sesame_store_close(&st);
+	free(answer);
+	free(issue);
+}
+
+/* More than 16 MiB under uses/ID- (verifying hosts may write that much)
+ * fails the gateway's answer as too large: --history asks again without
+ * the use records, then without any use, and still shows the issuer's
+ * record and revocations, saying what it could not read; --list asks
+ * again for keys and counts only, and fails when even that is too large. */
+static void test_history_uses_too_large(void)
+{
+	struct sesame_token t = tok(3);
+	char ledger[2048] = "[", uses[1024] = "[";
+	char *issue = issue_of(&t, "uid 0 (root)"), *answer;
+	struct sesame_history h;
+	struct sesame_store st;
+	struct fake f;
+	struct sesame_err err = { "" };
+
+	add_kv(ledger, sizeof(ledger), "/sesame/ledger/" TOKEN_HEX, issue, 1, 10);
+	add_kv(uses, sizeof(uses), USES_OF("000003e8"), "", 2, 12);
+	for (int fails = 1; fails <= 2; fails++) {
+		answer = open_snapshot(&st, &f, ledger, "[", uses);
+		f.fail_path = "/v3/kv/txn";
+		f.fail_kind = SESAME_ETCD_FAIL_PROTOCOL;
+		f.fail_msg = "answer too large";
+		f.fail_times = fails;
+		f.keep_bodies = 1;
+		CHECK_EQ_INT(sesame_store_history(&st, t.id, &h, &err), 0);
+		CHECK_EQ_INT(h.have_issue, 1);
+		CHECK_EQ_INT(h.uses_read, fails == 1 ? SESAME_USES_COUNTS : SESAME_USES_NONE);
+		CHECK_EQ_INT(h.used, fails == 1 ? 2 : 0);
+		CHECK(strstr(sesame_store_skipped(&st), "uses/" TOKEN_HEX "-: store unavailable: "
+			     "https://fake:2379: answer too large") != NULL);
+		CHECK(f.bodies[fails] != NULL &&
+		      strstr(f.bodies[fails], fails == 1 ? "\"keys_only\"" : "\"count_only\"") !=
+			      NULL);
+		CHECK(f.bodies[0] != NULL && strstr(f.bodies[0], "_only") == NULL);
+		sesame_history_clear(&h);
+		free_bodies(&f);
+		f.failed = 0;
+		CHECK_EQ_INT(list_one(&st, &h), fails == 1 ? 0 : -1);
+		CHECK(fails == 2 || (h.used == 2 && h.uses_read == SESAME_USES_COUNTS));
+		sesame_history_clear(&h);
+		free_bodies(&f);
+		sesame_store_close(&st);
+		free(answer);
+	}
+	free(issue);
 }
 
 /* A mailed link's record (mailed/, any verifying host writes it) that
@@ -1015,8 +1156,11 @@ int main(void)
 	test_clock_skew();
 	test_clock_skew_writes();
 	test_revoke_user_cutoff();
+	test_revoke_user_cutoff_stale_now();
 	test_history_skips_malformed();
 	test_history_mailed_claim();
+	test_history_skips_nul_keys();
+	test_history_uses_too_large();
 	test_answers();
 	test_use_txn_shape();
 	test_user_revoked_before();
