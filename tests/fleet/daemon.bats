@@ -199,6 +199,58 @@ print(s.recv(4096).decode())' "$SOCK"
 	done
 }
 
+@test "forks that fail at start: the empty worker slots are filled within seconds, and logins go on" {
+	stop_daemon
+	# The shim fails the first 5 forks: no worker at first (a socket that
+	# accepts with no worker would hold every login until its deadline).
+	LD_PRELOAD=$SESAME_FAIL_FORK_SHIM SESAME_TEST_FAIL_FORKS=5 \
+		ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+		"$SESAME_ETCD_HELPER" --serve --socket "$SOCK" --workers 2 \
+		</dev/null >>"$SOCKDIR/daemon.log" 2>&1 &
+	echo $! >"$SOCKDIR/daemon.pid"
+	for i in $(seq 80); do
+		[ "$(workers | wc -l)" -eq 2 ] && break
+		sleep 0.1
+	done
+	[ "$(workers | wc -l)" -eq 2 ]
+	grep -q "fork: Resource temporarily unavailable; trying again" "$SOCKDIR/daemon.log"
+	tok=$(mint alice)
+	login "$tok"
+	expect_rc $PAM_SUCCESS
+	stop_daemon
+	start_daemon
+}
+
+@test "workers that die at once are restarted without the parent sleeping: SIGTERM is handled at once" {
+	# Each killed twice within a second of its start: the restarts wait
+	# RESTART_PAUSE_MS, which must not be a sleep of the parent's.
+	for round in 1 2; do
+		before=$(workers)
+		kill -KILL $before
+		for i in $(seq 40); do
+			now=$(workers)
+			[ "$(wc -l <<<"$now")" -eq 4 ] && [ -z "$(comm -12 <(echo "$before") <(echo "$now"))" ] && break
+			sleep 0.05
+		done
+	done
+	kill -KILL $(workers)
+	sleep 0.1
+	pid=$(cat "$SOCKDIR/daemon.pid")
+	start=$(date +%s%N)
+	kill -TERM "$pid"
+	# the socket is removed once the workers are stopped (the process
+	# itself, not our child, may stay a zombie a while)
+	for i in $(seq 200); do
+		[ -S "$SOCK" ] || break
+		sleep 0.02
+	done
+	elapsed=$((($(date +%s%N) - start) / 1000000))
+	echo "stopped ${elapsed} ms after SIGTERM"
+	stop_daemon
+	[ "$elapsed" -lt 700 ]
+	start_daemon
+}
+
 @test "the first endpoint's member stopped: logins through warm connections go on within etcd_timeout" {
 	tok=$(mint -n 20 alice)
 	# warm every worker's connection (to the first endpoint)
