@@ -251,6 +251,43 @@ print(s.recv(4096).decode())' "$SOCK"
 	start_daemon
 }
 
+@test "a link being mailed holds no worker: with one worker, a login goes through while the relay takes 4 s" {
+	stop_daemon
+	start_daemon 1
+	cat >"$T/slow-sendmail" <<-END
+	#!/bin/sh
+	touch "$T/mailing"
+	sleep 4
+	cat >>"$T/mbox"
+	END
+	chmod 0755 "$T/slow-sendmail"
+	# the issuer's settings, through the daemon only
+	sed '/^etcd_helper/d' "$CONF" >"$T/mail.conf"
+	printf 'etcd_helper = /nonexistent/sesame-etcd\netcd_helper_socket = %s\n' "$SOCK" >>"$T/mail.conf"
+	printf 'url = https://login.example/sesame/#\nsendmail = %s\nmail_from = sesame@test.example\n' \
+		"$T/slow-sendmail" >>"$T/mail.conf"
+	chmod 0644 "$T/mail.conf"
+	pam_service mailsvc "auth required $PAM_SESAME conf=$T/mail.conf mail mail_to=%u@test.example debug"
+	tok=$(mint alice)
+	(pam_auth mailsvc alice "" "x") &
+	mailer=$!
+	for i in $(seq 100); do
+		[ -e "$T/mailing" ] && break
+		sleep 0.05
+	done
+	[ -e "$T/mailing" ]
+	start=$(date +%s%N)
+	login "$tok"
+	elapsed=$((($(date +%s%N) - start) / 1000000))
+	wait "$mailer"
+	echo "login took ${elapsed} ms while the relay ran"
+	expect_rc $PAM_SUCCESS
+	[ "$elapsed" -lt 1500 ]
+	grep -q '^To: alice@test.example$' "$T/mbox"
+	stop_daemon
+	start_daemon
+}
+
 @test "the first endpoint's member stopped: logins through warm connections go on within etcd_timeout" {
 	tok=$(mint -n 20 alice)
 	# warm every worker's connection (to the first endpoint)
