@@ -64,16 +64,28 @@ static void session_drop(struct session *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* Open a session for these settings in *s (empty). 0, or -1 with err. */
+static int session_open(struct session *s, const char *settings, struct sesame_err *err)
+{
+	struct sesame_etcd_config cfg;
+	char state_dir[SESAME_ETCD_FILE_MAX];
+
+	if (sesame_helper_parse_settings(settings, &cfg, state_dir, sizeof(state_dir), err) != 0 ||
+	    sesame_etcd_http_open(&cfg, state_dir, &s->t, err) != 0)
+		return -1;
+	s->timeout_ms = cfg.timeout_ms;
+	return 0;
+}
+
 /* The session for these settings (taken over: kept or freed): found, or
- * opened in the slot of the least recently used. NULL with err when the
+ * opened and then put in the slot of the least recently used (settings
+ * that do not open evict nobody's warm session). NULL with err when the
  * settings do not open. */
 static struct session *session_for(struct worker *wk, char *settings, size_t len,
 				   struct sesame_err *err)
 {
 	int64_t now = sesame_etcd_now_ms();
-	struct sesame_etcd_config cfg;
-	char state_dir[SESAME_ETCD_FILE_MAX];
-	struct session *s = &wk->cache[0];
+	struct session *s = &wk->cache[0], fresh;
 
 	for (int i = 0; i < CACHE_SLOTS; i++) {
 		struct session *c = &wk->cache[i];
@@ -88,15 +100,15 @@ static struct session *session_for(struct worker *wk, char *settings, size_t len
 		if (c->settings == NULL || (s->settings != NULL && c->used_ms < s->used_ms))
 			s = c;
 	}
-	session_drop(s);
-	if (sesame_helper_parse_settings(settings, &cfg, state_dir, sizeof(state_dir), err) != 0 ||
-	    sesame_etcd_http_open(&cfg, state_dir, &s->t, err) != 0) {
+	memset(&fresh, 0, sizeof(fresh));
+	if (session_open(&fresh, settings, err) != 0) {
 		free(settings);
 		return NULL;
 	}
+	session_drop(s);
+	*s = fresh;
 	s->settings = settings;
 	s->len = len;
-	s->timeout_ms = cfg.timeout_ms;
 	s->opened_ms = s->used_ms = now;
 	return s;
 }
