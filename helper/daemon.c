@@ -40,6 +40,7 @@ int sesame_daemon_parse(struct sesame_daemon_options *opt, int argc, char **argv
 	memset(opt, 0, sizeof(*opt));
 	snprintf(opt->socket, sizeof(opt->socket), "%s", SESAME_ETCD_SOCKET_PATH);
 	opt->workers = SESAME_DAEMON_WORKERS_DEFAULT;
+	opt->idle_sec = SESAME_DAEMON_IDLE_DEFAULT;
 	if (argc < 2 || strcmp(argv[1], "--serve") != 0)
 		return -1;
 	for (int i = 2; i < argc; i += 2) {
@@ -53,6 +54,10 @@ int sesame_daemon_parse(struct sesame_daemon_options *opt, int argc, char **argv
 			if (sesame_parse_uint(argv[i + 1], 1, SESAME_DAEMON_WORKERS_MAX, &n) != 0)
 				return -1;
 			opt->workers = (int)n;
+		} else if (strcmp(argv[i], "--session-idle") == 0) {
+			if (sesame_parse_uint(argv[i + 1], 1, SESAME_DAEMON_IDLE_MAX, &n) != 0)
+				return -1;
+			opt->idle_sec = (int)n;
 		} else {
 			return -1;
 		}
@@ -149,6 +154,7 @@ static int make_socket(const char *path)
 struct pool {
 	int listen_fd;
 	int n;
+	int64_t idle_ms;
 	pid_t pid[SESAME_DAEMON_WORKERS_MAX]; /* <= 0: the slot is empty */
 	int64_t started_ms[SESAME_DAEMON_WORKERS_MAX];
 	int64_t due_ms[SESAME_DAEMON_WORKERS_MAX]; /* an empty slot's next start */
@@ -164,7 +170,7 @@ static void start_worker(struct pool *p, int i, int64_t now)
 		sigprocmask(SIG_UNBLOCK, &p->caught, NULL);
 		/* exit, not _exit: a worker is a process of its own (and
 		 * LeakSanitizer checks it at exit) */
-		exit(sesame_worker_run(p->listen_fd));
+		exit(sesame_worker_run(p->listen_fd, p->idle_ms));
 	}
 	p->pid[i] = pid;
 	p->started_ms[i] = now;
@@ -296,6 +302,7 @@ int sesame_daemon_run(const struct sesame_daemon_options *opt)
 	    fcntl(p->listen_fd, F_SETFL, fcntl(p->listen_fd, F_GETFL) | O_NONBLOCK) != 0)
 		goto out;
 	p->n = opt->workers;
+	p->idle_ms = (int64_t)opt->idle_sec * 1000;
 	fprintf(stderr, "sesame-etcd: serving on %s with %d workers\n",
 		made ? opt->socket : "the socket systemd passed", p->n);
 	r = supervise(p);

@@ -32,7 +32,7 @@ teardown_file() {
 }
 
 start_daemon() {
-	"$SESAME_ETCD_HELPER" --serve --socket "$SOCK" --workers "${1:-4}" \
+	"$SESAME_ETCD_HELPER" --serve --socket "$SOCK" --workers "${1:-4}" "${@:2}" \
 		</dev/null >>"$SOCKDIR/daemon.log" 2>&1 &
 	echo $! >"$SOCKDIR/daemon.pid"
 	local i
@@ -284,6 +284,23 @@ print(s.recv(4096).decode())' "$SOCK"
 	expect_rc $PAM_SUCCESS
 	[ "$elapsed" -lt 1500 ]
 	grep -q '^To: alice@test.example$' "$T/mbox"
+	stop_daemon
+	start_daemon
+}
+
+@test "a session unused for --session-idle is dropped (its connection and token), and reopened on use" {
+	stop_daemon
+	start_daemon 1 --session-idle 1
+	sockets() { ls -l "/proc/$(workers)/fd" | grep -c 'socket:'; }
+	tok=$(mint -n 2 alice)
+	login "$tok"
+	expect_rc $PAM_SUCCESS
+	# the listening socket and the connection to a member
+	[ "$(sockets)" -ge 2 ]
+	sleep 2.5
+	[ "$(sockets)" -eq 1 ]
+	login "$tok"
+	expect_rc $PAM_SUCCESS
 	stop_daemon
 	start_daemon
 }
