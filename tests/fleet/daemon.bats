@@ -57,6 +57,16 @@ stop_daemon() {
 	! kill -0 "$pid" 2>/dev/null
 }
 
+# wait_for FILE: up to 5 s for FILE to appear.
+wait_for() {
+	local i
+	for i in $(seq 100); do
+		[ -e "$1" ] && return 0
+		sleep 0.05
+	done
+	[ -e "$1" ]
+}
+
 workers() { pgrep -P "$(cat "$SOCKDIR/daemon.pid")" | sort; }
 
 setup() {
@@ -244,7 +254,7 @@ print(s.recv(4096).decode())' "$SOCK"
 		[ -S "$SOCK" ] || break
 		sleep 0.02
 	done
-	elapsed=$((($(date +%s%N) - start) / 1000000))
+	elapsed=$(ms_since "$start")
 	echo "stopped ${elapsed} ms after SIGTERM"
 	stop_daemon
 	[ "$elapsed" -lt 700 ]
@@ -271,14 +281,10 @@ print(s.recv(4096).decode())' "$SOCK"
 	tok=$(mint alice)
 	(pam_auth mailsvc alice "" "x") &
 	mailer=$!
-	for i in $(seq 100); do
-		[ -e "$T/mailing" ] && break
-		sleep 0.05
-	done
-	[ -e "$T/mailing" ]
+	wait_for "$T/mailing"
 	start=$(date +%s%N)
 	login "$tok"
-	elapsed=$((($(date +%s%N) - start) / 1000000))
+	elapsed=$(ms_since "$start")
 	wait "$mailer"
 	echo "login took ${elapsed} ms while the relay ran"
 	expect_rc $PAM_SUCCESS
@@ -342,11 +348,7 @@ s.connect(sys.argv[1])
 open(sys.argv[2], "w").close()
 time.sleep(8)' "$SOCK" "$T/connected" &
 	staller=$!
-	for i in $(seq 100); do
-		[ -e "$T/connected" ] && break
-		sleep 0.05
-	done
-	[ -e "$T/connected" ]
+	wait_for "$T/connected"
 	start=$(date +%s%N)
 	login "$tok"
 	took=$(ms_since "$start")
