@@ -69,6 +69,10 @@ wait_for() {
 
 workers() { pgrep -P "$(cat "$SOCKDIR/daemon.pid")" | sort; }
 
+# The sockets the only worker holds: the listening one, and a connection
+# to a member per warm session.
+worker_sockets() { ls -l "/proc/$(workers)/fd" | grep -c 'socket:'; }
+
 setup() {
 	pam_test_setup
 	printf 'etcd_helper = %s\nstore = etcd\n' "$SESAME_ETCD_HELPER" >>"$CONF"
@@ -297,16 +301,34 @@ print(s.recv(4096).decode())' "$SOCK"
 @test "a session unused for --session-idle is dropped (its connection and token), and reopened on use" {
 	stop_daemon
 	start_daemon 1 --session-idle 1
-	sockets() { ls -l "/proc/$(workers)/fd" | grep -c 'socket:'; }
 	tok=$(mint -n 2 alice)
 	login "$tok"
 	expect_rc $PAM_SUCCESS
 	# the listening socket and the connection to a member
-	[ "$(sockets)" -ge 2 ]
+	[ "$(worker_sockets)" -ge 2 ]
 	sleep 2.5
-	[ "$(sockets)" -eq 1 ]
+	[ "$(worker_sockets)" -eq 1 ]
 	login "$tok"
 	expect_rc $PAM_SUCCESS
+	stop_daemon
+	start_daemon
+}
+
+@test "settings that do not open evict no warm session: a worker's 8 sessions stay connected" {
+	stop_daemon
+	start_daemon 1
+	tok=$(mint -n 9 alice)
+	for t in 2 3 4 5 6 7 8 9; do
+		set_key etcd_timeout "${t}s"
+		login "$tok"
+		expect_rc $PAM_SUCCESS
+	done
+	warm=$(worker_sockets)
+	[ "$warm" -ge 9 ]
+	set_key etcd_cacert /nonexistent/ca.crt
+	login "$tok"
+	expect_rc $PAM_AUTHINFO_UNAVAIL
+	[ "$(worker_sockets)" -eq "$warm" ]
 	stop_daemon
 	start_daemon
 }
