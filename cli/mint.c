@@ -112,13 +112,17 @@ static int wait_past_user_revocation(const struct sesame_config *cfg,
 	struct sesame_err err = {{0}};
 	int64_t before = -1;
 	char until[64];
-	int r = -1;
+	int r = -1, closed = 0;
 
 	if (sesame_store_open(&st, cfg, 1, &err) != 0 ||
 	    sesame_store_user_revoked_before(&st, acct->uid, &before, &err) != 0) {
 		cli_error("%s", err.msg);
 		goto out;
 	}
+	/* Closed before the wait: in the fleet the session holds a worker
+	 * of sesame-etcd --serve that logins need. */
+	sesame_store_close(&st);
+	closed = 1;
 	if (before >= req->now && before - req->now < 2) {
 		sleep((unsigned)(before - req->now + 1));
 		req->now = (int64_t)time(NULL);
@@ -132,7 +136,8 @@ static int wait_past_user_revocation(const struct sesame_config *cfg,
 			  (long long)(before - req->now + 1));
 	}
 out:
-	sesame_store_close(&st);
+	if (!closed)
+		sesame_store_close(&st);
 	return r;
 }
 

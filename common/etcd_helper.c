@@ -61,7 +61,8 @@ static _Noreturn void child_exec(const char *path, int sock, int report, long ma
 	if (dup2(sock, STDIN_FILENO) < 0 || dup2(sock, STDOUT_FILENO) < 0 ||
 	    (null_fd = open("/dev/null", O_WRONLY)) < 0 || dup2(null_fd, STDERR_FILENO) < 0)
 		goto fail;
-	sesame_close_fds_except(report, max_fd);
+	if (sesame_close_fds_except(report, max_fd) != 0)
+		goto fail;
 	execve(path, argv, envp);
 fail:
 	e = errno;

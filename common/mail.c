@@ -518,7 +518,10 @@ static _Noreturn void child_exec(char *const argv[], int in_fd, int report_fd, l
 		f.error = errno;
 		goto fail;
 	}
-	sesame_close_fds_except(report_fd, max_fd);
+	if (sesame_close_fds_except(report_fd, max_fd) != 0) {
+		f.error = errno;
+		goto fail;
+	}
 	f.stage = STAGE_CREDENTIALS;
 	if (child_take_effective_ids() != 0) {
 		f.error = errno;

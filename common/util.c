@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -340,26 +342,64 @@ int sesame_borrow_sigchld(struct sigaction *saved)
 	return sigaction(SIGCHLD, &dfl, NULL) == 0;
 }
 
+/* Past this many, a close() each in the child is too slow: fail instead. */
+#define FD_WALK_MAX (1L << 20)
+
+/* The highest open descriptor + 1, from /proc/self/fd; -1 unreadable. */
+static long highest_open_fd(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	long top = -1;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+
+		if (e->d_name[0] != '.' && *end == '\0' && fd > top)
+			top = fd;
+	}
+	closedir(d);
+	return top + 1;
+}
+
 long sesame_fd_limit(void)
 {
-	long max_fd = sysconf(_SC_OPEN_MAX);
+	long top = highest_open_fd();
+	struct rlimit rl;
 
-	return max_fd < 0 || max_fd > 65536 ? 65536 : max_fd;
+	if (top > 0)
+		return top;
+	/* No /proc: descriptors opened before a lowered limit could lie
+	 * above it, but nothing better is known. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur <= (rlim_t)FD_WALK_MAX)
+		return (long)rl.rlim_cur;
+	return -1;
 }
 
-static void close_from(unsigned lo, unsigned hi, long max_fd)
+int sesame_close_fds_below(int keep, long max_fd)
 {
-	if (lo > hi)
-		return;
-	if (close_range(lo, hi, 0) == 0)
-		return;
-	for (long fd = lo; fd <= (long)hi && fd < max_fd; fd++)
-		close((int)fd);
+	if (max_fd < 0) {
+		errno = EMFILE;
+		return -1;
+	}
+	for (long fd = STDERR_FILENO + 1; fd < max_fd; fd++)
+		if (fd != keep)
+			close((int)fd);
+	return 0;
 }
 
-void sesame_close_fds_except(int keep, long max_fd)
+int sesame_close_fds_except(int keep, long max_fd)
 {
+	int r = 0;
+
 	if (keep > STDERR_FILENO)
-		close_from(STDERR_FILENO + 1, (unsigned)keep - 1, max_fd);
-	close_from(keep > STDERR_FILENO ? (unsigned)keep + 1 : STDERR_FILENO + 1, ~0U, max_fd);
+		r = close_range(STDERR_FILENO + 1, (unsigned)keep - 1, 0);
+	if (r == 0)
+		r = close_range(keep > STDERR_FILENO ? (unsigned)keep + 1 : STDERR_FILENO + 1,
+				~0U, 0);
+	return r == 0 ? 0 : sesame_close_fds_below(keep, max_fd);
 }

@@ -71,14 +71,20 @@ int sesame_parse_uint(const char *s, unsigned long min, unsigned long max, unsig
  * borrowed (restore *saved with sigaction afterwards), else 0. */
 int sesame_borrow_sigchld(struct sigaction *saved);
 
-/* For a child about to exec: how far descriptors may go, computed in
- * the parent before fork (sysconf is not async-signal-safe), at most
- * 65536. */
+/* For a child about to exec: the highest open descriptor + 1 (from
+ * /proc/self/fd), else RLIMIT_NOFILE when it is at most 2^20; -1 when
+ * neither bounds them. Computed in the parent before fork (neither is
+ * async-signal-safe). */
 long sesame_fd_limit(void);
 
 /* In the child, between fork and exec (async-signal-safe): close every
  * descriptor above stderr but keep. close_range where the kernel has it
- * (5.9+), else close() each one below max_fd. */
-void sesame_close_fds_except(int keep, long max_fd);
+ * (5.9+), else sesame_close_fds_below. 0, or -1 (errno set) when some
+ * may be left open: then do not exec (fail closed). */
+int sesame_close_fds_except(int keep, long max_fd);
+
+/* The fallback: close() each descriptor above stderr and below max_fd
+ * but keep; -1 (EMFILE) when max_fd < 0, unbounded. */
+int sesame_close_fds_below(int keep, long max_fd);
 
 #endif

@@ -1,7 +1,8 @@
 /* `sesame-etcd --serve`: a parent that owns the listening socket (passed
  * by systemd, or made here: directory 0700, socket 0600, both root's),
  * and a few pre-forked workers that accept on it (worker.c). The parent
- * does nothing but replace a worker that died and, on SIGTERM or SIGINT,
+ * does nothing but keep every worker slot filled (a worker that died, a
+ * fork that failed) and, on SIGTERM or SIGINT,
  * stop them all and exit 0. */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +28,8 @@
 #endif
 /* sd_listen_fds(3): the first passed descriptor. */
 #define LISTEN_FDS_START 3
-/* A worker that dies sooner than this is restarted only after it. */
+/* A worker that dies sooner than this after its start, or a fork that
+ * failed, is started again this long after. */
 #define RESTART_PAUSE_MS 1000
 #define STOP_WAIT_MS 5000
 
@@ -38,6 +40,7 @@ int sesame_daemon_parse(struct sesame_daemon_options *opt, int argc, char **argv
 	memset(opt, 0, sizeof(*opt));
 	snprintf(opt->socket, sizeof(opt->socket), "%s", SESAME_ETCD_SOCKET_PATH);
 	opt->workers = SESAME_DAEMON_WORKERS_DEFAULT;
+	opt->idle_sec = SESAME_DAEMON_IDLE_DEFAULT;
 	if (argc < 2 || strcmp(argv[1], "--serve") != 0)
 		return -1;
 	for (int i = 2; i < argc; i += 2) {
@@ -51,6 +54,10 @@ int sesame_daemon_parse(struct sesame_daemon_options *opt, int argc, char **argv
 			if (sesame_parse_uint(argv[i + 1], 1, SESAME_DAEMON_WORKERS_MAX, &n) != 0)
 				return -1;
 			opt->workers = (int)n;
+		} else if (strcmp(argv[i], "--session-idle") == 0) {
+			if (sesame_parse_uint(argv[i + 1], 1, SESAME_DAEMON_IDLE_MAX, &n) != 0)
+				return -1;
+			opt->idle_sec = (int)n;
 		} else {
 			return -1;
 		}
@@ -147,34 +154,57 @@ static int make_socket(const char *path)
 struct pool {
 	int listen_fd;
 	int n;
-	pid_t pid[SESAME_DAEMON_WORKERS_MAX];
+	int64_t idle_ms;
+	pid_t pid[SESAME_DAEMON_WORKERS_MAX]; /* <= 0: the slot is empty */
 	int64_t started_ms[SESAME_DAEMON_WORKERS_MAX];
+	int64_t due_ms[SESAME_DAEMON_WORKERS_MAX]; /* an empty slot's next start */
 	sigset_t caught; /* blocked in the parent, default again in a worker */
 };
 
-static void start_worker(struct pool *p, int i)
+static void start_worker(struct pool *p, int i, int64_t now)
 {
-	pid_t pid;
+	pid_t pid = fork();
 
-	if (p->started_ms[i] > 0 && sesame_etcd_now_ms() - p->started_ms[i] < RESTART_PAUSE_MS)
-		nanosleep(&(struct timespec){RESTART_PAUSE_MS / 1000, 0}, NULL);
-	pid = fork();
 	if (pid == 0) {
 		signal(SIGCHLD, SIG_DFL);
 		sigprocmask(SIG_UNBLOCK, &p->caught, NULL);
 		/* exit, not _exit: a worker is a process of its own (and
 		 * LeakSanitizer checks it at exit) */
-		exit(sesame_worker_run(p->listen_fd));
+		exit(sesame_worker_run(p->listen_fd, p->idle_ms));
 	}
-	if (pid < 0)
-		fprintf(stderr, "sesame-etcd: fork: %s\n", strerror(errno));
 	p->pid[i] = pid;
-	p->started_ms[i] = sesame_etcd_now_ms();
+	p->started_ms[i] = now;
+	if (pid < 0) {
+		/* Out of processes or memory: the supervisor tries again
+		 * (a socket with no worker would hold every caller until
+		 * its deadline, with no fallback). */
+		fprintf(stderr, "sesame-etcd: fork: %s; trying again in %d ms\n", strerror(errno),
+			RESTART_PAUSE_MS);
+		p->due_ms[i] = now + RESTART_PAUSE_MS;
+	}
 }
 
-/* Reap whoever died; start its replacement. */
-static void replace_dead(struct pool *p)
+/* Start each empty slot that is due. 1 when a slot stays empty. */
+static int fill_slots(struct pool *p)
 {
+	int64_t now = sesame_etcd_now_ms();
+	int empty = 0;
+
+	for (int i = 0; i < p->n; i++) {
+		if (p->pid[i] <= 0 && now >= p->due_ms[i])
+			start_worker(p, i, now);
+		empty |= p->pid[i] <= 0;
+	}
+	return empty;
+}
+
+/* Reap whoever died. A worker that dies sooner than RESTART_PAUSE_MS
+ * after its start is restarted only after that: one that dies at once
+ * does not make the parent spin, and the parent never sleeps (SIGTERM
+ * is handled at once). */
+static void reap_dead(struct pool *p)
+{
+	int64_t now = sesame_etcd_now_ms();
 	int status;
 	pid_t pid;
 
@@ -186,11 +216,11 @@ static void replace_dead(struct pool *p)
 				(long)pid, WIFSIGNALED(status) ? "killed by signal" : "exited with",
 				WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 			p->pid[i] = -1;
+			p->due_ms[i] = p->started_ms[i] + RESTART_PAUSE_MS;
+			if (p->due_ms[i] < now)
+				p->due_ms[i] = now;
 		}
 	}
-	for (int i = 0; i < p->n; i++)
-		if (p->pid[i] <= 0)
-			start_worker(p, i);
 }
 
 static void stop_all(struct pool *p)
@@ -223,17 +253,20 @@ static void stop_all(struct pool *p)
 	}
 }
 
+/* Wait for a signal; while a slot is empty, wake at least every
+ * RESTART_PAUSE_MS to fill it (a fork that failed sends no SIGCHLD). */
 static int supervise(struct pool *p)
 {
+	const struct timespec tick = {RESTART_PAUSE_MS / 1000, (RESTART_PAUSE_MS % 1000) * 1000000L};
 	siginfo_t info;
 
-	for (int i = 0; i < p->n; i++)
-		start_worker(p, i);
 	for (;;) {
-		int sig = sigwaitinfo(&p->caught, &info);
+		int empty = fill_slots(p);
+		int sig = empty ? sigtimedwait(&p->caught, &info, &tick)
+				: sigwaitinfo(&p->caught, &info);
 
 		if (sig == SIGCHLD)
-			replace_dead(p);
+			reap_dead(p);
 		else if (sig == SIGTERM || sig == SIGINT)
 			break;
 	}
@@ -269,6 +302,7 @@ int sesame_daemon_run(const struct sesame_daemon_options *opt)
 	    fcntl(p->listen_fd, F_SETFL, fcntl(p->listen_fd, F_GETFL) | O_NONBLOCK) != 0)
 		goto out;
 	p->n = opt->workers;
+	p->idle_ms = (int64_t)opt->idle_sec * 1000;
 	fprintf(stderr, "sesame-etcd: serving on %s with %d workers\n",
 		made ? opt->socket : "the socket systemd passed", p->n);
 	r = supervise(p);

@@ -29,7 +29,8 @@
 static int usage(void)
 {
 	fputs("sesame-etcd: the etcd helper of pam_sesame and sesame-mint; not run by hand,\n"
-	      "except as a service: sesame-etcd --serve [--socket PATH] [--workers N]\n",
+	      "except as a service: sesame-etcd --serve [--socket PATH] [--workers N]\n"
+	      "                         [--session-idle SECONDS]\n",
 	      stderr);
 	return 2;
 }

@@ -45,6 +45,7 @@ struct session {
 struct worker {
 	struct session cache[CACHE_SLOTS];
 	pid_t parent;
+	int64_t idle_ms;
 };
 
 static volatile sig_atomic_t stopping;
@@ -64,16 +65,28 @@ static void session_drop(struct session *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* Open a session for these settings in *s (empty). 0, or -1 with err. */
+static int session_open(struct session *s, const char *settings, struct sesame_err *err)
+{
+	struct sesame_etcd_config cfg;
+	char state_dir[SESAME_ETCD_FILE_MAX];
+
+	if (sesame_helper_parse_settings(settings, &cfg, state_dir, sizeof(state_dir), err) != 0 ||
+	    sesame_etcd_http_open(&cfg, state_dir, &s->t, err) != 0)
+		return -1;
+	s->timeout_ms = cfg.timeout_ms;
+	return 0;
+}
+
 /* The session for these settings (taken over: kept or freed): found, or
- * opened in the slot of the least recently used. NULL with err when the
+ * opened and then put in the slot of the least recently used (settings
+ * that do not open evict nobody's warm session). NULL with err when the
  * settings do not open. */
 static struct session *session_for(struct worker *wk, char *settings, size_t len,
 				   struct sesame_err *err)
 {
 	int64_t now = sesame_etcd_now_ms();
-	struct sesame_etcd_config cfg;
-	char state_dir[SESAME_ETCD_FILE_MAX];
-	struct session *s = &wk->cache[0];
+	struct session *s = &wk->cache[0], fresh;
 
 	for (int i = 0; i < CACHE_SLOTS; i++) {
 		struct session *c = &wk->cache[i];
@@ -88,15 +101,15 @@ static struct session *session_for(struct worker *wk, char *settings, size_t len
 		if (c->settings == NULL || (s->settings != NULL && c->used_ms < s->used_ms))
 			s = c;
 	}
-	session_drop(s);
-	if (sesame_helper_parse_settings(settings, &cfg, state_dir, sizeof(state_dir), err) != 0 ||
-	    sesame_etcd_http_open(&cfg, state_dir, &s->t, err) != 0) {
+	memset(&fresh, 0, sizeof(fresh));
+	if (session_open(&fresh, settings, err) != 0) {
 		free(settings);
 		return NULL;
 	}
+	session_drop(s);
+	*s = fresh;
 	s->settings = settings;
 	s->len = len;
-	s->timeout_ms = cfg.timeout_ms;
 	s->opened_ms = s->used_ms = now;
 	return s;
 }
@@ -142,17 +155,49 @@ out:
 	sesame_wipe(&w, sizeof(w));
 }
 
-/* Wait for a connection with SIGTERM let through only here. */
-static int wait_connection(int listen_fd, const sigset_t *open_mask)
+/* Drop the sessions unused for wk->idle_ms or older than
+ * SESSION_MAX_AGE_MS at now: on a quiet host the auth token and the
+ * client key do not stay in memory. The milliseconds until the next is
+ * due, or -1 when none is left. */
+static int64_t drop_stale(struct worker *wk, int64_t now)
 {
-	struct pollfd p = {listen_fd, POLLIN, 0};
+	int64_t next = -1;
 
-	if (ppoll(&p, 1, NULL, open_mask) < 0 && errno != EINTR)
-		return -1;
-	return 0;
+	for (int i = 0; i < CACHE_SLOTS; i++) {
+		struct session *c = &wk->cache[i];
+		int64_t due;
+
+		if (c->settings == NULL)
+			continue;
+		due = c->used_ms + wk->idle_ms;
+		if (c->opened_ms + SESSION_MAX_AGE_MS < due)
+			due = c->opened_ms + SESSION_MAX_AGE_MS;
+		if (due <= now) {
+			session_drop(c);
+			continue;
+		}
+		if (next < 0 || due - now < next)
+			next = due - now;
+	}
+	return next;
 }
 
-int sesame_worker_run(int listen_fd)
+/* Wait for a connection with SIGTERM let through only here; wake when a
+ * session is due to be dropped. */
+static int wait_connection(struct worker *wk, int listen_fd, const sigset_t *open_mask)
+{
+	struct pollfd p = {listen_fd, POLLIN, 0};
+	int64_t next = drop_stale(wk, sesame_etcd_now_ms());
+	struct timespec ts = {next / 1000, (next % 1000) * 1000000L};
+	int r = ppoll(&p, 1, next >= 0 ? &ts : NULL, open_mask);
+
+	if (r < 0 && errno != EINTR)
+		return -1;
+	drop_stale(wk, sesame_etcd_now_ms());
+	return r > 0 ? 1 : 0;
+}
+
+int sesame_worker_run(int listen_fd, int64_t idle_ms)
 {
 	struct worker *wk = calloc(1, sizeof(*wk));
 	struct sigaction sa;
@@ -161,6 +206,7 @@ int sesame_worker_run(int listen_fd)
 	if (wk == NULL || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return 1;
 	wk->parent = getppid();
+	wk->idle_ms = idle_ms;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
 	sigemptyset(&sa.sa_mask);
@@ -175,12 +221,12 @@ int sesame_worker_run(int listen_fd)
 	/* The parent gone: stop, do not serve on alone. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	while (!stopping && getppid() == wk->parent) {
-		int fd;
+		int fd, ready = wait_connection(wk, listen_fd, &open_mask);
 
-		if (wait_connection(listen_fd, &open_mask) != 0)
+		if (ready < 0 || stopping)
 			break;
-		if (stopping)
-			break;
+		if (ready == 0)
+			continue;
 		fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0 && (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED))
 			continue; /* another worker took it, or the caller left */

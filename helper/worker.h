@@ -3,7 +3,10 @@
 #ifndef SESAME_HELPER_WORKER_H
 #define SESAME_HELPER_WORKER_H
 
-/* Returns when SIGTERM came or the parent is gone: the exit status. */
-int sesame_worker_run(int listen_fd);
+#include <stdint.h>
+
+/* Returns when SIGTERM came or the parent is gone: the exit status.
+ * A session unused for idle_ms is dropped. */
+int sesame_worker_run(int listen_fd, int64_t idle_ms);
 
 #endif

@@ -186,26 +186,20 @@ static int record_issue(struct sesame_maillink *ml, struct sesame_store *st,
 	return sesame_store_record_issue(st, &is, &ml->err);
 }
 
-static void deliver(struct sesame_maillink *ml, struct sesame_store *st,
-		    const struct sesame_account *acct, const char *to)
+/* Mint, record the issue and compose the message: the message, or NULL
+ * (ml->err says why). */
+static char *issue(struct sesame_maillink *ml, struct sesame_store *st,
+		   const struct sesame_account *acct, const char *to)
 {
-	const char *envelope = ml->cfg->mail_from[0] != '\0' ? ml->cfg->mail_from : NULL;
 	struct sesame_token t;
 	char text[SESAME_TOKEN_TEXT_SIZE] = "";
 	char *msg = NULL;
 
-	ml->outcome = SESAME_MAILLINK_FAILED;
-	if (mint_for(ml, acct, &t, text) != 0 || record_issue(ml, st, acct, to, &t) != 0)
-		goto out;
-	msg = compose(ml, acct, to, &t, text);
-	/* With mail_from unset, sendmail, now running as root, names root. */
-	if (msg != NULL &&
-	    sesame_mail_send(ml->cfg->sendmail, envelope, msg, ml->timeout_sec, &ml->err) == 0)
-		ml->outcome = SESAME_MAILLINK_SENT;
-out:
-	sesame_free_str(msg);
+	if (mint_for(ml, acct, &t, text) == 0 && record_issue(ml, st, acct, to, &t) == 0)
+		msg = compose(ml, acct, to, &t, text);
 	sesame_wipe(text, sizeof(text));
 	sesame_wipe(&t, sizeof(t));
+	return msg;
 }
 
 /* "rhost" || 0 || the remote host, or "rhost/64" || 0 || the first 8
@@ -270,8 +264,10 @@ static void rate_limit_then_deliver(struct sesame_maillink *ml, const struct ses
 	const struct sesame_mail_limits lim = {
 		ml->cfg->mail_interval, ml->cfg->mail_per_hour, ml->cfg->mail_account_per_hour,
 	};
+	const char *envelope = ml->cfg->mail_from[0] != '\0' ? ml->cfg->mail_from : NULL;
 	uint8_t source[SESAME_MAIL_SOURCE_LEN];
 	struct sesame_store st;
+	char *msg = NULL;
 	int r;
 
 	ml->outcome = SESAME_MAILLINK_FAILED;
@@ -291,8 +287,16 @@ static void rate_limit_then_deliver(struct sesame_maillink *ml, const struct ses
 	else if (r > 0)
 		ml->outcome = SESAME_MAILLINK_RATE_LIMITED;
 	else if (r == 0)
-		deliver(ml, &st, acct, to);
+		msg = issue(ml, &st, acct, to);
+	/* The issue is recorded: the store (in the fleet, a worker of
+	 * sesame-etcd --serve that logins need) is not held while the relay
+	 * takes up to its timeout. */
 	sesame_store_close(&st);
+	/* With mail_from unset, sendmail, now running as root, names root. */
+	if (msg != NULL &&
+	    sesame_mail_send(ml->cfg->sendmail, envelope, msg, ml->timeout_sec, &ml->err) == 0)
+		ml->outcome = SESAME_MAILLINK_SENT;
+	sesame_free_str(msg);
 }
 
 void sesame_maillink_send(struct sesame_maillink *ml)

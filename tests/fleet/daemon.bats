@@ -32,7 +32,7 @@ teardown_file() {
 }
 
 start_daemon() {
-	"$SESAME_ETCD_HELPER" --serve --socket "$SOCK" --workers "${1:-4}" \
+	"$SESAME_ETCD_HELPER" --serve --socket "$SOCK" --workers "${1:-4}" "${@:2}" \
 		</dev/null >>"$SOCKDIR/daemon.log" 2>&1 &
 	echo $! >"$SOCKDIR/daemon.pid"
 	local i
@@ -57,7 +57,21 @@ stop_daemon() {
 	! kill -0 "$pid" 2>/dev/null
 }
 
+# wait_for FILE: up to 5 s for FILE to appear.
+wait_for() {
+	local i
+	for i in $(seq 100); do
+		[ -e "$1" ] && return 0
+		sleep 0.05
+	done
+	[ -e "$1" ]
+}
+
 workers() { pgrep -P "$(cat "$SOCKDIR/daemon.pid")" | sort; }
+
+# The sockets the only worker holds: the listening one, and a connection
+# to a member per warm session.
+worker_sockets() { ls -l "/proc/$(workers)/fd" | grep -c 'socket:'; }
 
 setup() {
 	pam_test_setup
@@ -199,6 +213,126 @@ print(s.recv(4096).decode())' "$SOCK"
 	done
 }
 
+@test "forks that fail at start: the empty worker slots are filled within seconds, and logins go on" {
+	stop_daemon
+	# The shim fails the first 5 forks: no worker at first (a socket that
+	# accepts with no worker would hold every login until its deadline).
+	LD_PRELOAD=$SESAME_FAIL_FORK_SHIM SESAME_TEST_FAIL_FORKS=5 \
+		ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
+		"$SESAME_ETCD_HELPER" --serve --socket "$SOCK" --workers 2 \
+		</dev/null >>"$SOCKDIR/daemon.log" 2>&1 &
+	echo $! >"$SOCKDIR/daemon.pid"
+	for i in $(seq 80); do
+		[ "$(workers | wc -l)" -eq 2 ] && break
+		sleep 0.1
+	done
+	[ "$(workers | wc -l)" -eq 2 ]
+	grep -q "fork: Resource temporarily unavailable; trying again" "$SOCKDIR/daemon.log"
+	tok=$(mint alice)
+	login "$tok"
+	expect_rc $PAM_SUCCESS
+	stop_daemon
+	start_daemon
+}
+
+@test "workers that die at once are restarted without the parent sleeping: SIGTERM is handled at once" {
+	# Each killed twice within a second of its start: the restarts wait
+	# RESTART_PAUSE_MS, which must not be a sleep of the parent's.
+	for round in 1 2; do
+		before=$(workers)
+		kill -KILL $before
+		for i in $(seq 40); do
+			now=$(workers)
+			[ "$(wc -l <<<"$now")" -eq 4 ] && [ -z "$(comm -12 <(echo "$before") <(echo "$now"))" ] && break
+			sleep 0.05
+		done
+	done
+	kill -KILL $(workers)
+	sleep 0.1
+	pid=$(cat "$SOCKDIR/daemon.pid")
+	start=$(date +%s%N)
+	kill -TERM "$pid"
+	# the socket is removed once the workers are stopped (the process
+	# itself, not our child, may stay a zombie a while)
+	for i in $(seq 200); do
+		[ -S "$SOCK" ] || break
+		sleep 0.02
+	done
+	elapsed=$(ms_since "$start")
+	echo "stopped ${elapsed} ms after SIGTERM"
+	stop_daemon
+	[ "$elapsed" -lt 700 ]
+	start_daemon
+}
+
+@test "a link being mailed holds no worker: with one worker, a login goes through while the relay takes 4 s" {
+	stop_daemon
+	start_daemon 1
+	cat >"$T/slow-sendmail" <<-END
+	#!/bin/sh
+	touch "$T/mailing"
+	sleep 4
+	cat >>"$T/mbox"
+	END
+	chmod 0755 "$T/slow-sendmail"
+	# the issuer's settings, through the daemon only
+	sed '/^etcd_helper/d' "$CONF" >"$T/mail.conf"
+	printf 'etcd_helper = /nonexistent/sesame-etcd\netcd_helper_socket = %s\n' "$SOCK" >>"$T/mail.conf"
+	printf 'url = https://login.example/sesame/#\nsendmail = %s\nmail_from = sesame@test.example\n' \
+		"$T/slow-sendmail" >>"$T/mail.conf"
+	chmod 0644 "$T/mail.conf"
+	pam_service mailsvc "auth required $PAM_SESAME conf=$T/mail.conf mail mail_to=%u@test.example debug"
+	tok=$(mint alice)
+	(pam_auth mailsvc alice "" "x") &
+	mailer=$!
+	wait_for "$T/mailing"
+	start=$(date +%s%N)
+	login "$tok"
+	elapsed=$(ms_since "$start")
+	wait "$mailer"
+	echo "login took ${elapsed} ms while the relay ran"
+	expect_rc $PAM_SUCCESS
+	[ "$elapsed" -lt 1500 ]
+	grep -q '^To: alice@test.example$' "$T/mbox"
+	stop_daemon
+	start_daemon
+}
+
+@test "a session unused for --session-idle is dropped (its connection and token), and reopened on use" {
+	stop_daemon
+	start_daemon 1 --session-idle 1
+	tok=$(mint -n 2 alice)
+	login "$tok"
+	expect_rc $PAM_SUCCESS
+	# the listening socket and the connection to a member
+	[ "$(worker_sockets)" -ge 2 ]
+	sleep 2.5
+	[ "$(worker_sockets)" -eq 1 ]
+	login "$tok"
+	expect_rc $PAM_SUCCESS
+	stop_daemon
+	start_daemon
+}
+
+@test "settings that do not open evict no warm session: a worker's 8 sessions stay connected" {
+	stop_daemon
+	start_daemon 1
+	tok=$(mint -n 9 alice)
+	for t in 2 3 4 5 6 7 8 9; do
+		set_key etcd_timeout "${t}s"
+		login "$tok"
+		expect_rc $PAM_SUCCESS
+	done
+	warm=$(worker_sockets)
+	[ "$warm" -ge 9 ]
+	set_key etcd_cacert /nonexistent/ca.crt
+	login "$tok"
+	expect_rc $PAM_AUTHINFO_UNAVAIL
+	[ "$(worker_sockets)" -eq "$warm" ]
+	stop_daemon
+	start_daemon
+}
+
 @test "the first endpoint's member stopped: logins through warm connections go on within etcd_timeout" {
 	tok=$(mint -n 20 alice)
 	# warm every worker's connection (to the first endpoint)
@@ -236,11 +370,7 @@ s.connect(sys.argv[1])
 open(sys.argv[2], "w").close()
 time.sleep(8)' "$SOCK" "$T/connected" &
 	staller=$!
-	for i in $(seq 100); do
-		[ -e "$T/connected" ] && break
-		sleep 0.05
-	done
-	[ -e "$T/connected" ]
+	wait_for "$T/connected"
 	start=$(date +%s%N)
 	login "$tok"
 	took=$(ms_since "$start")
