@@ -14,6 +14,8 @@ packages=(
 	# end-to-end: real sshd and ssh, a console stack, a QR decoder, SMTP
 	openssh-server openssh-client sshpass expect librsvg2-bin msmtp
 	python3-aiosmtpd libpam-modules-bin openssl
+	# the fleet suites: a put through etcd's gateway that sesame's client cannot make
+	curl
 	# the landing page in a real browser (playwright-core comes from npm)
 	chromium
 	# packages: Debian (dpkg-buildpackage, lintian) and the RPM spec check
