@@ -185,8 +185,10 @@ set_key() {
 	run setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
 s.connect(sys.argv[1])
-print(s.recv(4096).decode())' "$SOCK"
+# the frame may come in more than one read: read until the daemon closes
+print(b"".join(iter(lambda: s.recv(4096), b"")).decode())' "$SOCK"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"store unavailable: the etcd helper serves root only"* ]]
