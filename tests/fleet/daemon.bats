@@ -263,7 +263,8 @@ print(b"".join(iter(lambda: s.recv(4096), b"")).decode())' "$SOCK"
 	elapsed=$(ms_since "$start")
 	echo "stopped ${elapsed} ms after SIGTERM"
 	stop_daemon
-	[ "$elapsed" -lt 700 ]
+	# a parent that slept per restart took 3-4 s
+	[ "$elapsed" -lt 2000 ]
 	start_daemon
 }
 
@@ -279,7 +280,11 @@ print(b"".join(iter(lambda: s.recv(4096), b"")).decode())' "$SOCK"
 	chmod 0755 "$T/slow-sendmail"
 	# the issuer's settings, through the daemon only
 	sed '/^etcd_helper/d' "$CONF" >"$T/mail.conf"
-	printf 'etcd_helper = /nonexistent/sesame-etcd\netcd_helper_socket = %s\n' "$SOCK" >>"$T/mail.conf"
+	# A worker held for the mail would be held for the whole relay (4 s),
+	# not cut at a 2 s etcd_timeout: far from the limit below either way.
+	sed -i '/^etcd_timeout/d' "$T/mail.conf"
+	printf 'etcd_helper = /nonexistent/sesame-etcd\netcd_helper_socket = %s\netcd_timeout = 10s\n' \
+		"$SOCK" >>"$T/mail.conf"
 	printf 'url = https://login.example/sesame/#\nsendmail = %s\nmail_from = sesame@test.example\n' \
 		"$T/slow-sendmail" >>"$T/mail.conf"
 	chmod 0644 "$T/mail.conf"
@@ -294,7 +299,7 @@ print(b"".join(iter(lambda: s.recv(4096), b"")).decode())' "$SOCK"
 	wait "$mailer"
 	echo "login took ${elapsed} ms while the relay ran"
 	expect_rc $PAM_SUCCESS
-	[ "$elapsed" -lt 1500 ]
+	[ "$elapsed" -lt 2500 ]
 	grep -q '^To: alice@test.example$' "$T/mbox"
 	stop_daemon
 	start_daemon
@@ -336,15 +341,19 @@ print(b"".join(iter(lambda: s.recv(4096), b"")).decode())' "$SOCK"
 }
 
 @test "the first endpoint's member stopped: logins through warm connections go on within etcd_timeout" {
+	# A follower, first in the verifier's endpoints: a stopped leader
+	# means an election inside the budget (etcd.bats tests that case).
+	leader=$(cd / && "$SESAME_FLEET_DIR/cluster.sh" leader "$CLUSTER")
+	member=m1
+	[ "$leader" != m1 ] || member=m2
+	first="https://127.0.0.1:$(cat "$CLUSTER/$member.port")"
+	set_key etcd_endpoints "$first,$(tr ',' '\n' <"$CLUSTER/endpoints" | grep -vx "$first" | paste -sd,)"
 	tok=$(mint -n 20 alice)
 	# warm every worker's connection (to the first endpoint)
 	for i in 1 2 3 4 5 6; do
 		login "$tok"
 		expect_rc $PAM_SUCCESS
 	done
-	first=$(tr ',' '\n' <"$CLUSTER/endpoints" | head -n 1)
-	member=$(grep -lx "${first##*:}" "$CLUSTER"/m*.port)
-	member=$(basename "$member" .port)
 	kill -STOP "$(member_pid "$member")"
 	worst=0
 	for i in 1 2 3 4 5 6; do
